@@ -1,0 +1,702 @@
+//! Broker configuration in Kafka's broker property names.
+//!
+//! Sources, highest precedence first: `--override name=value`, `KAFKA_*`
+//! environment variables (cp-kafka's naming: `KAFKA_LOG_RETENTION_HOURS` →
+//! `log.retention.hours`), the TOML file (quoted flat keys or dotted tables), then
+//! Kafka 3.5's defaults. Every value is checked at start-up: a bad value is a
+//! [`ConfigError`] naming the key, an unknown key only a warning.
+//!
+//! This module also owns the topic-level configs: their validation
+//! ([`BrokerConfig::validate_topic_config`]), their resolution into a
+//! [`LogConfig`] ([`BrokerConfig::log_config`]) and DescribeConfigs answers with
+//! Kafka's sources and synonyms.
+//!
+//! Invariants: a `BrokerConfig` only exists validated; every listener maps to
+//! PLAINTEXT; every advertised listener and the inter-broker listener name a listener.
+
+mod listener;
+mod props;
+mod sources;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::log::config::{LogConfig, TimestampType};
+use props::{PropDef, BROKER_PROPS, TOPIC_CONFIGS};
+
+/// A configuration problem; each variant names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for configuration {key}: {reason}")]
+    InvalidValue { key: String, value: String, reason: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    /// An unknown topic config (INVALID_CONFIG at the protocol edge).
+    #[error("unknown configuration {0}")]
+    UnknownConfig(String),
+}
+
+/// One listener, `NAME://host:port`. `host` is "" for all interfaces and keeps
+/// the brackets of an IPv6 address (`[::1]`); `name` is upper-case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// DescribeConfigs `config_source` codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    DynamicTopic = 1,
+    DynamicBroker = 2,
+    DynamicDefaultBroker = 3,
+    StaticBroker = 4,
+    Default = 5,
+}
+
+/// DescribeConfigs `config_type` codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Short = 4,
+    Long = 5,
+    Double = 6,
+    List = 7,
+    Class = 8,
+    Password = 9,
+}
+
+/// One synonym of a described config, as DescribeConfigs v1+ lists them.
+#[derive(Clone, Debug)]
+pub struct ConfigSynonym {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+}
+
+/// One described config.
+#[derive(Clone, Debug)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: ConfigSource,
+    pub read_only: bool,
+    pub is_default: bool,
+    pub sensitive: bool,
+    pub config_type: ConfigType,
+    pub documentation: Option<String>,
+    pub synonyms: Vec<ConfigSynonym>,
+}
+
+/// The resolved, validated broker configuration. The typed fields are the
+/// properties other modules read; [`BrokerConfig::get`] answers for any known property.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// `broker.id`; Kafka's default -1 (generate) resolves to 1.
+    pub broker_id: i32,
+    /// `listeners`, default `PLAINTEXT://:9092`.
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners`, one per listener, in the order of `listeners`: an
+    /// explicit entry, else the listener itself with an empty or wildcard host
+    /// replaced by this machine's host name ("localhost" if it does not resolve).
+    pub advertised_listeners: Vec<Listener>,
+    /// `listener.security.protocol.map` (upper-case names and protocols).
+    pub listener_security_protocol_map: BTreeMap<String, String>,
+    /// `inter.broker.listener.name`; when unset, the listener named after
+    /// `security.inter.broker.protocol` (PLAINTEXT), else the first listener.
+    pub inter_broker_listener_name: String,
+    /// `log.dirs`, else `log.dir` (default `/tmp/kafka-logs`).
+    pub log_dirs: Vec<PathBuf>,
+    /// `num.partitions` of automatically created topics.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics_enable: bool,
+    /// `zookeeper.connect`; `None` runs standalone.
+    pub zookeeper_connect: Option<String>,
+    /// `zookeeper.session.timeout.ms`.
+    pub zookeeper_session_timeout_ms: i64,
+    /// `zookeeper.connection.timeout.ms` (Kafka uses the session timeout when unset).
+    pub zookeeper_connection_timeout_ms: Option<i64>,
+    /// `socket.request.max.bytes`: largest request accepted.
+    pub socket_request_max_bytes: i32,
+    /// `max.connections` as configured (the network layer caps the effective value).
+    pub max_connections: i32,
+    /// `log.retention.check.interval.ms`.
+    pub log_retention_check_interval_ms: i64,
+    /// `delete.topic.enable`.
+    pub delete_topic_enable: bool,
+    /// Not a Kafka broker property: never read from any source; left for the
+    /// caller (e.g. from `meta.properties` or ZooKeeper's `/cluster/id`).
+    pub cluster_id: Option<String>,
+    /// `broker.rack`.
+    pub broker_rack: Option<String>,
+    /// `offsets.topic.num.partitions`.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.replication.factor`.
+    pub offsets_topic_replication_factor: i16,
+    /// `offsets.topic.segment.bytes`.
+    pub offsets_topic_segment_bytes: i32,
+    /// `offsets.retention.minutes`.
+    pub offsets_retention_minutes: i32,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: i64,
+    /// `offset.metadata.max.bytes`.
+    pub offset_metadata_max_bytes: i32,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `group.max.size`.
+    pub group_max_size: i32,
+    /// `transaction.state.log.replication.factor`.
+    pub transaction_state_log_replication_factor: i16,
+    /// `transaction.state.log.min.isr`.
+    pub transaction_state_log_min_isr: i32,
+    /// `transaction.state.log.num.partitions`.
+    pub transaction_state_log_num_partitions: i32,
+    /// `transactional.id.expiration.ms`.
+    pub transactional_id_expiration_ms: i32,
+    /// `transaction.max.timeout.ms`.
+    pub transaction_max_timeout_ms: i32,
+    /// `producer.id.expiration.ms`.
+    pub producer_id_expiration_ms: i32,
+    /// `min.insync.replicas` (broker default for topics).
+    pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election_enable: bool,
+    /// `compression.type` (broker default for topics).
+    pub compression_type: String,
+    /// `num.network.threads`.
+    pub num_network_threads: i32,
+    /// `num.io.threads`.
+    pub num_io_threads: i32,
+    /// `num.recovery.threads.per.data.dir`.
+    pub num_recovery_threads_per_data_dir: i32,
+    /// `queued.max.requests`.
+    pub queued_max_requests: i32,
+    /// `connections.max.idle.ms`.
+    pub connections_max_idle_ms: i64,
+    /// `max.connections.per.ip`.
+    pub max_connections_per_ip: i32,
+    /// `socket.send.buffer.bytes` (-1 = OS default).
+    pub socket_send_buffer_bytes: i32,
+    /// `socket.receive.buffer.bytes` (-1 = OS default).
+    pub socket_receive_buffer_bytes: i32,
+    /// `fetch.max.bytes`: largest Fetch response.
+    pub fetch_max_bytes: i32,
+    /// `log.cleaner.enable`.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.threads`.
+    pub log_cleaner_threads: i32,
+    /// `log.cleaner.backoff.ms`.
+    pub log_cleaner_backoff_ms: i64,
+    /// `log.cleaner.dedupe.buffer.size`.
+    pub log_cleaner_dedupe_buffer_size: i64,
+    /// `log.flush.offset.checkpoint.interval.ms`.
+    pub log_flush_offset_checkpoint_interval_ms: i32,
+    /// `log.flush.start.offset.checkpoint.interval.ms`.
+    pub log_flush_start_offset_checkpoint_interval_ms: i32,
+    /// `log.flush.scheduler.interval.ms`.
+    pub log_flush_scheduler_interval_ms: i64,
+    /// Known properties set explicitly (after precedence), trimmed.
+    explicit: BTreeMap<String, String>,
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl BrokerConfig {
+    /// Resolve from the sources. `file`: optional TOML path; `env`: the process
+    /// environment (pass `std::env::vars()`); `overrides`: "name=value" strings.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[String],
+    ) -> Result<BrokerConfig, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let mut layers: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
+        if let Some(path) = file {
+            layers.push(("config file", sources::from_file(path)?));
+        }
+        layers.push(("environment", sources::from_env(env.iter().cloned())));
+        layers.push(("override", sources::from_overrides(overrides)?));
+
+        let mut explicit = BTreeMap::new();
+        for (source, layer) in layers {
+            for (name, value) in layer {
+                if props::broker_prop(&name).is_some() {
+                    explicit.insert(name, value.trim().to_string());
+                } else {
+                    tracing::warn!(config = %name, %source, "unknown configuration ignored");
+                }
+            }
+        }
+        let hostname = env
+            .iter()
+            .find(|(k, _)| k == "HOSTNAME")
+            .map(|(_, v)| v.clone());
+        Self::resolve(explicit, hostname)
+    }
+
+    fn resolve(explicit: BTreeMap<String, String>, hostname_env: Option<String>) -> Result<Self, ConfigError> {
+        for def in BROKER_PROPS {
+            if let Some(v) = explicit.get(def.name) {
+                props::check_value(def, v).map_err(|reason| invalid(def.name, v, reason))?;
+            }
+        }
+        let raw = |name: &str| -> Option<&str> {
+            explicit
+                .get(name)
+                .map(String::as_str)
+                .or_else(|| props::broker_prop(name).and_then(|d| d.default))
+        };
+        let num = |name: &str| -> Result<i64, ConfigError> {
+            let v = raw(name).unwrap_or_default();
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| invalid(name, v, "expected an integer"))
+        };
+        let int = |name: &str| -> Result<i32, ConfigError> {
+            let n = num(name)?;
+            i32::try_from(n).map_err(|_| invalid(name, &n.to_string(), "out of range for an int"))
+        };
+        let short = |name: &str| -> Result<i16, ConfigError> {
+            let n = num(name)?;
+            i16::try_from(n).map_err(|_| invalid(name, &n.to_string(), "out of range for a short"))
+        };
+        let boolean = |name: &str| -> Result<bool, ConfigError> {
+            let v = raw(name).unwrap_or_default();
+            props::parse_bool(v.trim()).map_err(|r| invalid(name, v, r))
+        };
+        let opt_str = |name: &str| raw(name).filter(|s| !s.is_empty()).map(str::to_string);
+        let opt_num = |name: &str| -> Result<Option<i64>, ConfigError> {
+            match opt_str(name) {
+                Some(_) => num(name).map(Some),
+                None => Ok(None),
+            }
+        };
+
+        let mut broker_id = int("broker.id")?;
+        if broker_id == -1 {
+            tracing::info!("broker.id is -1 (generate); a standalone strom uses broker id 1");
+            broker_id = 1;
+        }
+
+        // Listeners and their security protocols.
+        let listeners_raw = raw("listeners").unwrap_or_default();
+        let listeners = listener::parse_listeners("listeners", listeners_raw, true)?;
+        if listeners.is_empty() {
+            return Err(invalid("listeners", listeners_raw, "at least one listener is required"));
+        }
+        let map_raw = raw("listener.security.protocol.map").unwrap_or_default();
+        let protocol_map = listener::parse_protocol_map("listener.security.protocol.map", map_raw)?;
+        for l in &listeners {
+            match protocol_map.get(&l.name) {
+                None => {
+                    return Err(invalid(
+                        "listener.security.protocol.map",
+                        map_raw,
+                        format!("no security protocol for listener {}", l.name),
+                    ))
+                }
+                Some(p) if p != "PLAINTEXT" => {
+                    return Err(invalid(
+                        "listeners",
+                        &l.to_string(),
+                        format!("listener {} uses security protocol {p}: {p} is not supported yet (only PLAINTEXT)", l.name),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+
+        let explicit_advertised = match opt_str("advertised.listeners") {
+            Some(v) => listener::parse_listeners("advertised.listeners", &v, false)?,
+            None => Vec::new(),
+        };
+        for a in &explicit_advertised {
+            if !listeners.iter().any(|l| l.name == a.name) {
+                return Err(invalid(
+                    "advertised.listeners",
+                    &a.to_string(),
+                    format!("listener name {} is not in listeners", a.name),
+                ));
+            }
+            if is_wildcard(&a.host) && !a.host.is_empty() {
+                return Err(invalid(
+                    "advertised.listeners",
+                    &a.to_string(),
+                    "cannot advertise the non-routable meta-address; use a routable host name or address",
+                ));
+            }
+        }
+        let mut hostname: Option<String> = None;
+        let mut advertised_listeners = Vec::with_capacity(listeners.len());
+        for l in &listeners {
+            if let Some(a) = explicit_advertised.iter().find(|a| a.name == l.name) {
+                advertised_listeners.push(a.clone());
+            } else if is_wildcard(&l.host) {
+                let host = hostname
+                    .get_or_insert_with(|| local_hostname(hostname_env.as_deref()))
+                    .clone();
+                advertised_listeners.push(Listener { host, ..l.clone() });
+            } else {
+                advertised_listeners.push(l.clone());
+            }
+        }
+
+        let ibl_explicit = explicit.contains_key("inter.broker.listener.name");
+        if ibl_explicit && explicit.contains_key("security.inter.broker.protocol") {
+            return Err(invalid(
+                "inter.broker.listener.name",
+                raw("inter.broker.listener.name").unwrap_or_default(),
+                "only one of inter.broker.listener.name and security.inter.broker.protocol may be set",
+            ));
+        }
+        let inter_broker_listener_name = match opt_str("inter.broker.listener.name") {
+            Some(name) => {
+                let upper = name.to_ascii_uppercase();
+                if !listeners.iter().any(|l| l.name == upper) {
+                    return Err(invalid("inter.broker.listener.name", &name, "must name one of the listeners"));
+                }
+                upper
+            }
+            None => {
+                let by_protocol = raw("security.inter.broker.protocol").unwrap_or("PLAINTEXT");
+                match listeners.iter().find(|l| l.name == by_protocol) {
+                    Some(l) => l.name.clone(),
+                    None if explicit.contains_key("security.inter.broker.protocol") => {
+                        return Err(invalid(
+                            "security.inter.broker.protocol",
+                            by_protocol,
+                            "no listener of that name; set inter.broker.listener.name",
+                        ))
+                    }
+                    None => {
+                        let first = listeners.first().map(|l| l.name.clone()).unwrap_or_default();
+                        tracing::info!(listener = %first, "inter.broker.listener.name not set; using the first listener");
+                        first
+                    }
+                }
+            }
+        };
+
+        let log_dirs_raw = opt_str("log.dirs").map_or(("log.dir", raw("log.dir").unwrap_or_default().to_string()), |v| ("log.dirs", v));
+        let log_dirs: Vec<PathBuf> = props::list_items(&log_dirs_raw.1).into_iter().map(PathBuf::from).collect();
+        if log_dirs.is_empty() {
+            return Err(invalid(log_dirs_raw.0, &log_dirs_raw.1, "at least one log directory is required"));
+        }
+
+        // Cross-checks on the log settings: resolving the broker-level topic defaults
+        // catches e.g. an overflowing log.retention.hours now rather than at first use.
+        let mut cfg = BrokerConfig {
+            broker_id,
+            listeners,
+            advertised_listeners,
+            listener_security_protocol_map: protocol_map,
+            inter_broker_listener_name,
+            log_dirs,
+            num_partitions: int("num.partitions")?,
+            default_replication_factor: short("default.replication.factor")?,
+            auto_create_topics_enable: boolean("auto.create.topics.enable")?,
+            zookeeper_connect: opt_str("zookeeper.connect"),
+            zookeeper_session_timeout_ms: num("zookeeper.session.timeout.ms")?,
+            zookeeper_connection_timeout_ms: opt_num("zookeeper.connection.timeout.ms")?,
+            socket_request_max_bytes: int("socket.request.max.bytes")?,
+            max_connections: int("max.connections")?,
+            log_retention_check_interval_ms: num("log.retention.check.interval.ms")?,
+            delete_topic_enable: boolean("delete.topic.enable")?,
+            cluster_id: None,
+            broker_rack: opt_str("broker.rack"),
+            offsets_topic_num_partitions: int("offsets.topic.num.partitions")?,
+            offsets_topic_replication_factor: short("offsets.topic.replication.factor")?,
+            offsets_topic_segment_bytes: int("offsets.topic.segment.bytes")?,
+            offsets_retention_minutes: int("offsets.retention.minutes")?,
+            offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms")?,
+            offset_metadata_max_bytes: int("offset.metadata.max.bytes")?,
+            group_min_session_timeout_ms: int("group.min.session.timeout.ms")?,
+            group_max_session_timeout_ms: int("group.max.session.timeout.ms")?,
+            group_initial_rebalance_delay_ms: int("group.initial.rebalance.delay.ms")?,
+            group_max_size: int("group.max.size")?,
+            transaction_state_log_replication_factor: short("transaction.state.log.replication.factor")?,
+            transaction_state_log_min_isr: int("transaction.state.log.min.isr")?,
+            transaction_state_log_num_partitions: int("transaction.state.log.num.partitions")?,
+            transactional_id_expiration_ms: int("transactional.id.expiration.ms")?,
+            transaction_max_timeout_ms: int("transaction.max.timeout.ms")?,
+            producer_id_expiration_ms: int("producer.id.expiration.ms")?,
+            min_insync_replicas: int("min.insync.replicas")?,
+            unclean_leader_election_enable: boolean("unclean.leader.election.enable")?,
+            compression_type: raw("compression.type").unwrap_or("producer").to_string(),
+            num_network_threads: int("num.network.threads")?,
+            num_io_threads: int("num.io.threads")?,
+            num_recovery_threads_per_data_dir: int("num.recovery.threads.per.data.dir")?,
+            queued_max_requests: int("queued.max.requests")?,
+            connections_max_idle_ms: num("connections.max.idle.ms")?,
+            max_connections_per_ip: int("max.connections.per.ip")?,
+            socket_send_buffer_bytes: int("socket.send.buffer.bytes")?,
+            socket_receive_buffer_bytes: int("socket.receive.buffer.bytes")?,
+            fetch_max_bytes: int("fetch.max.bytes")?,
+            log_cleaner_enable: boolean("log.cleaner.enable")?,
+            log_cleaner_threads: int("log.cleaner.threads")?,
+            log_cleaner_backoff_ms: num("log.cleaner.backoff.ms")?,
+            log_cleaner_dedupe_buffer_size: num("log.cleaner.dedupe.buffer.size")?,
+            log_flush_offset_checkpoint_interval_ms: int("log.flush.offset.checkpoint.interval.ms")?,
+            log_flush_start_offset_checkpoint_interval_ms: int("log.flush.start.offset.checkpoint.interval.ms")?,
+            log_flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")?,
+            explicit: BTreeMap::new(),
+        };
+        cfg.explicit = explicit;
+        cfg.log_config(&BTreeMap::new())?;
+        Ok(cfg)
+    }
+
+    /// The value as resolved (explicit or default) of any known broker property,
+    /// e.g. "log.retention.hours". `None` for unknown names and for properties
+    /// that are unset with a null default (e.g. `log.retention.ms`).
+    pub fn get(&self, name: &str) -> Option<String> {
+        match name {
+            "broker.id" => return Some(self.broker_id.to_string()),
+            "inter.broker.listener.name" => return Some(self.inter_broker_listener_name.clone()),
+            _ => {}
+        }
+        let def = props::broker_prop(name)?;
+        self.explicit
+            .get(name)
+            .cloned()
+            .or_else(|| def.default.map(str::to_string))
+    }
+
+    fn is_explicit(&self, name: &str) -> bool {
+        self.explicit.contains_key(name)
+    }
+
+    /// Effective value of a topic config from its override or broker synonyms,
+    /// converted to the topic config's unit, and where it came from.
+    fn topic_value(
+        &self,
+        tdef: &props::TopicDef,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<(String, ConfigSource, &'static str), ConfigError> {
+        let name = tdef.def.name;
+        if let Some(v) = overrides.get(name) {
+            return Ok((v.trim().to_string(), ConfigSource::DynamicTopic, name));
+        }
+        let explicit = tdef.synonyms.iter().find(|s| self.is_explicit(s.name));
+        let (syn, source) = match explicit {
+            Some(s) => (Some(s), ConfigSource::StaticBroker),
+            None => (
+                tdef.synonyms
+                    .iter()
+                    .find(|s| props::broker_prop(s.name).is_some_and(|d| d.default.is_some())),
+                ConfigSource::Default,
+            ),
+        };
+        let Some(syn) = syn else {
+            return Ok((tdef.def.default.unwrap_or_default().to_string(), source, name));
+        };
+        let v = self.get(syn.name).unwrap_or_default();
+        if syn.factor == 1 && name != "retention.ms" {
+            return Ok((v, source, syn.name));
+        }
+        let n: i64 = v
+            .trim()
+            .parse()
+            .map_err(|_| invalid(syn.name, &v, "expected an integer"))?;
+        let converted = n
+            .checked_mul(syn.factor)
+            .ok_or_else(|| invalid(syn.name, &v, "too large once converted to milliseconds"))?;
+        // Kafka: a negative broker retention time means unlimited (-1).
+        let converted = if name == "retention.ms" && converted < 0 { -1 } else { converted };
+        Ok((converted.to_string(), source, syn.name))
+    }
+
+    /// Log settings for a topic: topic-level overrides (Kafka topic config names,
+    /// e.g. "retention.ms") over broker defaults. Overrides are validated; names
+    /// that are not topic configs, or do not concern the log, are ignored.
+    pub fn log_config(&self, topic_overrides: &BTreeMap<String, String>) -> Result<LogConfig, ConfigError> {
+        let value = |name: &str| -> Result<String, ConfigError> {
+            let tdef = props::topic_config(name).ok_or_else(|| ConfigError::UnknownConfig(name.to_string()))?;
+            let (v, _, key) = self.topic_value(tdef, topic_overrides)?;
+            props::check_value(&tdef.def, &v).map_err(|reason| {
+                if key == name {
+                    invalid(name, &v, reason)
+                } else {
+                    invalid(key, &v, format!("as {name}: {reason}"))
+                }
+            })?;
+            Ok(v)
+        };
+        fn parse<T: std::str::FromStr>(name: &str, v: String) -> Result<T, ConfigError> {
+            v.trim()
+                .parse::<T>()
+                .map_err(|_| invalid(name, &v, "out of range"))
+        }
+        let long = |name: &str| -> Result<i64, ConfigError> { parse(name, value(name)?) };
+        let timestamp = value("message.timestamp.type")?;
+        Ok(LogConfig {
+            segment_bytes: parse("segment.bytes", value("segment.bytes")?)?,
+            segment_ms: long("segment.ms")?,
+            segment_index_bytes: parse("segment.index.bytes", value("segment.index.bytes")?)?,
+            index_interval_bytes: parse("index.interval.bytes", value("index.interval.bytes")?)?,
+            flush_messages: long("flush.messages")?,
+            flush_ms: long("flush.ms")?,
+            max_message_bytes: parse("max.message.bytes", value("max.message.bytes")?)?,
+            message_timestamp_type: if timestamp == "LogAppendTime" {
+                TimestampType::LogAppendTime
+            } else {
+                TimestampType::CreateTime
+            },
+            retention_ms: long("retention.ms")?,
+            retention_bytes: long("retention.bytes")?,
+            file_delete_delay_ms: long("file.delete.delay.ms")?,
+        })
+    }
+
+    /// Validates one topic-level config (name known + value parses and is in
+    /// range). Unknown name → [`ConfigError::UnknownConfig`].
+    pub fn validate_topic_config(name: &str, value: &str) -> Result<(), ConfigError> {
+        let tdef = props::topic_config(name).ok_or_else(|| ConfigError::UnknownConfig(name.to_string()))?;
+        props::check_value(&tdef.def, value).map_err(|reason| invalid(name, value, reason))
+    }
+
+    /// Broker synonyms of `names` in Kafka's order: the explicitly set ones
+    /// (StaticBroker), then those with a non-null default (Default).
+    fn broker_synonym_list(&self, names: &[&'static str]) -> Vec<ConfigSynonym> {
+        let mut out = Vec::new();
+        for &n in names {
+            if let Some(v) = self.explicit.get(n) {
+                out.push(ConfigSynonym {
+                    name: n.to_string(),
+                    value: Some(v.clone()),
+                    source: ConfigSource::StaticBroker,
+                });
+            }
+        }
+        for &n in names {
+            if let Some(d) = props::broker_prop(n).and_then(|d| d.default) {
+                out.push(ConfigSynonym {
+                    name: n.to_string(),
+                    value: Some(d.to_string()),
+                    source: ConfigSource::Default,
+                });
+            }
+        }
+        out
+    }
+
+    /// DescribeConfigs for a topic: every topic-level config of Kafka 3.5, with
+    /// value = override, else the broker property's resolved value, else Kafka's
+    /// default; synonyms (when asked) as Kafka lists them: the topic override, the
+    /// broker synonyms that are set, then the broker default.
+    pub fn describe_topic_configs(
+        &self,
+        topic_overrides: &BTreeMap<String, String>,
+        include_synonyms: bool,
+    ) -> Vec<ConfigEntry> {
+        TOPIC_CONFIGS
+            .iter()
+            .map(|tdef| {
+                let def = &tdef.def;
+                let (value, source) = match self.topic_value(tdef, topic_overrides) {
+                    Ok((v, source, _)) => (v, source),
+                    Err(_) => (def.default.unwrap_or_default().to_string(), ConfigSource::Default),
+                };
+                let synonyms = if include_synonyms {
+                    let mut s = Vec::new();
+                    if let Some(v) = topic_overrides.get(def.name) {
+                        s.push(ConfigSynonym {
+                            name: def.name.to_string(),
+                            value: Some(v.trim().to_string()),
+                            source: ConfigSource::DynamicTopic,
+                        });
+                    }
+                    let names: Vec<&'static str> = tdef.synonyms.iter().map(|s| s.name).collect();
+                    s.extend(self.broker_synonym_list(&names));
+                    s
+                } else {
+                    Vec::new()
+                };
+                ConfigEntry {
+                    name: def.name.to_string(),
+                    value: Some(value),
+                    source,
+                    read_only: false,
+                    is_default: source == ConfigSource::Default,
+                    sensitive: false,
+                    config_type: def.ty,
+                    documentation: Some(def.doc.to_string()),
+                    synonyms,
+                }
+            })
+            .collect()
+    }
+
+    /// DescribeConfigs for the broker: every broker property this module knows
+    /// (StaticBroker when explicit, Default otherwise; all read-only, as strom has
+    /// no dynamic broker configs), including `inter.broker.protocol.version`.
+    pub fn describe_broker_configs(&self, include_synonyms: bool) -> Vec<ConfigEntry> {
+        BROKER_PROPS
+            .iter()
+            .map(|def: &PropDef| {
+                let explicit = self.is_explicit(def.name);
+                let source = if explicit { ConfigSource::StaticBroker } else { ConfigSource::Default };
+                let synonyms = if include_synonyms {
+                    let group = props::broker_synonyms(def.name);
+                    let mut list = self.broker_synonym_list(&group);
+                    // As Kafka: drop the synonyms listed before this property itself.
+                    let first = list.iter().position(|s| s.name == def.name).unwrap_or(list.len());
+                    list.drain(..first);
+                    list
+                } else {
+                    Vec::new()
+                };
+                ConfigEntry {
+                    name: def.name.to_string(),
+                    value: self.get(def.name),
+                    source,
+                    read_only: true,
+                    is_default: !explicit,
+                    sensitive: def.ty == ConfigType::Password,
+                    config_type: def.ty,
+                    documentation: Some(def.doc.to_string()),
+                    synonyms,
+                }
+            })
+            .collect()
+    }
+}
+
+/// An empty host or a wildcard address: listen on all interfaces.
+fn is_wildcard(host: &str) -> bool {
+    matches!(host, "" | "0.0.0.0" | "[::]" | "[0:0:0:0:0:0:0:0]")
+}
+
+/// This machine's host name if it resolves, else "localhost".
+fn local_hostname(env_hostname: Option<&str>) -> String {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| env_hostname.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+    match name {
+        Some(n) if (n.as_str(), 0u16).to_socket_addrs().is_ok_and(|mut a| a.next().is_some()) => n,
+        _ => "localhost".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

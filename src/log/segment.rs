@@ -1,0 +1,2 @@
+//! Log segment (skeleton).
+pub struct LogSegment;

@@ -1,0 +1,69 @@
+//! The `strom` binary: `strom server` runs the broker.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "strom", version, about = "A Kafka-compatible broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker.
+    Server {
+        /// TOML file of Kafka broker properties.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A broker property, `name=value`; wins over the environment and the file.
+        #[arg(long = "override", value_name = "NAME=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STROM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server { config, overrides } => {
+            let config = strom::config::BrokerConfig::load(config.as_deref(), std::env::vars(), &overrides)
+                .context("invalid configuration")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("strom")
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(async move {
+                let broker = strom::server::start(config).await.context("broker failed to start")?;
+                wait_for_signal().await;
+                broker.shutdown().await.context("unclean shutdown")
+            })
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the broker");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

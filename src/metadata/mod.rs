@@ -1,0 +1,61 @@
+//! Cluster metadata: the cluster id, topics, their partition counts and topic
+//! config overrides. Everything else in the broker reads and changes topics
+//! through [`MetadataStore`], so the standalone store (a JSON file under
+//! `log.dirs`) and a ZooKeeper store can be swapped without touching callers.
+//!
+//! Invariant: a change is durable in the store before it is visible to
+//! clients (callers apply it to the replica manager only after the store
+//! returned `Ok`).
+
+pub mod standalone;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use standalone::StandaloneMetadataStore;
+
+/// One topic as the metadata store keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicMetadata {
+    /// Topic name.
+    pub name: String,
+    /// Kafka topic id (KIP-516).
+    pub topic_id: Uuid,
+    /// Number of partitions, numbered `0..partitions`.
+    pub partitions: i32,
+    /// Topic-level config overrides (Kafka topic config names, string values).
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The topic exists already.
+    #[error("topic {0} already exists")]
+    TopicExists(String),
+    /// No such topic.
+    #[error("topic {0} does not exist")]
+    UnknownTopic(String),
+    /// The backing store failed; the change was not applied.
+    #[error("metadata store failure: {0}")]
+    Storage(String),
+}
+
+/// Where the broker keeps its cluster metadata.
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// The cluster id reported in Metadata and DescribeCluster.
+    fn cluster_id(&self) -> String;
+    /// Every topic.
+    async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError>;
+    /// Records a new topic; `TopicExists` if the name is taken.
+    async fn create_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError>;
+    /// Removes a topic.
+    async fn delete_topic(&self, name: &str) -> Result<(), MetadataError>;
+    /// Replaces a topic's partition count and configs.
+    async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError>;
+}

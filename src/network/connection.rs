@@ -1,0 +1,79 @@
+//! One client connection: read a size-prefixed frame, hand it to the API
+//! router, write the response, repeat.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::config::Listener;
+use crate::protocol::{Broker, RequestContext};
+
+/// Serves one connection until the peer closes it, it misbehaves, or the broker shuts down.
+pub(super) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    advertised: Arc<Listener>,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let max_frame = usize::try_from(broker.config().socket_request_max_bytes).unwrap_or(0);
+    let (read_half, write_half) = stream.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
+    let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
+    let ctx = RequestContext {
+        peer,
+        advertised,
+    };
+    loop {
+        let len = tokio::select! {
+            r = reader.read_i32() => match r {
+                Ok(len) => len,
+                Err(_) => return, // peer closed
+            },
+            _ = shutdown.changed() => return,
+        };
+        if len < 0 || len as usize > max_frame {
+            tracing::warn!(
+                frame_bytes = len,
+                max = max_frame,
+                "closing connection: request size is negative or over socket.request.max.bytes"
+            );
+            return;
+        }
+        let mut frame = BytesMut::zeroed(len as usize);
+        if reader.read_exact(&mut frame).await.is_err() {
+            tracing::debug!("connection closed mid-frame");
+            return;
+        }
+        let response = match broker.handle(&ctx, frame.freeze()).await {
+            Ok(r) => r, // None: an acks=0 produce, which gets no response
+            Err(e) => {
+                tracing::warn!(error = %e, "closing connection: bad request");
+                return;
+            }
+        };
+        let write = async {
+            if let Some(mut out) = response {
+                let size = i32::try_from(out.remaining()).map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "response over 2 GiB")
+                })?;
+                writer.write_i32(size).await?;
+                writer.write_all_buf(&mut out).await?;
+            }
+            // Flush when no further request is already buffered: pipelined
+            // requests then share one write.
+            if reader.buffer().is_empty() {
+                writer.flush().await?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        if let Err(e) = write.await {
+            tracing::debug!(error = %e, "write failed; closing connection");
+            return;
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and
+//! the broker. Topic changes go to the metadata store first, then to the
+//! live logs (no restart needed).
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::admin::update_topic;
+use super::Broker;
+use crate::config::{BrokerConfig, ConfigEntry};
+
+const RESOURCE_TOPIC: i8 = 2;
+const RESOURCE_BROKER: i8 = 4;
+
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+type Refusal = (ResponseError, String);
+
+pub(super) fn describe(
+    broker: &Broker,
+    version: i16,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let results = request
+        .resources
+        .into_iter()
+        .map(|resource| {
+            let name = resource.resource_name.as_str().to_string();
+            let mut result = DescribeConfigsResult::default()
+                .with_resource_type(resource.resource_type)
+                .with_resource_name(resource.resource_name.clone());
+            let entries = match resource.resource_type {
+                RESOURCE_TOPIC => match broker.replica_manager.topic(&name) {
+                    Some(topic) => Ok(broker
+                        .config
+                        .describe_topic_configs(&topic.metadata.configs, request.include_synonyms)),
+                    None => Err((
+                        ResponseError::UnknownTopicOrPartition,
+                        format!("Topic {name} does not exist"),
+                    )),
+                },
+                RESOURCE_BROKER => {
+                    if name.is_empty() || name == broker.config.broker_id.to_string() {
+                        Ok(broker.config.describe_broker_configs(request.include_synonyms))
+                    } else {
+                        Err((
+                            ResponseError::InvalidRequest,
+                            format!("Unexpected broker id, expected {} but received {name}", broker.config.broker_id),
+                        ))
+                    }
+                }
+                other => Err((
+                    ResponseError::InvalidRequest,
+                    format!("Unsupported resource type {other}"),
+                )),
+            };
+            match entries {
+                Ok(entries) => {
+                    let keys = resource.configuration_keys.as_ref();
+                    result.configs = entries
+                        .into_iter()
+                        .filter(|e| {
+                            keys.is_none_or(|k| k.iter().any(|k| k.as_str() == e.name))
+                        })
+                        .map(|e| to_result(e, version, request.include_documentation))
+                        .collect();
+                }
+                Err((code, message)) => {
+                    result.error_code = code.code();
+                    result.error_message = Some(StrBytes::from_string(message));
+                }
+            }
+            result
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}
+
+fn to_result(entry: ConfigEntry, version: i16, documentation: bool) -> DescribeConfigsResourceResult {
+    let mut result = DescribeConfigsResourceResult::default()
+        .with_name(StrBytes::from_string(entry.name))
+        .with_value(entry.value.map(StrBytes::from_string))
+        .with_read_only(entry.read_only)
+        .with_config_source(entry.source as i8)
+        .with_is_sensitive(entry.sensitive)
+        .with_synonyms(
+            entry
+                .synonyms
+                .into_iter()
+                .map(|s| {
+                    DescribeConfigsSynonym::default()
+                        .with_name(StrBytes::from_string(s.name))
+                        .with_value(s.value.map(StrBytes::from_string))
+                        .with_source(s.source as i8)
+                })
+                .collect(),
+        );
+    if version >= 3 {
+        result.config_type = entry.config_type as i8;
+        if documentation {
+            result.documentation = entry.documentation.map(StrBytes::from_string);
+        }
+    }
+    result
+}
+
+pub(super) async fn alter(broker: &Broker, request: AlterConfigsRequest) -> AlterConfigsResponse {
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for resource in request.resources {
+        let name = resource.resource_name.as_str().to_string();
+        let changes: Vec<(String, i8, Option<String>)> = resource
+            .configs
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str().to_string(),
+                    OP_SET,
+                    c.value.as_ref().map(|v| v.as_str().to_string()),
+                )
+            })
+            .collect();
+        let outcome = apply(broker, resource.resource_type, &name, changes, true, request.validate_only).await;
+        let mut response = kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name);
+        if let Err((code, message)) = outcome {
+            response.error_code = code.code();
+            response.error_message = Some(StrBytes::from_string(message));
+        }
+        responses.push(response);
+    }
+    AlterConfigsResponse::default().with_responses(responses)
+}
+
+pub(super) async fn incremental_alter(
+    broker: &Broker,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for resource in request.resources {
+        let name = resource.resource_name.as_str().to_string();
+        let changes = resource
+            .configs
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str().to_string(),
+                    c.config_operation,
+                    c.value.as_ref().map(|v| v.as_str().to_string()),
+                )
+            })
+            .collect();
+        let outcome = apply(broker, resource.resource_type, &name, changes, false, request.validate_only).await;
+        let mut response = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name);
+        if let Err((code, message)) = outcome {
+            response.error_code = code.code();
+            response.error_message = Some(StrBytes::from_string(message));
+        }
+        responses.push(response);
+    }
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// Applies config changes to one resource. `replace_all`: AlterConfigs'
+/// semantics (the given set replaces every override).
+async fn apply(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+    changes: Vec<(String, i8, Option<String>)>,
+    replace_all: bool,
+    validate_only: bool,
+) -> Result<(), Refusal> {
+    match resource_type {
+        RESOURCE_TOPIC => {}
+        RESOURCE_BROKER => {
+            return Err((
+                ResponseError::InvalidRequest,
+                "dynamic broker configs are not supported yet; set them in the config file".into(),
+            ))
+        }
+        other => {
+            return Err((
+                ResponseError::InvalidRequest,
+                format!("Unsupported resource type {other}"),
+            ))
+        }
+    }
+    let topic = broker.replica_manager.topic(name).ok_or_else(|| {
+        (
+            ResponseError::UnknownTopicOrPartition,
+            format!("Topic {name} does not exist"),
+        )
+    })?;
+    let mut configs: BTreeMap<String, String> = if replace_all {
+        BTreeMap::new()
+    } else {
+        topic.metadata.configs.clone()
+    };
+    for (key, op, value) in changes {
+        match (op, value) {
+            (OP_DELETE, _) => {
+                let known = broker
+                    .config
+                    .describe_topic_configs(&BTreeMap::new(), false)
+                    .iter()
+                    .any(|e| e.name == key);
+                if !known {
+                    return Err((
+                        ResponseError::InvalidConfig,
+                        format!("Unknown topic config name: {key}"),
+                    ));
+                }
+                configs.remove(&key);
+            }
+            (OP_SET, Some(v)) => {
+                BrokerConfig::validate_topic_config(&key, &v)
+                    .map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
+                configs.insert(key, v);
+            }
+            (OP_APPEND | OP_SUBTRACT, Some(v)) => {
+                let current = configs.get(&key).cloned().or_else(|| {
+                    broker
+                        .config
+                        .describe_topic_configs(&BTreeMap::new(), false)
+                        .into_iter()
+                        .find(|e| e.name == key)
+                        .and_then(|e| e.value)
+                });
+                let mut items: Vec<String> = current
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    if op == OP_APPEND {
+                        if !items.iter().any(|i| i == item) {
+                            items.push(item.to_string());
+                        }
+                    } else {
+                        items.retain(|i| i != item);
+                    }
+                }
+                let joined = items.join(",");
+                BrokerConfig::validate_topic_config(&key, &joined)
+                    .map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
+                configs.insert(key, joined);
+            }
+            (OP_SET | OP_APPEND | OP_SUBTRACT, None) => {
+                return Err((
+                    ResponseError::InvalidRequest,
+                    format!("Null value not supported for: {key}"),
+                ))
+            }
+            (other, _) => {
+                return Err((
+                    ResponseError::InvalidRequest,
+                    format!("Unknown config operation {other}"),
+                ))
+            }
+        }
+    }
+    broker
+        .config
+        .log_config(&configs)
+        .map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
+    if validate_only {
+        return Ok(());
+    }
+    let mut metadata = topic.metadata.clone();
+    metadata.configs = configs;
+    update_topic(broker, metadata).await?;
+    tracing::info!(topic = name, "altered topic configs");
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Fetch: whole record batches from each requested partition, as stored,
+//! within `max_bytes` and `partition_max_bytes` (the first batch of the
+//! response is always whole, KIP-74); a long poll waits up to `max_wait_ms`
+//! for `min_bytes`. Fetch sessions are declined (session id 0), so every
+//! request is a full fetch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{Broker, RequestContext};
+use crate::replica_manager::{Partition, ReplicaManager};
+
+/// Topic ids are used in Fetch from this version on (KIP-516).
+const TOPIC_IDS_VERSION: i16 = 13;
+
+/// One requested partition, resolved.
+struct Wanted {
+    topic_slot: usize,
+    partition: i32,
+    fetch_offset: i64,
+    max_bytes: i32,
+    target: Result<Arc<Partition>, i16>,
+}
+
+pub(super) async fn handle(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    version: i16,
+    request: FetchRequest,
+) -> FetchResponse {
+    if request.session_id != 0 {
+        // We never hand out sessions, so an incremental fetch names one we don't know.
+        return FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
+    }
+    let rm = &broker.replica_manager;
+    let mut topics: Vec<(Option<TopicName>, Uuid)> = Vec::new();
+    let mut wanted = Vec::new();
+    for topic in &request.topics {
+        let slot = topics.len();
+        let resolved = if version >= TOPIC_IDS_VERSION {
+            rm.topic_by_id(topic.topic_id)
+        } else {
+            rm.topic(topic.topic.0.as_str())
+        };
+        let missing = if version >= TOPIC_IDS_VERSION {
+            ResponseError::UnknownTopicId.code()
+        } else {
+            ResponseError::UnknownTopicOrPartition.code()
+        };
+        topics.push((
+            Some(topic.topic.clone()),
+            resolved
+                .as_ref()
+                .map(|t| t.metadata.topic_id)
+                .unwrap_or(topic.topic_id),
+        ));
+        for p in &topic.partitions {
+            let target = match &resolved {
+                Some(t) => t
+                    .partition(p.partition)
+                    .cloned()
+                    .ok_or(ResponseError::UnknownTopicOrPartition.code()),
+                None => Err(missing),
+            };
+            wanted.push(Wanted {
+                topic_slot: slot,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes,
+                target,
+            });
+        }
+    }
+    let wanted = Arc::new(wanted);
+    let max_wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
+    let deadline = Instant::now() + max_wait;
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let mut appends = rm.subscribe_appends();
+    let results = loop {
+        appends.mark_unchanged();
+        let rm2 = rm.clone();
+        let w = wanted.clone();
+        let results = tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes))
+            .await
+            .unwrap_or_default();
+        let bytes: usize = results
+            .iter()
+            .map(|r| r.records.as_ref().map_or(0, |b| b.len()))
+            .sum();
+        let errors = results.iter().any(|r| r.error_code != 0);
+        if bytes >= min_bytes || errors || Instant::now() >= deadline {
+            break results;
+        }
+        if tokio::time::timeout_at(deadline, appends.changed()).await.is_err() {
+            // Deadline reached: answer with what there is (one more read so
+            // nothing appended since the last read is missed).
+            let rm2 = rm.clone();
+            let w = wanted.clone();
+            break tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes))
+                .await
+                .unwrap_or_default();
+        }
+    };
+    let isolation_committed = request.isolation_level == 1;
+    let mut responses: Vec<FetchableTopicResponse> = topics
+        .into_iter()
+        .map(|(name, id)| {
+            let mut t = FetchableTopicResponse::default().with_topic_id(id);
+            if let Some(name) = name {
+                t.topic = name;
+            }
+            t
+        })
+        .collect();
+    for (w, mut data) in wanted.iter().zip(results) {
+        if isolation_committed {
+            data.aborted_transactions = Some(Vec::new());
+        }
+        if let Some(t) = responses.get_mut(w.topic_slot) {
+            t.partitions.push(data);
+        }
+    }
+    if version >= TOPIC_IDS_VERSION {
+        for t in &mut responses {
+            t.topic = TopicName(StrBytes::default());
+        }
+    }
+    FetchResponse::default().with_responses(responses)
+}
+
+fn read_all(rm: &ReplicaManager, wanted: &[Wanted], max_bytes: usize) -> Vec<PartitionData> {
+    let mut remaining = max_bytes;
+    let mut first = true;
+    wanted
+        .iter()
+        .map(|w| {
+            let mut data = PartitionData::default()
+                .with_partition_index(w.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_preferred_read_replica(BrokerId(-1));
+            let partition = match &w.target {
+                Ok(p) => p,
+                Err(code) => {
+                    data.error_code = *code;
+                    return data;
+                }
+            };
+            let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
+            let (offsets, read) = rm.read(partition, w.fetch_offset, limit, first);
+            data.high_watermark = offsets.high_watermark;
+            data.last_stable_offset = offsets.last_stable_offset;
+            data.log_start_offset = offsets.log_start_offset;
+            match read {
+                Ok(records) => {
+                    if !records.is_empty() {
+                        first = false;
+                        remaining = remaining.saturating_sub(records.len());
+                    }
+                    data.records = Some(records);
+                }
+                Err(e) => {
+                    data.error_code = e.kafka_error_code();
+                    data.records = Some(Bytes::new());
+                }
+            }
+            data
+        })
+        .collect()
+}

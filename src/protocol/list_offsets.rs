@@ -1,0 +1,72 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3) or the first
+//! offset at or after a timestamp, per partition.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use super::{Broker, RequestContext};
+use crate::replica_manager::Partition;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+pub(super) async fn handle(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    _version: i16,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let found = broker.replica_manager.topic(topic.name.0.as_str());
+        let partitions = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                let base = ListOffsetsPartitionResponse::default()
+                    .with_partition_index(p.partition_index)
+                    .with_timestamp(-1)
+                    .with_offset(-1)
+                    .with_leader_epoch(-1);
+                match found.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                    Some(partition) => lookup(partition, p.timestamp, base),
+                    None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                }
+            })
+            .collect();
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions),
+        );
+    }
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    base: ListOffsetsPartitionResponse,
+) -> ListOffsetsPartitionResponse {
+    partition.with_log(|log| {
+        let base = base.with_leader_epoch(0);
+        match timestamp {
+            LATEST => base.with_offset(log.log_end_offset()),
+            EARLIEST => base.with_offset(log.log_start_offset()),
+            MAX_TIMESTAMP => match log.max_timestamp_and_offset() {
+                Some((ts, offset)) => base.with_timestamp(ts).with_offset(offset),
+                None => base,
+            },
+            ts if ts < 0 => base.with_error_code(ResponseError::InvalidRequest.code()),
+            ts => match log.offset_for_timestamp(ts) {
+                Ok(Some((offset, found_ts))) => base.with_offset(offset).with_timestamp(found_ts),
+                Ok(None) => base,
+                Err(e) => base.with_error_code(e.kafka_error_code()),
+            },
+        }
+    })
+}

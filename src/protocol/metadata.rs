@@ -1,0 +1,115 @@
+//! Metadata and DescribeCluster: the broker (as the advertised endpoint of
+//! the listener the request came in on), the controller (this broker) and
+//! the topics with their partitions.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, MetadataRequest, MetadataResponse,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{validate_topic_name, Broker, RequestContext};
+use crate::replica_manager::Topic;
+
+/// "Not requested" for the authorized-operations fields, as Kafka leaves them.
+const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub(super) async fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let broker_id = broker.config.broker_id;
+    let mut response = MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(BrokerId(broker_id))
+            .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
+            .with_port(i32::from(ctx.advertised.port))
+            .with_rack(broker.config.broker_rack.clone().map(StrBytes::from_string))])
+        .with_cluster_id(Some(StrBytes::from_string(broker.metadata.cluster_id())))
+        .with_controller_id(BrokerId(broker_id))
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+    let topics = broker.replica_manager.topics();
+    let requested: Vec<MetadataResponseTopic> = match request.topics {
+        // null (or, before v1, empty) means every topic
+        None => topics.values().map(|t| describe_topic(broker_id, t)).collect(),
+        Some(list) if list.is_empty() && version == 0 => {
+            topics.values().map(|t| describe_topic(broker_id, t)).collect()
+        }
+        Some(list) => list
+            .into_iter()
+            .map(|wanted| {
+                let by_name = wanted.name.as_ref().map(|n| n.0.as_str().to_string());
+                let found = match &by_name {
+                    Some(name) => topics.get(name).cloned(),
+                    None => broker.replica_manager.topic_by_id(wanted.topic_id),
+                };
+                match (found, by_name) {
+                    (Some(topic), _) => describe_topic(broker_id, &topic),
+                    (None, Some(name)) => {
+                        let code = if validate_topic_name(&name).is_err() {
+                            ResponseError::InvalidTopicException.code()
+                        } else {
+                            ResponseError::UnknownTopicOrPartition.code()
+                        };
+                        MetadataResponseTopic::default()
+                            .with_error_code(code)
+                            .with_name(Some(TopicName(StrBytes::from_string(name))))
+                            .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+                    }
+                    (None, None) => MetadataResponseTopic::default()
+                        .with_error_code(ResponseError::UnknownTopicId.code())
+                        .with_topic_id(wanted.topic_id)
+                        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED),
+                }
+            })
+            .collect(),
+    };
+    response.topics = requested;
+    response
+}
+
+fn describe_topic(broker_id: i32, topic: &Topic) -> MetadataResponseTopic {
+    let partitions = (0..topic.metadata.partitions)
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p)
+                .with_leader_id(BrokerId(broker_id))
+                .with_leader_epoch(0)
+                .with_replica_nodes(vec![BrokerId(broker_id)])
+                .with_isr_nodes(vec![BrokerId(broker_id)])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(
+            topic.metadata.name.clone(),
+        ))))
+        .with_topic_id(topic.metadata.topic_id)
+        .with_is_internal(topic.metadata.name.starts_with("__"))
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}
+
+pub(super) fn describe_cluster(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
+    let broker_id = broker.config.broker_id;
+    DescribeClusterResponse::default()
+        .with_endpoint_type(request.endpoint_type)
+        .with_cluster_id(StrBytes::from_string(broker.metadata.cluster_id()))
+        .with_controller_id(BrokerId(broker_id))
+        .with_brokers(vec![DescribeClusterBroker::default()
+            .with_broker_id(BrokerId(broker_id))
+            .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
+            .with_port(i32::from(ctx.advertised.port))
+            .with_rack(broker.config.broker_rack.clone().map(StrBytes::from_string))])
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}

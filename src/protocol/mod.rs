@@ -1,0 +1,326 @@
+//! The API layer (Kafka's `KafkaApis`): decodes a request frame, routes it by
+//! API key to the handler of that API, and encodes the response.
+//!
+//! Invariants:
+//! - [`SUPPORTED_APIS`] is the single table of what the broker implements; the
+//!   ApiVersions answer is derived from it and the router refuses anything
+//!   outside it, so the advertised versions cannot drift from the handled ones.
+//! - Handlers never panic and never fail the connection for a problem with
+//!   the request's content: they answer the Kafka error code. Only an
+//!   undecodable frame closes the connection.
+
+mod admin;
+mod api_versions;
+mod configs;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+
+use crate::config::{BrokerConfig, Listener};
+use crate::metadata::MetadataStore;
+use crate::replica_manager::ReplicaManager;
+
+/// What the handlers know of the connection a request came in on.
+pub struct RequestContext {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The advertised endpoint of the listener the connection came in on.
+    pub advertised: Arc<Listener>,
+}
+
+/// One implemented API: the versions advertised in ApiVersions and the
+/// lowest version the broker can decode (below it the request is refused).
+#[derive(Clone, Copy, Debug)]
+pub struct ApiSupport {
+    /// The API.
+    pub key: ApiKey,
+    /// Lowest version advertised (0 where clients probe it, see KAFKA-COMPAT.md).
+    pub min_advertised: i16,
+    /// Lowest version actually decoded.
+    pub min_decoded: i16,
+    /// Highest version advertised and handled.
+    pub max: i16,
+}
+
+const fn api(key: ApiKey, min_advertised: i16, min_decoded: i16, max: i16) -> ApiSupport {
+    ApiSupport {
+        key,
+        min_advertised,
+        min_decoded,
+        max,
+    }
+}
+
+/// Every API this broker implements, with Kafka 3.5-like maxima (kafka-python
+/// infers the broker release from these ranges).
+pub const SUPPORTED_APIS: &[ApiSupport] = &[
+    api(ApiKey::Produce, 0, 3, 9),
+    api(ApiKey::Fetch, 4, 4, 15),
+    api(ApiKey::ListOffsets, 0, 1, 7),
+    api(ApiKey::Metadata, 0, 0, 12),
+    api(ApiKey::ApiVersions, 0, 0, 3),
+    api(ApiKey::CreateTopics, 2, 2, 7),
+    api(ApiKey::DeleteTopics, 1, 1, 6),
+    api(ApiKey::DescribeConfigs, 1, 1, 4),
+    api(ApiKey::AlterConfigs, 0, 0, 2),
+    api(ApiKey::CreatePartitions, 0, 0, 3),
+    api(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
+    api(ApiKey::DescribeCluster, 0, 0, 1),
+];
+
+/// Why a frame could not be served; the connection is closed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// Shorter than a request header.
+    #[error("frame of {0} bytes is too short for a request header")]
+    Truncated(usize),
+    /// An API key this broker does not implement.
+    #[error("unsupported API key {0}")]
+    UnknownApi(i16),
+    /// A version of a known API that cannot be decoded or answered.
+    #[error("unsupported version {version} of {key:?}")]
+    UnsupportedVersion {
+        /// The API.
+        key: ApiKey,
+        /// The version asked for.
+        version: i16,
+    },
+    /// The request did not decode.
+    #[error("cannot decode {key:?} v{version}: {reason}")]
+    Decode {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The response did not encode (a bug; logged).
+    #[error("cannot encode response to {key:?} v{version}: {reason}")]
+    Encode {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// What the encoder said.
+        reason: String,
+    },
+}
+
+/// The broker as the API handlers see it.
+pub struct Broker {
+    config: Arc<BrokerConfig>,
+    replica_manager: Arc<ReplicaManager>,
+    metadata: Arc<dyn MetadataStore>,
+}
+
+impl Broker {
+    /// Ties the handlers to the broker's state.
+    pub fn new(
+        config: Arc<BrokerConfig>,
+        replica_manager: Arc<ReplicaManager>,
+        metadata: Arc<dyn MetadataStore>,
+    ) -> Self {
+        Broker {
+            config,
+            replica_manager,
+            metadata,
+        }
+    }
+
+    /// The broker configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// Serves one request frame; `None` when the request wants no response (acks=0).
+    pub async fn handle(
+        &self,
+        ctx: &RequestContext,
+        mut frame: Bytes,
+    ) -> Result<Option<BytesMut>, ProtocolError> {
+        if frame.len() < 8 {
+            return Err(ProtocolError::Truncated(frame.len()));
+        }
+        let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+        let version = i16::from_be_bytes([frame[2], frame[3]]);
+        let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        let key = ApiKey::try_from(raw_key).map_err(|_| ProtocolError::UnknownApi(raw_key))?;
+        let support = SUPPORTED_APIS
+            .iter()
+            .find(|a| a.key == key)
+            .ok_or(ProtocolError::UnknownApi(raw_key))?;
+        if key == ApiKey::ApiVersions && version > support.max {
+            // KIP-511: answer v0 with UNSUPPORTED_VERSION and our ranges so the client retries lower.
+            let body = api_versions::unsupported_version_response();
+            return encode_response(key, correlation_id, 0, &body).map(Some);
+        }
+        if version < support.min_decoded || version > support.max {
+            return Err(ProtocolError::UnsupportedVersion { key, version });
+        }
+        let header_version = key.request_header_version(version);
+        let header = RequestHeader::decode(&mut frame, header_version).map_err(|e| {
+            ProtocolError::Decode {
+                key,
+                version,
+                reason: e.to_string(),
+            }
+        })?;
+        let span = tracing::debug_span!(
+            "request",
+            api = ?key,
+            version,
+            correlation_id,
+            client_id = header.client_id.as_deref().unwrap_or("")
+        );
+        let _enter = span.enter();
+        let cid = header.correlation_id;
+        macro_rules! serve {
+            ($module:ident) => {{
+                let request = decode(key, version, &mut frame)?;
+                let response = $module::handle(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }};
+        }
+        match key {
+            ApiKey::Produce => {
+                let request = decode(key, version, &mut frame)?;
+                match produce::handle(self, ctx, version, request).await {
+                    Some(response) => encode_response(key, cid, version, &response).map(Some),
+                    None => Ok(None),
+                }
+            }
+            ApiKey::Fetch => serve!(fetch),
+            ApiKey::ListOffsets => serve!(list_offsets),
+            ApiKey::Metadata => serve!(metadata),
+            ApiKey::ApiVersions => serve!(api_versions),
+            ApiKey::CreateTopics => {
+                let request = decode(key, version, &mut frame)?;
+                let response = admin::create_topics(self, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::DeleteTopics => {
+                let request = decode(key, version, &mut frame)?;
+                let response = admin::delete_topics(self, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::CreatePartitions => {
+                let request = decode(key, version, &mut frame)?;
+                let response = admin::create_partitions(self, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::DescribeConfigs => {
+                let request = decode(key, version, &mut frame)?;
+                let response = configs::describe(self, version, request);
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::AlterConfigs => {
+                let request = decode(key, version, &mut frame)?;
+                let response = configs::alter(self, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                let request = decode(key, version, &mut frame)?;
+                let response = configs::incremental_alter(self, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::DescribeCluster => {
+                let request = decode(key, version, &mut frame)?;
+                let response = metadata::describe_cluster(self, ctx, request);
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            _ => Err(ProtocolError::UnknownApi(raw_key)),
+        }
+    }
+}
+
+fn decode<T: Decodable>(key: ApiKey, version: i16, frame: &mut Bytes) -> Result<T, ProtocolError> {
+    T::decode(frame, version).map_err(|e| ProtocolError::Decode {
+        key,
+        version,
+        reason: e.to_string(),
+    })
+}
+
+fn encode_response<T: Encodable + HeaderVersion>(
+    key: ApiKey,
+    correlation_id: i32,
+    version: i16,
+    body: &T,
+) -> Result<BytesMut, ProtocolError> {
+    let encode_err = |e: anyhow::Error| ProtocolError::Encode {
+        key,
+        version,
+        reason: e.to_string(),
+    };
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let header_version = T::header_version(version);
+    let size = header
+        .compute_size(header_version)
+        .and_then(|h| body.compute_size(version).map(|b| h + b))
+        .map_err(encode_err)?;
+    let mut out = BytesMut::with_capacity(size);
+    header.encode(&mut out, header_version).map_err(encode_err)?;
+    body.encode(&mut out, version).map_err(encode_err)?;
+    debug_assert_eq!(out.remaining(), size);
+    Ok(out)
+}
+
+/// Kafka's legal topic name: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("topic name is empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("topic name cannot be \"{name}\""));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "topic name is {} characters long, more than the maximum 249",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic name {name:?} contains {c:?}; legal characters are ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert!(validate_topic_name("deployment-webhooks").is_ok());
+        assert!(validate_topic_name("a.b_c-1").is_ok());
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name("bad/name").is_err());
+        assert!(validate_topic_name(&"x".repeat(250)).is_err());
+        assert!(validate_topic_name(&"x".repeat(249)).is_ok());
+    }
+
+    #[test]
+    fn supported_apis_are_decodable_by_kafka_protocol() {
+        for api in SUPPORTED_APIS {
+            let range = api.key.valid_versions();
+            assert!(api.min_decoded >= range.min, "{:?}", api.key);
+            assert!(api.max <= range.max, "{:?}", api.key);
+            assert!(api.min_advertised <= api.min_decoded);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Produce: validate and append each partition's record batches through the
+//! replica manager; acks=0 gets no response, acks=1 and acks=-1 are the same
+//! on a single replica (the append is complete, and fsynced when
+//! `flush.messages` says so, before the answer).
+
+use bytes::BytesMut;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{Broker, RequestContext};
+
+pub(super) async fn handle(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    _version: i16,
+    request: ProduceRequest,
+) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let valid_acks = matches!(acks, -1..=1);
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let name = topic.name.0.as_str().to_string();
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let mut result = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1)
+                .with_log_start_offset(-1);
+            if !valid_acks {
+                result.error_code = ResponseError::InvalidRequiredAcks.code();
+            } else if request.transactional_id.is_some() {
+                result.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+                result.error_message = Some(StrBytes::from_static_str(
+                    "transactions are not supported by this broker yet",
+                ));
+            } else {
+                let records = data
+                    .records
+                    .map(|r| BytesMut::from(&r[..]))
+                    .unwrap_or_default();
+                match broker.replica_manager.append(&name, data.index, records).await {
+                    Ok(info) => {
+                        result.base_offset = info.first_offset;
+                        result.log_append_time_ms = info.log_append_time;
+                        result.log_start_offset = info.log_start_offset;
+                    }
+                    Err(e) => {
+                        tracing::debug!(topic = %name, partition = data.index, error = %e, "produce refused");
+                        result.error_code = e.kafka_error_code();
+                        result.error_message = Some(StrBytes::from_string(e.to_string()));
+                    }
+                }
+            }
+            partitions.push(result);
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_partition_responses(partitions),
+        );
+    }
+    if acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}

@@ -1,0 +1,352 @@
+//! The replica manager owns every partition this broker hosts (as the single
+//! replica and leader) and is the only way requests reach a log: Produce
+//! appends through [`ReplicaManager::append`], Fetch reads through
+//! [`ReplicaManager::read`], and long-polling fetches wait on
+//! [`ReplicaManager::subscribe_appends`].
+//!
+//! Invariants:
+//! - The topic map is copy-on-write ([`ArcSwap`]): the produce and fetch paths
+//!   take no lock shared by all partitions, only the one partition's log lock.
+//! - With a single replica the high watermark is the log end offset, and the
+//!   last stable offset equals the high watermark (no transactions yet).
+//! - Log I/O runs on the blocking pool, never on a reactor thread.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::{Bytes, BytesMut};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::config::BrokerConfig;
+use crate::log::manager::LogManager;
+use crate::log::{AppendInfo, Log, LogConfig, LogError};
+use crate::metadata::TopicMetadata;
+use crate::util::now_ms;
+
+/// One partition hosted here.
+pub struct Partition {
+    /// Topic name.
+    pub topic: Arc<str>,
+    /// Partition index.
+    pub index: i32,
+    log: RwLock<Log>,
+}
+
+impl Partition {
+    /// Log start offset, high watermark (= log end offset) and last stable offset.
+    pub fn offsets(&self) -> PartitionOffsets {
+        let log = self.log.read();
+        let end = log.log_end_offset();
+        PartitionOffsets {
+            log_start_offset: log.log_start_offset(),
+            high_watermark: end,
+            last_stable_offset: end,
+        }
+    }
+
+    /// Runs `f` with shared access to the log (reads, offset lookups).
+    pub fn with_log<T>(&self, f: impl FnOnce(&Log) -> T) -> T {
+        f(&self.log.read())
+    }
+}
+
+/// Offsets a Fetch or ListOffsets response reports.
+#[derive(Clone, Copy, Debug)]
+pub struct PartitionOffsets {
+    /// First offset still in the log.
+    pub log_start_offset: i64,
+    /// High watermark: the next offset to be written (single replica).
+    pub high_watermark: i64,
+    /// Last stable offset: the high watermark while no transaction is open.
+    pub last_stable_offset: i64,
+}
+
+/// A topic and its partitions.
+pub struct Topic {
+    /// What the metadata store holds for it.
+    pub metadata: TopicMetadata,
+    /// Partitions, indexed by partition number.
+    pub partitions: Vec<Arc<Partition>>,
+}
+
+impl Topic {
+    /// The partition with this index, if it exists.
+    pub fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
+        usize::try_from(index).ok().and_then(|i| self.partitions.get(i))
+    }
+}
+
+/// Errors of the replica manager, mapped to Kafka error codes at the protocol edge.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    /// No such topic or partition here.
+    #[error("unknown topic or partition {0}-{1}")]
+    UnknownTopicOrPartition(String, i32),
+    /// The log refused or failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The blocking task running the log I/O died.
+    #[error("log task failed: {0}")]
+    Task(String),
+}
+
+impl ReplicaError {
+    /// The Kafka error code for this error.
+    pub fn kafka_error_code(&self) -> i16 {
+        match self {
+            ReplicaError::UnknownTopicOrPartition(..) => 3,
+            ReplicaError::Log(e) => e.kafka_error_code(),
+            ReplicaError::Task(_) => 56,
+        }
+    }
+}
+
+/// Owner of all partitions on this broker.
+pub struct ReplicaManager {
+    config: Arc<BrokerConfig>,
+    log_manager: Arc<LogManager>,
+    topics: ArcSwap<HashMap<String, Arc<Topic>>>,
+    /// Serialises topic changes (create, delete, add partitions, configs).
+    change_lock: Mutex<()>,
+    appends: watch::Sender<u64>,
+}
+
+impl ReplicaManager {
+    /// A replica manager over `log_manager` with no partitions yet.
+    pub fn new(config: Arc<BrokerConfig>, log_manager: Arc<LogManager>) -> Self {
+        ReplicaManager {
+            config,
+            log_manager,
+            topics: ArcSwap::from_pointee(HashMap::new()),
+            change_lock: Mutex::new(()),
+            appends: watch::channel(0).0,
+        }
+    }
+
+    /// The broker configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The log manager.
+    pub fn log_manager(&self) -> &Arc<LogManager> {
+        &self.log_manager
+    }
+
+    /// A snapshot of every topic.
+    pub fn topics(&self) -> Arc<HashMap<String, Arc<Topic>>> {
+        self.topics.load_full()
+    }
+
+    /// One topic by name.
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.load().get(name).cloned()
+    }
+
+    /// One topic by id.
+    pub fn topic_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.topics
+            .load()
+            .values()
+            .find(|t| t.metadata.topic_id == id)
+            .cloned()
+    }
+
+    /// One partition.
+    pub fn partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ReplicaError> {
+        self.topic(topic)
+            .and_then(|t| t.partition(index).cloned())
+            .ok_or_else(|| ReplicaError::UnknownTopicOrPartition(topic.to_string(), index))
+    }
+
+    /// Log settings of a topic from its overrides and the broker defaults.
+    pub fn log_config_for(&self, metadata: &TopicMetadata) -> Result<LogConfig, ReplicaError> {
+        self.config.log_config(&metadata.configs).map_err(|e| {
+            ReplicaError::Log(LogError::InvalidRecord(format!(
+                "topic {} has an invalid config: {e}",
+                metadata.name
+            )))
+        })
+    }
+
+    /// Opens (creating when missing) the logs of `metadata`'s partitions and
+    /// makes the topic visible, or updates an existing topic: new partitions
+    /// are opened, configs are applied to live logs.
+    pub fn install_topic(&self, metadata: TopicMetadata) -> Result<(), ReplicaError> {
+        let _guard = self.change_lock.lock();
+        let log_config = self.log_config_for(&metadata)?;
+        let existing = self.topic(&metadata.name);
+        let mut partitions = Vec::new();
+        for index in 0..metadata.partitions {
+            let reuse = existing
+                .as_ref()
+                .filter(|t| t.metadata.topic_id == metadata.topic_id)
+                .and_then(|t| t.partition(index).cloned());
+            let partition = match reuse {
+                Some(p) => {
+                    p.log.write().update_config(log_config.clone());
+                    p
+                }
+                None => {
+                    let log = self.log_manager.open_log(
+                        &metadata.name,
+                        index,
+                        metadata.topic_id,
+                        log_config.clone(),
+                        now_ms(),
+                    )?;
+                    Arc::new(Partition {
+                        topic: Arc::from(metadata.name.as_str()),
+                        index,
+                        log: RwLock::new(log),
+                    })
+                }
+            };
+            partitions.push(partition);
+        }
+        let mut next = HashMap::clone(&self.topics.load());
+        next.insert(
+            metadata.name.clone(),
+            Arc::new(Topic {
+                metadata,
+                partitions,
+            }),
+        );
+        self.topics.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Removes a topic and deletes its logs.
+    pub fn remove_topic(&self, name: &str) -> Result<(), ReplicaError> {
+        let _guard = self.change_lock.lock();
+        let mut next = HashMap::clone(&self.topics.load());
+        let Some(topic) = next.remove(name) else {
+            return Ok(());
+        };
+        self.topics.store(Arc::new(next));
+        for partition in &topic.partitions {
+            // In-flight readers may still hold the partition: close and
+            // delete through the log manager, which renames the directory
+            // first so nothing reads a half-deleted log under its old name.
+            let mut log = partition.log.write();
+            let dir = log.dir().to_path_buf();
+            if let Err(e) = log.close() {
+                tracing::warn!(topic = name, partition = partition.index, error = %e, "closing log of deleted topic");
+            }
+            drop(log);
+            if let Err(e) = delete_partition_dir(&dir) {
+                tracing::warn!(topic = name, partition = partition.index, error = %e, "deleting log of deleted topic");
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends record batches to one partition (validation, offset
+    /// assignment, fsync per `flush.messages`) on the blocking pool.
+    pub async fn append(
+        &self,
+        topic: &str,
+        index: i32,
+        mut records: BytesMut,
+    ) -> Result<AppendInfo, ReplicaError> {
+        let partition = self.partition(topic, index)?;
+        let info = tokio::task::spawn_blocking(move || {
+            partition.log.write().append(&mut records, now_ms())
+        })
+        .await
+        .map_err(|e| ReplicaError::Task(e.to_string()))??;
+        self.appends.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(info)
+    }
+
+    /// Reads whole batches of one partition from `offset`, at most `max_bytes`
+    /// unless `min_one_batch`, together with the partition's offsets.
+    pub fn read(
+        &self,
+        partition: &Partition,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> (PartitionOffsets, Result<Bytes, ReplicaError>) {
+        let log = partition.log.read();
+        let end = log.log_end_offset();
+        let offsets = PartitionOffsets {
+            log_start_offset: log.log_start_offset(),
+            high_watermark: end,
+            last_stable_offset: end,
+        };
+        let data = log
+            .read(offset, max_bytes, min_one_batch)
+            .map_err(ReplicaError::from);
+        (offsets, data)
+    }
+
+    /// A receiver that changes whenever any partition was appended to: the
+    /// wake-up of long-polling fetches.
+    pub fn subscribe_appends(&self) -> watch::Receiver<u64> {
+        self.appends.subscribe()
+    }
+
+    /// Flushes logs whose `flush.ms` has passed and returns checkpoint
+    /// entries (topic, partition, recovery point, log start offset).
+    pub fn checkpoint_entries(&self) -> Vec<(String, i32, i64, i64)> {
+        let mut entries = Vec::new();
+        for topic in self.topics.load().values() {
+            for p in &topic.partitions {
+                let log = p.log.read();
+                entries.push((
+                    topic.metadata.name.clone(),
+                    p.index,
+                    log.recovery_point(),
+                    log.log_start_offset(),
+                ));
+            }
+        }
+        entries
+    }
+
+    /// Flushes every log (fsync) and writes the checkpoints.
+    pub fn flush_all(&self) -> Result<(), ReplicaError> {
+        for topic in self.topics.load().values() {
+            for p in &topic.partitions {
+                p.log.write().flush()?;
+            }
+        }
+        self.log_manager.checkpoint(&self.checkpoint_entries())?;
+        Ok(())
+    }
+
+    /// Flushes, checkpoints and closes every log, then marks the clean shutdown.
+    pub fn shutdown(&self) -> Result<(), ReplicaError> {
+        let _guard = self.change_lock.lock();
+        self.flush_all()?;
+        for topic in self.topics.load().values() {
+            for p in &topic.partitions {
+                p.log.write().close()?;
+            }
+        }
+        self.log_manager.mark_clean_shutdown()?;
+        Ok(())
+    }
+
+    /// Topic configs of every topic, for describing.
+    pub fn topic_configs(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.topic(name).map(|t| t.metadata.configs.clone())
+    }
+}
+
+/// Deletes a partition directory the way Kafka does: rename it to
+/// `<topic>-<partition>.<id>-delete` first (so it is no longer found as a
+/// live log, even after a crash half-way), then remove it.
+pub fn delete_partition_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let doomed = dir.with_file_name(format!("{name}.{}-delete", Uuid::new_v4().simple()));
+    std::fs::rename(dir, &doomed)?;
+    std::fs::remove_dir_all(&doomed)
+}

@@ -1,0 +1,200 @@
+//! Start-up and shutdown of the broker, in Kafka's order: recover the logs,
+//! load the topics, open the listeners; on shutdown close the listeners
+//! first, then flush, checkpoint and close the logs and mark the clean
+//! shutdown.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::config::BrokerConfig;
+use crate::log::manager::LogManager;
+use crate::log::LogError;
+use crate::metadata::{MetadataError, MetadataStore, StandaloneMetadataStore};
+use crate::network::{connection_limit, BoundListener};
+use crate::protocol::Broker;
+use crate::replica_manager::{ReplicaError, ReplicaManager};
+
+/// How often recovery points and log start offsets are checkpointed
+/// (Kafka's `log.flush.offset.checkpoint.interval.ms` default).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why the broker could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A log dir or log could not be opened.
+    #[error("log storage: {0}")]
+    Log(#[from] LogError),
+    /// The metadata store failed.
+    #[error("metadata: {0}")]
+    Metadata(#[from] MetadataError),
+    /// Loading a partition failed.
+    #[error("partition: {0}")]
+    Replica(#[from] ReplicaError),
+    /// A listener could not be bound.
+    #[error("cannot bind listener {name} on {host}:{port}: {source}")]
+    Bind {
+        /// Listener name.
+        name: String,
+        /// Bind host.
+        host: String,
+        /// Bind port.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration is inconsistent.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// A started broker.
+pub struct RunningBroker {
+    /// The addresses the listeners bound, by listener name.
+    pub bound: Vec<(String, SocketAddr)>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    replica_manager: Arc<ReplicaManager>,
+}
+
+/// Recovers the logs, loads the topics and opens the listeners.
+pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
+    let config = Arc::new(config);
+    let log_dirs = config.log_dirs.clone();
+    let first_dir = log_dirs
+        .first()
+        .cloned()
+        .ok_or_else(|| ServerError::Config("log.dirs is empty".into()))?;
+    let log_manager = Arc::new(tokio::task::block_in_place(|| LogManager::startup(&log_dirs))?);
+    let metadata: Arc<dyn MetadataStore> = Arc::new(StandaloneMetadataStore::open(
+        &first_dir,
+        config.broker_id,
+    )?);
+    let replica_manager = Arc::new(ReplicaManager::new(config.clone(), log_manager.clone()));
+
+    // Recover and open every partition of every known topic.
+    let topics = metadata.topics().await?;
+    let known: HashSet<(String, i32)> = topics
+        .iter()
+        .flat_map(|t| (0..t.partitions).map(move |p| (t.name.clone(), p)))
+        .collect();
+    let started = std::time::Instant::now();
+    tokio::task::block_in_place(|| {
+        for topic in &topics {
+            replica_manager.install_topic(topic.clone())?;
+        }
+        // Partition directories of topics the metadata no longer has
+        // (deleted while the broker was down) are removed.
+        for (topic, partition, dir) in log_manager.existing_partitions() {
+            if !known.contains(&(topic.clone(), partition)) {
+                tracing::warn!(topic, partition, dir = %dir.display(), "deleting log of a partition no topic has");
+                if let Err(e) = crate::replica_manager::delete_partition_dir(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "could not delete stray log");
+                }
+            }
+        }
+        Ok::<(), ServerError>(())
+    })?;
+    tracing::info!(
+        topics = topics.len(),
+        partitions = known.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "logs loaded"
+    );
+
+    let broker = Arc::new(Broker::new(
+        config.clone(),
+        replica_manager.clone(),
+        metadata.clone(),
+    ));
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let limit = connection_limit(config.max_connections);
+    let mut tasks = JoinSet::new();
+    let mut bound = Vec::new();
+    for listener in &config.listeners {
+        let advertised = config
+            .advertised_listeners
+            .iter()
+            .find(|a| a.name == listener.name)
+            .cloned()
+            .unwrap_or_else(|| listener.clone());
+        let b = BoundListener::bind(listener.clone(), advertised.clone())
+            .await
+            .map_err(|source| ServerError::Bind {
+                name: listener.name.clone(),
+                host: listener.host.clone(),
+                port: listener.port,
+                source,
+            })?;
+        let addr = b.local_addr().map_err(|source| ServerError::Bind {
+            name: listener.name.clone(),
+            host: listener.host.clone(),
+            port: listener.port,
+            source,
+        })?;
+        tracing::info!(listener = %listener.name, %addr, advertised = %format!("{}:{}", advertised.host, advertised.port), "listening");
+        bound.push((listener.name.clone(), addr));
+        let span = tracing::info_span!("acceptor", listener = %listener.name);
+        tasks.spawn(
+            b.run(broker.clone(), limit.clone(), shutdown_rx.clone())
+                .instrument(span),
+        );
+    }
+
+    let rm = replica_manager.clone();
+    let mut stop = shutdown_rx.clone();
+    tasks.spawn(
+        async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let rm = rm.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    rm.log_manager().checkpoint(&rm.checkpoint_entries())
+                })
+                .await;
+                if let Ok(Err(e)) = res {
+                    tracing::warn!(error = %e, "writing checkpoints failed");
+                }
+            }
+        }
+        .instrument(tracing::info_span!("log-checkpoint")),
+    );
+    Ok(RunningBroker {
+        bound,
+        shutdown,
+        tasks,
+        replica_manager,
+    })
+}
+
+impl RunningBroker {
+    /// Closes the listeners and connections, then flushes, checkpoints and
+    /// closes every log and marks the clean shutdown.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        tracing::info!("shutting down: closing listeners");
+        let _ = self.shutdown.send(true);
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+            tracing::warn!("tasks did not stop within 10 s; aborting them");
+            self.tasks.abort_all();
+        }
+        tracing::info!("flushing and closing logs");
+        let rm = self.replica_manager.clone();
+        tokio::task::spawn_blocking(move || rm.shutdown())
+            .await
+            .map_err(|e| ServerError::Config(format!("shutdown task failed: {e}")))??;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# strom's test command: installs what the tests need, builds, runs the unit tests
+# (cargo test) and the integration tests (pytest driving the real binary with
+# kcat, confluent-kafka and kafka-python).
+#
+#   bash tests/run.sh              everything
+#   bash tests/run.sh -k listeners extra arguments go to pytest
+#
+# With CI=true a missing tool fails the run instead of skipping tests.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PYTHONDONTWRITEBYTECODE=1
+
+section() { printf '\n======== %s ========\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+section "system packages (kcat, zookeeper)"
+missing=()
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+dpkg-query -W -f='${Status}' zookeeper 2>/dev/null | grep -q "install ok installed" || missing+=(zookeeper)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    echo "kcat and zookeeper already installed"
+fi
+kcat -V 2>&1 | head -n 1 || true
+
+section "python clients (tests/requirements.txt)"
+python3 --version
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    echo "pip missing for python3: installing python3-pip"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends python3-pip
+fi
+pip_log=$(mktemp)
+if ! python3 -m pip install -q -r tests/requirements.txt >"$pip_log" 2>&1; then
+    if grep -q externally-managed-environment "$pip_log"; then
+        # Debian's own python3 refuses pip installs without this flag.
+        python3 -m pip install -q --break-system-packages -r tests/requirements.txt
+    else
+        cat "$pip_log"
+        rm -f "$pip_log"
+        exit 1
+    fi
+fi
+rm -f "$pip_log"
+python3 - <<'PY'
+import confluent_kafka, kafka, pytest
+print("confluent-kafka", confluent_kafka.version()[0], "(librdkafka", confluent_kafka.libversion()[0] + ")")
+print("kafka-python", kafka.__version__)
+print("pytest", pytest.__version__)
+PY
+
+section "cargo build --release"
+cargo build --release
+
+failed=()
+
+section "unit tests: cargo test --release"
+if ! cargo test --release; then
+    failed+=("cargo test")
+fi
+
+section "integration tests: pytest tests/"
+set +e
+python3 -m pytest tests/ -v -p no:cacheprovider "$@"
+rc=$?
+set -e
+# Exit code 5 means pytest collected no test: that is a failure here too.
+if [ "$rc" -ne 0 ]; then
+    failed+=("pytest (exit $rc)")
+fi
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    section "FAILED: ${failed[*]}"
+    exit 1
+fi

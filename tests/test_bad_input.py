@@ -1,0 +1,172 @@
+"""Malformed input closes only its own connection; version negotiation works
+the way librdkafka and the Java client expect."""
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from conftest import (
+    api_versions,
+    create_topic,
+    encode_api_versions_request,
+    need_module,
+    parse_api_versions_response,
+    read_frame,
+)
+
+ck = need_module("confluent_kafka")
+
+UNSUPPORTED_VERSION = 35
+CLOSE_TIMEOUT = 5.0
+
+
+class BackgroundProducer:
+    """A confluent-kafka producer delivering a message every 10 ms on its own
+    connection, recording when each delivery (or error) happened."""
+
+    def __init__(self, bootstrap, topic):
+        self.ok, self.errors = [], []
+        self.stop_event = threading.Event()
+        self.p = ck.Producer({"bootstrap.servers": bootstrap, "broker.address.family": "v4", "acks": "all",
+                              "linger.ms": 0, "message.timeout.ms": 10000})
+        self.topic = topic
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def cb(self, err, msg):
+        (self.errors if err else self.ok).append((time.monotonic(), err))
+
+    def run(self):
+        i = 0
+        while not self.stop_event.is_set():
+            self.p.produce(self.topic, value=f"bg-{i}".encode(), on_delivery=self.cb)
+            i += 1
+            self.p.poll(0.01)
+        self.p.flush(15)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(30)
+
+    def delivered_between(self, t0, t1):
+        return sum(1 for t, _ in self.ok if t0 <= t <= t1)
+
+
+def assert_closed_by_broker(port, payload, half_close=False):
+    """Send `payload`; the broker must close the connection within CLOSE_TIMEOUT."""
+    with socket.create_connection(("127.0.0.1", port), timeout=CLOSE_TIMEOUT) as s:
+        s.settimeout(CLOSE_TIMEOUT)
+        s.sendall(payload)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        while True:
+            try:
+                data = s.recv(65536)
+            except ConnectionResetError:
+                return
+            except socket.timeout:
+                pytest.fail(f"broker kept the connection open {CLOSE_TIMEOUT}s after {payload[:16]!r}...")
+            if not data:
+                return
+            # A response before closing is tolerated, silence with an open socket is not.
+            assert time.monotonic() < deadline, f"broker kept answering after {payload[:16]!r}"
+
+
+GARBAGE = {
+    "http request": b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "size 2 GiB - 1": struct.pack(">I", 0x7FFFFFFF),
+    "size -1": struct.pack(">i", -1),
+    "size i32::MIN": struct.pack(">i", -(2**31)),
+    "unknown api key": struct.pack(">i", 12) + struct.pack(">hhi", 9999, 0, 1) + struct.pack(">h", 0),
+    "api key -1": struct.pack(">i", 8) + b"\xff" * 8,
+    "header cut short": struct.pack(">i", 3) + b"\x00\x12\x00",
+    "random bytes": bytes((i * 151 + 7) % 256 for i in range(512)),
+}
+
+
+def test_garbage_closes_only_its_connection(broker):
+    topic = "bad-input"
+    create_topic(broker.bootstrap, topic, partitions=1)
+    p1, p2 = broker.ports
+    with BackgroundProducer(broker.bootstrap, topic) as bg:
+        time.sleep(1.0)
+        t_during = time.monotonic()
+        for name, payload in GARBAGE.items():
+            for port in (p1, p2):
+                assert_closed_by_broker(port, payload)
+            broker.check_alive()
+        # A frame announced as 100 bytes of which 10 arrive before the client hangs up.
+        assert_closed_by_broker(p1, struct.pack(">i", 100) + b"\x00" * 10, half_close=True)
+        t_after = time.monotonic()
+        time.sleep(1.5)
+        t_end = time.monotonic()
+
+    assert not bg.errors, f"background producer saw errors: {bg.errors[:3]}"
+    assert bg.delivered_between(0, t_during) > 0, "nothing delivered before the bad input"
+    assert bg.delivered_between(t_after, t_end) > 0, "nothing delivered after the bad input"
+    assert len(bg.ok) > 20, len(bg.ok)
+    broker.check_alive()
+    assert api_versions("127.0.0.1", p1)["error_code"] == 0
+
+
+def test_many_bad_connections_at_once(broker):
+    """A burst of half-open and oversized connections does not stop service."""
+    p1, _ = broker.ports
+    socks = []
+    try:
+        for i in range(50):
+            s = socket.create_connection(("127.0.0.1", p1), timeout=5)
+            s.sendall(struct.pack(">i", 0x7FFFFFFF) if i % 2 else b"\x00\x00")
+            socks.append(s)
+        assert api_versions("127.0.0.1", p1)["error_code"] == 0
+    finally:
+        for s in socks:
+            s.close()
+    broker.check_alive()
+
+
+def test_api_versions_unsupported_version(broker):
+    """KIP-511: ApiVersions at a version the broker doesn't know answers error 35
+    with the supported ranges, encoded as v0, and the connection stays usable."""
+    p1, _ = broker.ports
+    with socket.create_connection(("127.0.0.1", p1), timeout=5) as s:
+        s.settimeout(5)
+        s.sendall(encode_api_versions_request(99, correlation_id=77))
+        resp = parse_api_versions_response(read_frame(s), version=0)
+        assert resp["correlation_id"] == 77
+        assert resp["error_code"] == UNSUPPORTED_VERSION, resp
+        apis = resp["api_versions"]
+        assert apis, "UNSUPPORTED_VERSION response must list the supported versions"
+        assert 18 in apis and apis[18][0] == 0 and apis[18][1] >= 3, apis.get(18)
+
+        # librdkafka retries on the same connection with a version from that list.
+        retry = min(apis[18][1], 3)
+        s.sendall(encode_api_versions_request(retry, correlation_id=78))
+        resp = parse_api_versions_response(read_frame(s), version=retry)
+        assert (resp["correlation_id"], resp["error_code"]) == (78, 0), resp
+        assert resp["api_versions"] == apis
+    broker.check_alive()
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_api_versions_each_version(broker, version):
+    """Each ApiVersions version parses exactly (response header v0, no tagged
+    byte in the header even for v3) and advertises minimum version 0 for the
+    APIs clients probe."""
+    resp = api_versions("127.0.0.1", broker.ports[0], version=version)
+    assert resp["error_code"] == 0, resp
+    apis = resp["api_versions"]
+    for key, name in ((0, "Produce"), (1, "Fetch"), (2, "ListOffsets"), (3, "Metadata"), (18, "ApiVersions")):
+        assert key in apis, f"{name} ({key}) not advertised: {apis}"
+        assert apis[key][1] >= apis[key][0], (name, apis[key])
+    # librdkafka's feature detection turns features off when these minimums are raised.
+    for key, name in ((0, "Produce"), (2, "ListOffsets"), (10, "FindCoordinator"), (18, "ApiVersions"), (22, "InitProducerId")):
+        if key in apis:
+            assert apis[key][0] == 0, f"{name} advertised minimum {apis[key][0]}, clients probe with 0"
