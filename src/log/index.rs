@@ -66,12 +66,10 @@ impl<const E: usize> RawIndex<E> {
             dirty: false,
         };
         let slots = (len / E as u64) as usize;
-        // Entries after the first are never all zero: the used prefix ends at
-        // the first zero entry (preallocated tail). Binary search for it.
-        let (mut lo, mut hi) = (1usize, slots.max(1));
-        if slots == 0 {
-            hi = 0;
-        }
+        // No valid entry is all zero (the first batch of a segment is never
+        // indexed and time index timestamps are > 0): the used prefix ends at
+        // the first zero entry of a preallocated file. Binary search for it.
+        let (mut lo, mut hi) = (0usize, slots);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if idx.read_file_entry(mid)? == [0u8; E] {
@@ -80,7 +78,7 @@ impl<const E: usize> RawIndex<E> {
                 lo = mid + 1;
             }
         }
-        idx.count = if slots == 0 { 0 } else { lo.min(slots) };
+        idx.count = lo;
         idx.written = idx.count;
         if len % E as u64 != 0 {
             tracing::warn!(path = %path.display(), len, "index file size is not a multiple of the entry size");
@@ -144,8 +142,8 @@ impl<const E: usize> RawIndex<E> {
         self.count >= self.max_entries
     }
 
-    fn push(&mut self, entry: [u8; E]) -> Result<(), LogError> {
-        if self.is_full() {
+    fn push(&mut self, entry: [u8; E], force: bool) -> Result<(), LogError> {
+        if self.is_full() && !force {
             return Ok(());
         }
         match &mut self.mem {
@@ -296,7 +294,7 @@ impl OffsetIndex {
         let mut e = [0u8; 8];
         e[..4].copy_from_slice(&(relative as i32).to_be_bytes());
         e[4..].copy_from_slice(&(position as i32).to_be_bytes());
-        self.raw.push(e)
+        self.raw.push(e, false)
     }
 
     /// The largest entry with offset <= `offset`, or (base offset, 0).
@@ -397,10 +395,11 @@ impl TimeIndex {
     }
 
     /// Appends (timestamp, offset) if the timestamp grew (Kafka's `maybeAppend`).
-    /// `force` appends even when full (the final entry written on seal).
-    pub fn maybe_append(&mut self, timestamp: i64, offset: i64) -> Result<(), LogError> {
+    /// `final_entry` skips the full check (the last entry, written when the
+    /// segment is sealed, so that its maximum timestamp survives a restart).
+    pub fn maybe_append(&mut self, timestamp: i64, offset: i64, final_entry: bool) -> Result<(), LogError> {
         let relative = offset - self.base_offset;
-        if !(0..=i64::from(i32::MAX)).contains(&relative) || timestamp < 0 {
+        if !(0..=i64::from(i32::MAX)).contains(&relative) || timestamp <= 0 {
             return Ok(());
         }
         if let Some((last_ts, last_off)) = self.last_entry()? {
@@ -411,7 +410,7 @@ impl TimeIndex {
         let mut e = [0u8; 12];
         e[..8].copy_from_slice(&timestamp.to_be_bytes());
         e[8..].copy_from_slice(&(relative as i32).to_be_bytes());
-        self.raw.push(e)
+        self.raw.push(e, final_entry)
     }
 
     /// The last entry with timestamp strictly below `ts`, as (timestamp, offset).
@@ -541,10 +540,10 @@ mod tests {
         let path = dir.path().join("00000000000000000000.timeindex");
         {
             let mut idx = TimeIndex::open(&path, 0, 1200, true).unwrap();
-            idx.maybe_append(1000, 5).unwrap();
-            idx.maybe_append(1000, 9).unwrap(); // not growing: ignored
-            idx.maybe_append(2000, 10).unwrap();
-            idx.maybe_append(3000, 20).unwrap();
+            idx.maybe_append(1000, 5, false).unwrap();
+            idx.maybe_append(1000, 9, false).unwrap(); // not growing: ignored
+            idx.maybe_append(2000, 10, false).unwrap();
+            idx.maybe_append(3000, 20, false).unwrap();
             assert_eq!(idx.entries(), 3);
             idx.flush().unwrap();
         }

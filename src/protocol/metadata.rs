@@ -13,6 +13,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use std::sync::Arc;
+
 use super::{validate_topic_name, Broker, RequestContext};
 use crate::replica_manager::Topic;
 
@@ -42,15 +44,22 @@ pub(super) async fn handle(
         Some(list) if list.is_empty() && version == 0 => {
             topics.values().map(|t| describe_topic(broker_id, t)).collect()
         }
-        Some(list) => list
-            .into_iter()
-            .map(|wanted| {
+        Some(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for wanted in list {
                 let by_name = wanted.name.as_ref().map(|n| n.0.as_str().to_string());
-                let found = match &by_name {
+                let mut found = match &by_name {
                     Some(name) => topics.get(name).cloned(),
                     None => broker.replica_manager.topic_by_id(wanted.topic_id),
                 };
-                match (found, by_name) {
+                if let (None, Some(name)) = (&found, &by_name) {
+                    let auto_create = broker.config.auto_create_topics_enable
+                        && (version < 4 || request.allow_auto_topic_creation);
+                    if auto_create && validate_topic_name(name).is_ok() {
+                        found = auto_create_topic(broker, name).await;
+                    }
+                }
+                out.push(match (found, by_name) {
                     (Some(topic), _) => describe_topic(broker_id, &topic),
                     (None, Some(name)) => {
                         let code = if validate_topic_name(&name).is_err() {
@@ -67,12 +76,34 @@ pub(super) async fn handle(
                         .with_error_code(ResponseError::UnknownTopicId.code())
                         .with_topic_id(wanted.topic_id)
                         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED),
-                }
-            })
-            .collect(),
+                });
+            }
+            out
+        }
     };
     response.topics = requested;
     response
+}
+
+/// Creates a topic a client asked for by name (`auto.create.topics.enable`),
+/// with `num.partitions` and the default replication factor.
+async fn auto_create_topic(broker: &Broker, name: &str) -> Option<Arc<Topic>> {
+    let created = super::admin::create_topic(
+        broker,
+        name,
+        -1,
+        -1,
+        std::collections::BTreeMap::new(),
+        false,
+    )
+    .await;
+    match created {
+        Ok(_) => broker.replica_manager.topic(name),
+        Err((code, message)) => {
+            tracing::info!(topic = name, error = %code, message, "auto-creating topic failed");
+            broker.replica_manager.topic(name)
+        }
+    }
 }
 
 fn describe_topic(broker_id: i32, topic: &Topic) -> MetadataResponseTopic {
