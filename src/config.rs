@@ -28,7 +28,11 @@ use props::{PropDef, BROKER_PROPS, TOPIC_CONFIGS};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid value {value:?} for configuration {key}: {reason}")]
-    InvalidValue { key: String, value: String, reason: String },
+    InvalidValue {
+        key: String,
+        value: String,
+        reason: String,
+    },
     #[error("cannot read config file {path}: {reason}")]
     File { path: PathBuf, reason: String },
     /// An unknown topic config (INVALID_CONFIG at the protocol edge).
@@ -250,7 +254,10 @@ impl BrokerConfig {
         Self::resolve(explicit, hostname)
     }
 
-    fn resolve(explicit: BTreeMap<String, String>, hostname_env: Option<String>) -> Result<Self, ConfigError> {
+    fn resolve(
+        explicit: BTreeMap<String, String>,
+        hostname_env: Option<String>,
+    ) -> Result<Self, ConfigError> {
         for def in BROKER_PROPS {
             if let Some(v) = explicit.get(def.name) {
                 props::check_value(def, v).map_err(|reason| invalid(def.name, v, reason))?;
@@ -298,7 +305,11 @@ impl BrokerConfig {
         let listeners_raw = raw("listeners").unwrap_or_default();
         let listeners = listener::parse_listeners("listeners", listeners_raw, true)?;
         if listeners.is_empty() {
-            return Err(invalid("listeners", listeners_raw, "at least one listener is required"));
+            return Err(invalid(
+                "listeners",
+                listeners_raw,
+                "at least one listener is required",
+            ));
         }
         let map_raw = raw("listener.security.protocol.map").unwrap_or_default();
         let protocol_map = listener::parse_protocol_map("listener.security.protocol.map", map_raw)?;
@@ -369,7 +380,11 @@ impl BrokerConfig {
             Some(name) => {
                 let upper = name.to_ascii_uppercase();
                 if !listeners.iter().any(|l| l.name == upper) {
-                    return Err(invalid("inter.broker.listener.name", &name, "must name one of the listeners"));
+                    return Err(invalid(
+                        "inter.broker.listener.name",
+                        &name,
+                        "must name one of the listeners",
+                    ));
                 }
                 upper
             }
@@ -385,7 +400,10 @@ impl BrokerConfig {
                         ))
                     }
                     None => {
-                        let first = listeners.first().map(|l| l.name.clone()).unwrap_or_default();
+                        let first = listeners
+                            .first()
+                            .map(|l| l.name.clone())
+                            .unwrap_or_default();
                         tracing::info!(listener = %first, "inter.broker.listener.name not set; using the first listener");
                         first
                     }
@@ -393,10 +411,20 @@ impl BrokerConfig {
             }
         };
 
-        let log_dirs_raw = opt_str("log.dirs").map_or(("log.dir", raw("log.dir").unwrap_or_default().to_string()), |v| ("log.dirs", v));
-        let log_dirs: Vec<PathBuf> = props::list_items(&log_dirs_raw.1).into_iter().map(PathBuf::from).collect();
+        let log_dirs_raw = opt_str("log.dirs").map_or(
+            ("log.dir", raw("log.dir").unwrap_or_default().to_string()),
+            |v| ("log.dirs", v),
+        );
+        let log_dirs: Vec<PathBuf> = props::list_items(&log_dirs_raw.1)
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
         if log_dirs.is_empty() {
-            return Err(invalid(log_dirs_raw.0, &log_dirs_raw.1, "at least one log directory is required"));
+            return Err(invalid(
+                log_dirs_raw.0,
+                &log_dirs_raw.1,
+                "at least one log directory is required",
+            ));
         }
 
         // Cross-checks on the log settings: resolving the broker-level topic defaults
@@ -430,7 +458,9 @@ impl BrokerConfig {
             group_max_session_timeout_ms: int("group.max.session.timeout.ms")?,
             group_initial_rebalance_delay_ms: int("group.initial.rebalance.delay.ms")?,
             group_max_size: int("group.max.size")?,
-            transaction_state_log_replication_factor: short("transaction.state.log.replication.factor")?,
+            transaction_state_log_replication_factor: short(
+                "transaction.state.log.replication.factor",
+            )?,
             transaction_state_log_min_isr: int("transaction.state.log.min.isr")?,
             transaction_state_log_num_partitions: int("transaction.state.log.num.partitions")?,
             transactional_id_expiration_ms: int("transactional.id.expiration.ms")?,
@@ -452,8 +482,12 @@ impl BrokerConfig {
             log_cleaner_threads: int("log.cleaner.threads")?,
             log_cleaner_backoff_ms: num("log.cleaner.backoff.ms")?,
             log_cleaner_dedupe_buffer_size: num("log.cleaner.dedupe.buffer.size")?,
-            log_flush_offset_checkpoint_interval_ms: int("log.flush.offset.checkpoint.interval.ms")?,
-            log_flush_start_offset_checkpoint_interval_ms: int("log.flush.start.offset.checkpoint.interval.ms")?,
+            log_flush_offset_checkpoint_interval_ms: int(
+                "log.flush.offset.checkpoint.interval.ms",
+            )?,
+            log_flush_start_offset_checkpoint_interval_ms: int(
+                "log.flush.start.offset.checkpoint.interval.ms",
+            )?,
             log_flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")?,
             explicit: BTreeMap::new(),
         };
@@ -504,7 +538,11 @@ impl BrokerConfig {
             ),
         };
         let Some(syn) = syn else {
-            return Ok((tdef.def.default.unwrap_or_default().to_string(), source, name));
+            return Ok((
+                tdef.def.default.unwrap_or_default().to_string(),
+                source,
+                name,
+            ));
         };
         let v = self.get(syn.name).unwrap_or_default();
         if syn.factor == 1 && name != "retention.ms" {
@@ -518,16 +556,24 @@ impl BrokerConfig {
             .checked_mul(syn.factor)
             .ok_or_else(|| invalid(syn.name, &v, "too large once converted to milliseconds"))?;
         // Kafka: a negative broker retention time means unlimited (-1).
-        let converted = if name == "retention.ms" && converted < 0 { -1 } else { converted };
+        let converted = if name == "retention.ms" && converted < 0 {
+            -1
+        } else {
+            converted
+        };
         Ok((converted.to_string(), source, syn.name))
     }
 
     /// Log settings for a topic: topic-level overrides (Kafka topic config names,
     /// e.g. "retention.ms") over broker defaults. Overrides are validated; names
     /// that are not topic configs, or do not concern the log, are ignored.
-    pub fn log_config(&self, topic_overrides: &BTreeMap<String, String>) -> Result<LogConfig, ConfigError> {
+    pub fn log_config(
+        &self,
+        topic_overrides: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, ConfigError> {
         let value = |name: &str| -> Result<String, ConfigError> {
-            let tdef = props::topic_config(name).ok_or_else(|| ConfigError::UnknownConfig(name.to_string()))?;
+            let tdef = props::topic_config(name)
+                .ok_or_else(|| ConfigError::UnknownConfig(name.to_string()))?;
             let (v, _, key) = self.topic_value(tdef, topic_overrides)?;
             props::check_value(&tdef.def, &v).map_err(|reason| {
                 if key == name {
@@ -567,7 +613,8 @@ impl BrokerConfig {
     /// Validates one topic-level config (name known + value parses and is in
     /// range). Unknown name → [`ConfigError::UnknownConfig`].
     pub fn validate_topic_config(name: &str, value: &str) -> Result<(), ConfigError> {
-        let tdef = props::topic_config(name).ok_or_else(|| ConfigError::UnknownConfig(name.to_string()))?;
+        let tdef = props::topic_config(name)
+            .ok_or_else(|| ConfigError::UnknownConfig(name.to_string()))?;
         props::check_value(&tdef.def, value).map_err(|reason| invalid(name, value, reason))
     }
 
@@ -611,7 +658,10 @@ impl BrokerConfig {
                 let def = &tdef.def;
                 let (value, source) = match self.topic_value(tdef, topic_overrides) {
                     Ok((v, source, _)) => (v, source),
-                    Err(_) => (def.default.unwrap_or_default().to_string(), ConfigSource::Default),
+                    Err(_) => (
+                        def.default.unwrap_or_default().to_string(),
+                        ConfigSource::Default,
+                    ),
                 };
                 let synonyms = if include_synonyms {
                     let mut s = Vec::new();
@@ -651,12 +701,19 @@ impl BrokerConfig {
             .iter()
             .map(|def: &PropDef| {
                 let explicit = self.is_explicit(def.name);
-                let source = if explicit { ConfigSource::StaticBroker } else { ConfigSource::Default };
+                let source = if explicit {
+                    ConfigSource::StaticBroker
+                } else {
+                    ConfigSource::Default
+                };
                 let synonyms = if include_synonyms {
                     let group = props::broker_synonyms(def.name);
                     let mut list = self.broker_synonym_list(&group);
                     // As Kafka: drop the synonyms listed before this property itself.
-                    let first = list.iter().position(|s| s.name == def.name).unwrap_or(list.len());
+                    let first = list
+                        .iter()
+                        .position(|s| s.name == def.name)
+                        .unwrap_or(list.len());
                     list.drain(..first);
                     list
                 } else {
@@ -691,9 +748,19 @@ fn local_hostname(env_hostname: Option<&str>) -> String {
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .or_else(|| env_hostname.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+        .or_else(|| {
+            env_hostname
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        });
     match name {
-        Some(n) if (n.as_str(), 0u16).to_socket_addrs().is_ok_and(|mut a| a.next().is_some()) => n,
+        Some(n)
+            if (n.as_str(), 0u16)
+                .to_socket_addrs()
+                .is_ok_and(|mut a| a.next().is_some()) =>
+        {
+            n
+        }
         _ => "localhost".to_string(),
     }
 }

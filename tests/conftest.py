@@ -238,6 +238,7 @@ class Broker:
     def process_env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
         env.setdefault("RUST_BACKTRACE", "1")
+        env.setdefault("NO_COLOR", "1")  # plain log lines in the report
         env.update(self.env)
         return env
 

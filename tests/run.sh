@@ -52,7 +52,8 @@ fi
 rm -f "$pip_log"
 python3 - <<'PY'
 import confluent_kafka, kafka, pytest
-print("confluent-kafka", confluent_kafka.version()[0], "(librdkafka", confluent_kafka.libversion()[0] + ")")
+v = confluent_kafka.version(); v = v[0] if isinstance(v, tuple) else v
+print("confluent-kafka", v, "(librdkafka", confluent_kafka.libversion()[0] + ")")
 print("kafka-python", kafka.__version__)
 print("pytest", pytest.__version__)
 PY

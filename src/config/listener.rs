@@ -36,7 +36,11 @@ pub(crate) fn parse_listener(key: &str, spec: &str) -> Result<Listener, ConfigEr
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
     {
-        return Err(invalid(key, spec, format!("invalid listener name {name:?}")));
+        return Err(invalid(
+            key,
+            spec,
+            format!("invalid listener name {name:?}"),
+        ));
     }
     let (host, port) = if rest.starts_with('[') {
         let end = rest
@@ -52,7 +56,11 @@ pub(crate) fn parse_listener(key: &str, spec: &str) -> Result<Listener, ConfigEr
             .rsplit_once(':')
             .ok_or_else(|| invalid(key, spec, "expected NAME://host:port"))?;
         if host.contains(':') {
-            return Err(invalid(key, spec, "IPv6 addresses must be in brackets, e.g. [::1]"));
+            return Err(invalid(
+                key,
+                spec,
+                "IPv6 addresses must be in brackets, e.g. [::1]",
+            ));
         }
         (host, port)
     };
@@ -80,10 +88,18 @@ pub(crate) fn parse_listeners(
     for spec in super::props::list_items(value) {
         let l = parse_listener(key, spec)?;
         if out.iter().any(|o| o.name == l.name) {
-            return Err(invalid(key, value, format!("listener name {} is used more than once", l.name)));
+            return Err(invalid(
+                key,
+                value,
+                format!("listener name {} is used more than once", l.name),
+            ));
         }
         if distinct_ports && l.port != 0 && out.iter().any(|o| o.port == l.port) {
-            return Err(invalid(key, value, format!("port {} is used by more than one listener", l.port)));
+            return Err(invalid(
+                key,
+                value,
+                format!("port {} is used by more than one listener", l.port),
+            ));
         }
         out.push(l);
     }
@@ -91,21 +107,39 @@ pub(crate) fn parse_listeners(
 }
 
 /// Parses `NAME:PROTOCOL,...`, both upper-cased.
-pub(crate) fn parse_protocol_map(key: &str, value: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+pub(crate) fn parse_protocol_map(
+    key: &str,
+    value: &str,
+) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut map = BTreeMap::new();
     for item in super::props::list_items(value) {
         let (name, proto) = item
             .split_once(':')
             .ok_or_else(|| invalid(key, value, format!("expected NAME:PROTOCOL, got {item:?}")))?;
-        let (name, proto) = (name.trim().to_ascii_uppercase(), proto.trim().to_ascii_uppercase());
+        let (name, proto) = (
+            name.trim().to_ascii_uppercase(),
+            proto.trim().to_ascii_uppercase(),
+        );
         if name.is_empty() {
-            return Err(invalid(key, value, format!("empty listener name in {item:?}")));
+            return Err(invalid(
+                key,
+                value,
+                format!("empty listener name in {item:?}"),
+            ));
         }
         if !["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"].contains(&proto.as_str()) {
-            return Err(invalid(key, value, format!("unknown security protocol {proto}")));
+            return Err(invalid(
+                key,
+                value,
+                format!("unknown security protocol {proto}"),
+            ));
         }
         if map.insert(name.clone(), proto).is_some() {
-            return Err(invalid(key, value, format!("listener name {name} is mapped more than once")));
+            return Err(invalid(
+                key,
+                value,
+                format!("listener name {name} is mapped more than once"),
+            ));
         }
     }
     Ok(map)
@@ -116,17 +150,42 @@ mod tests {
     use super::*;
 
     fn l(name: &str, host: &str, port: u16) -> Listener {
-        Listener { name: name.into(), host: host.into(), port }
+        Listener {
+            name: name.into(),
+            host: host.into(),
+            port,
+        }
     }
 
     #[test]
     fn parses_listener_forms() {
-        assert_eq!(parse_listener("listeners", "PLAINTEXT://:9092").unwrap(), l("PLAINTEXT", "", 9092));
-        assert_eq!(parse_listener("listeners", "external://0.0.0.0:9092").unwrap(), l("EXTERNAL", "0.0.0.0", 9092));
-        assert_eq!(parse_listener("listeners", "A://[::1]:9093").unwrap(), l("A", "[::1]", 9093));
-        assert_eq!(parse_listener("listeners", " B://kafka.local:0 ").unwrap(), l("B", "kafka.local", 0));
+        assert_eq!(
+            parse_listener("listeners", "PLAINTEXT://:9092").unwrap(),
+            l("PLAINTEXT", "", 9092)
+        );
+        assert_eq!(
+            parse_listener("listeners", "external://0.0.0.0:9092").unwrap(),
+            l("EXTERNAL", "0.0.0.0", 9092)
+        );
+        assert_eq!(
+            parse_listener("listeners", "A://[::1]:9093").unwrap(),
+            l("A", "[::1]", 9093)
+        );
+        assert_eq!(
+            parse_listener("listeners", " B://kafka.local:0 ").unwrap(),
+            l("B", "kafka.local", 0)
+        );
         assert_eq!(l("A", "[::1]", 1).to_string(), "A://[::1]:1");
-        for bad in ["localhost:9092", "A://host", "A://host:99999", "A://host:x", "://h:1", "A://::1:9092", "A://[::1", "A B://h:1"] {
+        for bad in [
+            "localhost:9092",
+            "A://host",
+            "A://host:99999",
+            "A://host:x",
+            "://h:1",
+            "A://::1:9092",
+            "A://[::1",
+            "A B://h:1",
+        ] {
             let e = parse_listener("listeners", bad).unwrap_err();
             assert!(e.to_string().contains("listeners"), "{bad}: {e}");
         }

@@ -53,7 +53,9 @@ const fn p(
 }
 
 use Check::{AtLeast, Between, ListOf, None as Any, OneOf, ThrottledReplicas, Version};
-use ConfigType::{Boolean as B, Double as D, Int as I, List as L, Long as Lg, Short as S, String as Str};
+use ConfigType::{
+    Boolean as B, Double as D, Int as I, List as L, Long as Lg, Short as S, String as Str,
+};
 
 const INT_MAX: &str = "2147483647";
 const LONG_MAX: &str = "9223372036854775807";
@@ -203,35 +205,306 @@ const HOUR: i64 = 60 * MINUTE;
 
 /// Every topic-level config of Kafka 3.5, sorted by name.
 pub(crate) static TOPIC_CONFIGS: &[TopicDef] = &[
-    t(p("cleanup.policy", L, Some("delete"), ListOf(CLEANUP_POLICIES), "delete and/or compact."), &[syn("log.cleanup.policy", 1)]),
-    t(p("compression.type", Str, Some("producer"), OneOf(COMPRESSION_TYPES), "Final compression of the topic's data."), &[syn("compression.type", 1)]),
-    t(p("delete.retention.ms", Lg, Some("86400000"), AtLeast(0), "How long delete tombstones are kept when compacting."), &[syn("log.cleaner.delete.retention.ms", 1)]),
-    t(p("file.delete.delay.ms", Lg, Some("60000"), AtLeast(0), "Wait before a deleted segment's files are removed."), &[syn("log.segment.delete.delay.ms", 1)]),
-    t(p("flush.messages", Lg, Some(LONG_MAX), AtLeast(1), "Fsync after this many messages (1 = before every acknowledgement)."), &[syn("log.flush.interval.messages", 1)]),
-    t(p("flush.ms", Lg, Some(LONG_MAX), AtLeast(0), "Fsync when the oldest unflushed message is this old."), &[syn("log.flush.interval.ms", 1), syn("log.flush.scheduler.interval.ms", 1)]),
-    t(p("follower.replication.throttled.replicas", L, Some(""), ThrottledReplicas, "Replicas throttled on the follower side."), &[]),
-    t(p("index.interval.bytes", I, Some("4096"), AtLeast(0), "Bytes of log between two offset index entries."), &[syn("log.index.interval.bytes", 1)]),
-    t(p("leader.replication.throttled.replicas", L, Some(""), ThrottledReplicas, "Replicas throttled on the leader side."), &[]),
-    t(p("local.retention.bytes", Lg, Some("-2"), AtLeast(-2), "Local retention size with tiered storage."), &[syn("log.local.retention.bytes", 1)]),
-    t(p("local.retention.ms", Lg, Some("-2"), AtLeast(-2), "Local retention time with tiered storage."), &[syn("log.local.retention.ms", 1)]),
-    t(p("max.compaction.lag.ms", Lg, Some(LONG_MAX), AtLeast(1), "Longest a record stays uncompacted."), &[syn("log.cleaner.max.compaction.lag.ms", 1)]),
-    t(p("max.message.bytes", I, Some("1048588"), AtLeast(0), "Largest record batch accepted."), &[syn("message.max.bytes", 1)]),
-    t(p("message.downconversion.enable", B, Some("true"), Any, "Down-convert batches for old consumers."), &[syn("log.message.downconversion.enable", 1)]),
-    t(p("message.format.version", Str, Some("3.0-IV1"), Version, "Message format version (ignored: always v2)."), &[syn("log.message.format.version", 1)]),
-    t(p("message.timestamp.difference.max.ms", Lg, Some(LONG_MAX), AtLeast(0), "Largest difference between a CreateTime timestamp and the broker's clock."), &[syn("log.message.timestamp.difference.max.ms", 1)]),
-    t(p("message.timestamp.type", Str, Some("CreateTime"), OneOf(TIMESTAMP_TYPES), "CreateTime or LogAppendTime."), &[syn("log.message.timestamp.type", 1)]),
-    t(p("min.cleanable.dirty.ratio", D, Some("0.5"), Between(0.0, 1.0), "Dirty ratio above which the log is compacted."), &[syn("log.cleaner.min.cleanable.ratio", 1)]),
-    t(p("min.compaction.lag.ms", Lg, Some("0"), AtLeast(0), "Shortest a record stays uncompacted."), &[syn("log.cleaner.min.compaction.lag.ms", 1)]),
-    t(p("min.insync.replicas", I, Some("1"), AtLeast(1), "In-sync replicas needed to acknowledge acks=all."), &[syn("min.insync.replicas", 1)]),
-    t(p("preallocate", B, Some("false"), Any, "Preallocate segment files."), &[syn("log.preallocate", 1)]),
-    t(p("remote.storage.enable", B, Some("false"), Any, "Tiered storage (not supported)."), &[]),
-    t(p("retention.bytes", Lg, Some("-1"), Any, "Largest size of a partition's log before old segments are deleted (-1 = unlimited)."), &[syn("log.retention.bytes", 1)]),
-    t(p("retention.ms", Lg, Some("604800000"), AtLeast(-1), "Keep a segment this long (-1 = unlimited)."), &[syn("log.retention.ms", 1), syn("log.retention.minutes", MINUTE), syn("log.retention.hours", HOUR)]),
-    t(p("segment.bytes", I, Some("1073741824"), AtLeast(14), "Largest size of one segment file."), &[syn("log.segment.bytes", 1)]),
-    t(p("segment.index.bytes", I, Some("10485760"), AtLeast(4), "Largest size of an offset index file."), &[syn("log.index.size.max.bytes", 1)]),
-    t(p("segment.jitter.ms", Lg, Some("0"), AtLeast(0), "Jitter subtracted from segment.ms."), &[syn("log.roll.jitter.ms", 1), syn("log.roll.jitter.hours", HOUR)]),
-    t(p("segment.ms", Lg, Some("604800000"), AtLeast(1), "Roll a segment this long after its first message."), &[syn("log.roll.ms", 1), syn("log.roll.hours", HOUR)]),
-    t(p("unclean.leader.election.enable", B, Some("false"), Any, "Allow an out-of-sync replica to become leader."), &[syn("unclean.leader.election.enable", 1)]),
+    t(
+        p(
+            "cleanup.policy",
+            L,
+            Some("delete"),
+            ListOf(CLEANUP_POLICIES),
+            "delete and/or compact.",
+        ),
+        &[syn("log.cleanup.policy", 1)],
+    ),
+    t(
+        p(
+            "compression.type",
+            Str,
+            Some("producer"),
+            OneOf(COMPRESSION_TYPES),
+            "Final compression of the topic's data.",
+        ),
+        &[syn("compression.type", 1)],
+    ),
+    t(
+        p(
+            "delete.retention.ms",
+            Lg,
+            Some("86400000"),
+            AtLeast(0),
+            "How long delete tombstones are kept when compacting.",
+        ),
+        &[syn("log.cleaner.delete.retention.ms", 1)],
+    ),
+    t(
+        p(
+            "file.delete.delay.ms",
+            Lg,
+            Some("60000"),
+            AtLeast(0),
+            "Wait before a deleted segment's files are removed.",
+        ),
+        &[syn("log.segment.delete.delay.ms", 1)],
+    ),
+    t(
+        p(
+            "flush.messages",
+            Lg,
+            Some(LONG_MAX),
+            AtLeast(1),
+            "Fsync after this many messages (1 = before every acknowledgement).",
+        ),
+        &[syn("log.flush.interval.messages", 1)],
+    ),
+    t(
+        p(
+            "flush.ms",
+            Lg,
+            Some(LONG_MAX),
+            AtLeast(0),
+            "Fsync when the oldest unflushed message is this old.",
+        ),
+        &[
+            syn("log.flush.interval.ms", 1),
+            syn("log.flush.scheduler.interval.ms", 1),
+        ],
+    ),
+    t(
+        p(
+            "follower.replication.throttled.replicas",
+            L,
+            Some(""),
+            ThrottledReplicas,
+            "Replicas throttled on the follower side.",
+        ),
+        &[],
+    ),
+    t(
+        p(
+            "index.interval.bytes",
+            I,
+            Some("4096"),
+            AtLeast(0),
+            "Bytes of log between two offset index entries.",
+        ),
+        &[syn("log.index.interval.bytes", 1)],
+    ),
+    t(
+        p(
+            "leader.replication.throttled.replicas",
+            L,
+            Some(""),
+            ThrottledReplicas,
+            "Replicas throttled on the leader side.",
+        ),
+        &[],
+    ),
+    t(
+        p(
+            "local.retention.bytes",
+            Lg,
+            Some("-2"),
+            AtLeast(-2),
+            "Local retention size with tiered storage.",
+        ),
+        &[syn("log.local.retention.bytes", 1)],
+    ),
+    t(
+        p(
+            "local.retention.ms",
+            Lg,
+            Some("-2"),
+            AtLeast(-2),
+            "Local retention time with tiered storage.",
+        ),
+        &[syn("log.local.retention.ms", 1)],
+    ),
+    t(
+        p(
+            "max.compaction.lag.ms",
+            Lg,
+            Some(LONG_MAX),
+            AtLeast(1),
+            "Longest a record stays uncompacted.",
+        ),
+        &[syn("log.cleaner.max.compaction.lag.ms", 1)],
+    ),
+    t(
+        p(
+            "max.message.bytes",
+            I,
+            Some("1048588"),
+            AtLeast(0),
+            "Largest record batch accepted.",
+        ),
+        &[syn("message.max.bytes", 1)],
+    ),
+    t(
+        p(
+            "message.downconversion.enable",
+            B,
+            Some("true"),
+            Any,
+            "Down-convert batches for old consumers.",
+        ),
+        &[syn("log.message.downconversion.enable", 1)],
+    ),
+    t(
+        p(
+            "message.format.version",
+            Str,
+            Some("3.0-IV1"),
+            Version,
+            "Message format version (ignored: always v2).",
+        ),
+        &[syn("log.message.format.version", 1)],
+    ),
+    t(
+        p(
+            "message.timestamp.difference.max.ms",
+            Lg,
+            Some(LONG_MAX),
+            AtLeast(0),
+            "Largest difference between a CreateTime timestamp and the broker's clock.",
+        ),
+        &[syn("log.message.timestamp.difference.max.ms", 1)],
+    ),
+    t(
+        p(
+            "message.timestamp.type",
+            Str,
+            Some("CreateTime"),
+            OneOf(TIMESTAMP_TYPES),
+            "CreateTime or LogAppendTime.",
+        ),
+        &[syn("log.message.timestamp.type", 1)],
+    ),
+    t(
+        p(
+            "min.cleanable.dirty.ratio",
+            D,
+            Some("0.5"),
+            Between(0.0, 1.0),
+            "Dirty ratio above which the log is compacted.",
+        ),
+        &[syn("log.cleaner.min.cleanable.ratio", 1)],
+    ),
+    t(
+        p(
+            "min.compaction.lag.ms",
+            Lg,
+            Some("0"),
+            AtLeast(0),
+            "Shortest a record stays uncompacted.",
+        ),
+        &[syn("log.cleaner.min.compaction.lag.ms", 1)],
+    ),
+    t(
+        p(
+            "min.insync.replicas",
+            I,
+            Some("1"),
+            AtLeast(1),
+            "In-sync replicas needed to acknowledge acks=all.",
+        ),
+        &[syn("min.insync.replicas", 1)],
+    ),
+    t(
+        p(
+            "preallocate",
+            B,
+            Some("false"),
+            Any,
+            "Preallocate segment files.",
+        ),
+        &[syn("log.preallocate", 1)],
+    ),
+    t(
+        p(
+            "remote.storage.enable",
+            B,
+            Some("false"),
+            Any,
+            "Tiered storage (not supported).",
+        ),
+        &[],
+    ),
+    t(
+        p(
+            "retention.bytes",
+            Lg,
+            Some("-1"),
+            Any,
+            "Largest size of a partition's log before old segments are deleted (-1 = unlimited).",
+        ),
+        &[syn("log.retention.bytes", 1)],
+    ),
+    t(
+        p(
+            "retention.ms",
+            Lg,
+            Some("604800000"),
+            AtLeast(-1),
+            "Keep a segment this long (-1 = unlimited).",
+        ),
+        &[
+            syn("log.retention.ms", 1),
+            syn("log.retention.minutes", MINUTE),
+            syn("log.retention.hours", HOUR),
+        ],
+    ),
+    t(
+        p(
+            "segment.bytes",
+            I,
+            Some("1073741824"),
+            AtLeast(14),
+            "Largest size of one segment file.",
+        ),
+        &[syn("log.segment.bytes", 1)],
+    ),
+    t(
+        p(
+            "segment.index.bytes",
+            I,
+            Some("10485760"),
+            AtLeast(4),
+            "Largest size of an offset index file.",
+        ),
+        &[syn("log.index.size.max.bytes", 1)],
+    ),
+    t(
+        p(
+            "segment.jitter.ms",
+            Lg,
+            Some("0"),
+            AtLeast(0),
+            "Jitter subtracted from segment.ms.",
+        ),
+        &[
+            syn("log.roll.jitter.ms", 1),
+            syn("log.roll.jitter.hours", HOUR),
+        ],
+    ),
+    t(
+        p(
+            "segment.ms",
+            Lg,
+            Some("604800000"),
+            AtLeast(1),
+            "Roll a segment this long after its first message.",
+        ),
+        &[syn("log.roll.ms", 1), syn("log.roll.hours", HOUR)],
+    ),
+    t(
+        p(
+            "unclean.leader.election.enable",
+            B,
+            Some("false"),
+            Any,
+            "Allow an out-of-sync replica to become leader.",
+        ),
+        &[syn("unclean.leader.election.enable", 1)],
+    ),
 ];
 
 /// Broker properties that stand in for each other, in Kafka's order
@@ -240,7 +513,11 @@ pub(crate) static BROKER_SYNONYM_GROUPS: &[&[&str]] = &[
     &["log.roll.ms", "log.roll.hours"],
     &["log.roll.jitter.ms", "log.roll.jitter.hours"],
     &["log.flush.interval.ms", "log.flush.scheduler.interval.ms"],
-    &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+    &[
+        "log.retention.ms",
+        "log.retention.minutes",
+        "log.retention.hours",
+    ],
 ];
 
 pub(crate) fn broker_prop(name: &str) -> Option<&'static PropDef> {
@@ -272,8 +549,14 @@ pub(crate) fn check_value(def: &PropDef, value: &str) -> Result<(), String> {
         ConfigType::Boolean => {
             parse_bool(v)?;
         }
-        ConfigType::Int => check_number(i64::from(parse_int::<i32>(v, "an int (32-bit)")?), def.check)?,
-        ConfigType::Short => check_number(i64::from(parse_int::<i16>(v, "a short (16-bit)")?), def.check)?,
+        ConfigType::Int => check_number(
+            i64::from(parse_int::<i32>(v, "an int (32-bit)")?),
+            def.check,
+        )?,
+        ConfigType::Short => check_number(
+            i64::from(parse_int::<i16>(v, "a short (16-bit)")?),
+            def.check,
+        )?,
         ConfigType::Long => check_number(parse_int::<i64>(v, "a long (64-bit)")?, def.check)?,
         ConfigType::Double => {
             let d: f64 = v.parse().map_err(|_| "expected a double".to_string())?;
@@ -304,7 +587,8 @@ pub(crate) fn parse_bool(v: &str) -> Result<bool, String> {
 }
 
 fn parse_int<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, String> {
-    v.parse::<T>().map_err(|_| format!("expected {what} integer"))
+    v.parse::<T>()
+        .map_err(|_| format!("expected {what} integer"))
 }
 
 fn check_number(n: i64, check: Check) -> Result<(), String> {
@@ -316,7 +600,10 @@ fn check_number(n: i64, check: Check) -> Result<(), String> {
 
 /// Items of a Kafka comma list: trimmed, empty items dropped.
 pub(crate) fn list_items(v: &str) -> Vec<&str> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn check_text(v: &str, check: Check) -> Result<(), String> {
@@ -342,7 +629,8 @@ fn check_text(v: &str, check: Check) -> Result<(), String> {
                 && release
                     .split('.')
                     .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
-            let iv_ok = iv.is_none_or(|iv| !iv.is_empty() && iv.bytes().all(|b| b.is_ascii_digit()));
+            let iv_ok =
+                iv.is_none_or(|iv| !iv.is_empty() && iv.bytes().all(|b| b.is_ascii_digit()));
             if release_ok && iv_ok {
                 Ok(())
             } else {
@@ -377,7 +665,12 @@ mod tests {
             assert!(w[0].name < w[1].name, "{} >= {}", w[0].name, w[1].name);
         }
         for w in TOPIC_CONFIGS.windows(2) {
-            assert!(w[0].def.name < w[1].def.name, "{} >= {}", w[0].def.name, w[1].def.name);
+            assert!(
+                w[0].def.name < w[1].def.name,
+                "{} >= {}",
+                w[0].def.name,
+                w[1].def.name
+            );
         }
         for d in BROKER_PROPS {
             if let Some(v) = d.default {
@@ -386,9 +679,19 @@ mod tests {
         }
         for tdef in TOPIC_CONFIGS {
             let d = &tdef.def;
-            assert_eq!(check_value(d, d.default.unwrap_or("")), Ok(()), "{}", d.name);
+            assert_eq!(
+                check_value(d, d.default.unwrap_or("")),
+                Ok(()),
+                "{}",
+                d.name
+            );
             for s in tdef.synonyms {
-                assert!(broker_prop(s.name).is_some(), "{} synonym {}", d.name, s.name);
+                assert!(
+                    broker_prop(s.name).is_some(),
+                    "{} synonym {}",
+                    d.name,
+                    s.name
+                );
             }
         }
         for g in BROKER_SYNONYM_GROUPS {
@@ -413,7 +716,9 @@ mod tests {
         assert!(check_value(v, "x").is_err());
         let r = &topic_config("min.cleanable.dirty.ratio").unwrap().def;
         assert!(check_value(r, "1.5").is_err());
-        let th = &topic_config("leader.replication.throttled.replicas").unwrap().def;
+        let th = &topic_config("leader.replication.throttled.replicas")
+            .unwrap()
+            .def;
         assert!(check_value(th, "0:1,1:1").is_ok());
         assert!(check_value(th, "*").is_ok());
         assert!(check_value(th, "a").is_err());

@@ -62,7 +62,9 @@ pub(crate) fn env_to_property(var: &str) -> Option<String> {
 }
 
 /// Broker properties from the environment, skipping (with a debug log) the variables that are not.
-pub(crate) fn from_env(env: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+pub(crate) fn from_env(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (var, value) in env {
         if !var.starts_with("KAFKA_") {
@@ -72,14 +74,18 @@ pub(crate) fn from_env(env: impl IntoIterator<Item = (String, String)>) -> BTree
             Some(name) => {
                 out.insert(name, value);
             }
-            None => tracing::debug!(variable = %var, "environment variable is not a broker property; skipped"),
+            None => {
+                tracing::debug!(variable = %var, "environment variable is not a broker property; skipped")
+            }
         }
     }
     out
 }
 
 /// Parses `name=value` overrides; later ones win.
-pub(crate) fn from_overrides(overrides: &[String]) -> Result<BTreeMap<String, String>, ConfigError> {
+pub(crate) fn from_overrides(
+    overrides: &[String],
+) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut out = BTreeMap::new();
     for o in overrides {
         let (name, value) = o.split_once('=').ok_or_else(|| ConfigError::InvalidValue {
@@ -122,15 +128,25 @@ pub(crate) enum FlattenError {
 
 /// Parses TOML text and flattens nested tables by joining keys with '.'.
 pub(crate) fn from_toml(text: &str) -> Result<BTreeMap<String, String>, FlattenError> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| FlattenError::Parse(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| FlattenError::Parse(e.to_string()))?;
     let mut out = BTreeMap::new();
     flatten("", &table, &mut out).map_err(FlattenError::Config)?;
     Ok(out)
 }
 
-fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), ConfigError> {
+fn flatten(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
     for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         if let toml::Value::Table(t) = v {
             flatten(&key, t, out)?;
             continue;
@@ -176,14 +192,26 @@ mod tests {
 
     #[test]
     fn env_names() {
-        assert_eq!(env_to_property("KAFKA_LOG_RETENTION_HOURS").as_deref(), Some("log.retention.hours"));
-        assert_eq!(env_to_property("KAFKA_BROKER_ID").as_deref(), Some("broker.id"));
+        assert_eq!(
+            env_to_property("KAFKA_LOG_RETENTION_HOURS").as_deref(),
+            Some("log.retention.hours")
+        );
+        assert_eq!(
+            env_to_property("KAFKA_BROKER_ID").as_deref(),
+            Some("broker.id")
+        );
         assert_eq!(
             env_to_property("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP").as_deref(),
             Some("listener.security.protocol.map")
         );
-        assert_eq!(env_to_property("KAFKA_FOO__BAR").as_deref(), Some("foo_bar"));
-        assert_eq!(env_to_property("KAFKA_FOO___BAR_BAZ").as_deref(), Some("foo-bar.baz"));
+        assert_eq!(
+            env_to_property("KAFKA_FOO__BAR").as_deref(),
+            Some("foo_bar")
+        );
+        assert_eq!(
+            env_to_property("KAFKA_FOO___BAR_BAZ").as_deref(),
+            Some("foo-bar.baz")
+        );
         assert_eq!(env_to_property("KAFKA_A____B").as_deref(), Some("a-.b"));
         assert_eq!(env_to_property("KAFKA_HEAP_OPTS"), None);
         assert_eq!(env_to_property("KAFKA_OPTS"), None);
@@ -246,7 +274,9 @@ hours = 12
     #[test]
     fn toml_duplicate_after_flattening_is_an_error() {
         let r = from_toml("\"log.retention.hours\" = 1\n[log]\n\"retention.hours\" = 2\n");
-        assert!(matches!(r, Err(FlattenError::Config(ConfigError::InvalidValue { ref key, .. })) if key == "log.retention.hours"));
+        assert!(
+            matches!(r, Err(FlattenError::Config(ConfigError::InvalidValue { ref key, .. })) if key == "log.retention.hours")
+        );
         assert!(matches!(from_toml("x = "), Err(FlattenError::Parse(_))));
     }
 }

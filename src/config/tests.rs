@@ -3,7 +3,10 @@
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn ov(items: &[&str]) -> Vec<String> {
@@ -13,7 +16,9 @@ fn ov(items: &[&str]) -> Vec<String> {
 /// A config with an explicit advertised host so no test depends on this machine's name.
 fn load(file: Option<&Path>, e: &[(&str, &str)], o: &[&str]) -> Result<BrokerConfig, ConfigError> {
     let mut o = ov(o);
-    if !o.iter().any(|s| s.starts_with("listeners=") || s.starts_with("advertised.listeners="))
+    if !o
+        .iter()
+        .any(|s| s.starts_with("listeners=") || s.starts_with("advertised.listeners="))
         && !e.iter().any(|(k, _)| k.contains("LISTENERS"))
         && file.is_none()
     {
@@ -39,7 +44,14 @@ fn key_of(e: ConfigError) -> String {
 fn defaults_are_kafkas() {
     let c = load(None, &[], &[]).unwrap();
     assert_eq!(c.broker_id, 1);
-    assert_eq!(c.listeners, vec![Listener { name: "PLAINTEXT".into(), host: "".into(), port: 9092 }]);
+    assert_eq!(
+        c.listeners,
+        vec![Listener {
+            name: "PLAINTEXT".into(),
+            host: "".into(),
+            port: 9092
+        }]
+    );
     assert_eq!(c.advertised_listeners[0].host, "localhost");
     assert_eq!(c.inter_broker_listener_name, "PLAINTEXT");
     assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/kafka-logs")]);
@@ -62,7 +74,10 @@ fn defaults_are_kafkas() {
     assert_eq!(c.get("log.retention.ms"), None);
     assert_eq!(c.get("broker.id").as_deref(), Some("1"));
     assert_eq!(c.get("no.such.thing"), None);
-    assert_eq!(c.log_config(&BTreeMap::new()).unwrap(), LogConfig::default());
+    assert_eq!(
+        c.log_config(&BTreeMap::new()).unwrap(),
+        LogConfig::default()
+    );
 }
 
 #[test]
@@ -79,15 +94,38 @@ fn precedence_override_env_file_default() {
         &dir,
         "\"num.partitions\" = 2\n\"log.retention.hours\" = 10\n\"default.replication.factor\" = 1\n\"advertised.listeners\" = \"PLAINTEXT://h:9092\"\n",
     );
-    let e = [("KAFKA_NUM_PARTITIONS", "4"), ("KAFKA_LOG_RETENTION_HOURS", "20")];
+    let e = [
+        ("KAFKA_NUM_PARTITIONS", "4"),
+        ("KAFKA_LOG_RETENTION_HOURS", "20"),
+    ];
     let c = load(Some(&p), &e, &["num.partitions=6"]).unwrap();
     assert_eq!(c.num_partitions, 6, "override beats env and file");
-    assert_eq!(c.get("log.retention.hours").as_deref(), Some("20"), "env beats file");
-    assert_eq!(c.get("default.replication.factor").as_deref(), Some("1"), "file");
-    assert_eq!(c.get("offsets.topic.num.partitions").as_deref(), Some("50"), "default");
+    assert_eq!(
+        c.get("log.retention.hours").as_deref(),
+        Some("20"),
+        "env beats file"
+    );
+    assert_eq!(
+        c.get("default.replication.factor").as_deref(),
+        Some("1"),
+        "file"
+    );
+    assert_eq!(
+        c.get("offsets.topic.num.partitions").as_deref(),
+        Some("50"),
+        "default"
+    );
     // A bad value that a higher source replaces does not matter.
-    let p = write(&dir, "\"num.partitions\" = 0\n\"advertised.listeners\" = \"PLAINTEXT://h:9092\"\n");
-    assert_eq!(load(Some(&p), &[], &["num.partitions=2"]).unwrap().num_partitions, 2);
+    let p = write(
+        &dir,
+        "\"num.partitions\" = 0\n\"advertised.listeners\" = \"PLAINTEXT://h:9092\"\n",
+    );
+    assert_eq!(
+        load(Some(&p), &[], &["num.partitions=2"])
+            .unwrap()
+            .num_partitions,
+        2
+    );
 }
 
 #[test]
@@ -108,7 +146,10 @@ fn env_mapping_with_double_and_triple_underscores() {
     )
     .unwrap();
     assert!(!c.auto_create_topics_enable);
-    assert_eq!(sources::env_to_property("KAFKA_SOME__WEIRD___NAME").as_deref(), Some("some_weird-name"));
+    assert_eq!(
+        sources::env_to_property("KAFKA_SOME__WEIRD___NAME").as_deref(),
+        Some("some_weird-name")
+    );
 }
 
 #[test]
@@ -120,8 +161,14 @@ fn bad_values_name_the_key() {
         ("message.max.bytes=-1", "message.max.bytes"),
         ("auto.create.topics.enable=yes", "auto.create.topics.enable"),
         ("log.retention.ms=1.5", "log.retention.ms"),
-        ("log.message.timestamp.type=Now", "log.message.timestamp.type"),
-        ("default.replication.factor=40000", "default.replication.factor"),
+        (
+            "log.message.timestamp.type=Now",
+            "log.message.timestamp.type",
+        ),
+        (
+            "default.replication.factor=40000",
+            "default.replication.factor",
+        ),
         ("log.cleanup.policy=keep", "log.cleanup.policy"),
         ("log.roll.ms=0", "log.roll.ms"),
     ] {
@@ -131,7 +178,10 @@ fn bad_values_name_the_key() {
     }
     let e = load(None, &[("KAFKA_NUM_IO_THREADS", "zero")], &[]).unwrap_err();
     assert!(e.to_string().contains("num.io.threads"), "{e}");
-    assert!(matches!(load(None, &[], &["noequals"]), Err(ConfigError::InvalidValue { .. })));
+    assert!(matches!(
+        load(None, &[], &["noequals"]),
+        Err(ConfigError::InvalidValue { .. })
+    ));
 }
 
 #[test]
@@ -140,14 +190,20 @@ fn unknown_keys_warn_and_are_ignored() {
     let p = write(&dir, "\"confluent.support.metrics.enable\" = false\n\"advertised.listeners\" = \"PLAINTEXT://h:9092\"\n");
     let c = load(Some(&p), &[("KAFKA_CONFLUENT_X", "1")], &["made.up=2"]).unwrap();
     assert_eq!(c.get("made.up"), None);
-    assert!(c.describe_broker_configs(false).iter().all(|e| e.name != "made.up"));
+    assert!(c
+        .describe_broker_configs(false)
+        .iter()
+        .all(|e| e.name != "made.up"));
 }
 
 #[test]
 fn file_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");
-    assert!(matches!(load(Some(&missing), &[], &[]), Err(ConfigError::File { .. })));
+    assert!(matches!(
+        load(Some(&missing), &[], &[]),
+        Err(ConfigError::File { .. })
+    ));
     let p = write(&dir, "this is = = not toml");
     let e = load(Some(&p), &[], &[]).unwrap_err();
     assert!(matches!(e, ConfigError::File { .. }), "{e}");
@@ -162,10 +218,10 @@ fn nested_tables_flatten() {
         &dir,
         r#"
 advertised.listeners = "PLAINTEXT://h:9092"
-log.retention.hours = 24
 [num]
 partitions = 5
 [log]
+retention.hours = 24
 "segment.bytes" = 1048576
 cleaner.enable = false
 "#,
@@ -174,7 +230,10 @@ cleaner.enable = false
     assert_eq!(c.get("log.retention.hours").as_deref(), Some("24"));
     assert_eq!(c.num_partitions, 5);
     assert!(!c.log_cleaner_enable);
-    assert_eq!(c.log_config(&BTreeMap::new()).unwrap().segment_bytes, 1_048_576);
+    assert_eq!(
+        c.log_config(&BTreeMap::new()).unwrap().segment_bytes,
+        1_048_576
+    );
 }
 
 #[test]
@@ -193,17 +252,41 @@ fn listeners_and_advertised() {
     let names: Vec<_> = c.listeners.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["EXTERNAL", "INTERNAL", "LOCAL"]);
     assert_eq!(c.advertised_listeners.len(), 3);
-    assert_eq!(c.advertised_listeners[0].to_string(), "EXTERNAL://192.168.68.100:9092");
-    assert_eq!(c.advertised_listeners[1].to_string(), "INTERNAL://kafka:29092");
-    assert_eq!(c.advertised_listeners[2].to_string(), "LOCAL://127.0.0.1:9093", "advertises itself");
+    assert_eq!(
+        c.advertised_listeners[0].to_string(),
+        "EXTERNAL://192.168.68.100:9092"
+    );
+    assert_eq!(
+        c.advertised_listeners[1].to_string(),
+        "INTERNAL://kafka:29092"
+    );
+    assert_eq!(
+        c.advertised_listeners[2].to_string(),
+        "LOCAL://127.0.0.1:9093",
+        "advertises itself"
+    );
     assert_eq!(c.inter_broker_listener_name, "INTERNAL");
 
     let base = "listener.security.protocol.map=A:PLAINTEXT,B:PLAINTEXT";
     // Advertised name not among listeners.
-    let e = load(None, &[], &["listeners=A://:1", "advertised.listeners=B://h:1", base]).unwrap_err();
+    let e = load(
+        None,
+        &[],
+        &["listeners=A://:1", "advertised.listeners=B://h:1", base],
+    )
+    .unwrap_err();
     assert_eq!(key_of(e), "advertised.listeners");
     // Advertising the wildcard address.
-    let e = load(None, &[], &["listeners=A://:1", "advertised.listeners=A://0.0.0.0:1", base]).unwrap_err();
+    let e = load(
+        None,
+        &[],
+        &[
+            "listeners=A://:1",
+            "advertised.listeners=A://0.0.0.0:1",
+            base,
+        ],
+    )
+    .unwrap_err();
     assert_eq!(key_of(e), "advertised.listeners");
     // Duplicate names and ports.
     let e = load(None, &[], &["listeners=A://:1,a://:2", base]).unwrap_err();
@@ -211,18 +294,49 @@ fn listeners_and_advertised() {
     let e = load(None, &[], &["listeners=A://:1,B://h:1", base]).unwrap_err();
     assert_eq!(key_of(e), "listeners");
     // Unmapped listener.
-    let e = load(None, &[], &["listeners=C://:1", "advertised.listeners=C://h:1", base]).unwrap_err();
+    let e = load(
+        None,
+        &[],
+        &["listeners=C://:1", "advertised.listeners=C://h:1", base],
+    )
+    .unwrap_err();
     assert_eq!(key_of(e), "listener.security.protocol.map");
     // SSL is refused, naming the listener.
-    let e = load(None, &[], &["listeners=SSL://:9093", "advertised.listeners=SSL://h:9093"]).unwrap_err();
+    let e = load(
+        None,
+        &[],
+        &["listeners=SSL://:9093", "advertised.listeners=SSL://h:9093"],
+    )
+    .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("SSL") && msg.contains("not supported yet"), "{msg}");
+    assert!(
+        msg.contains("SSL") && msg.contains("not supported yet"),
+        "{msg}"
+    );
     // Inter-broker listener must exist.
-    let e = load(None, &[], &["listeners=A://:1", "advertised.listeners=A://h:1", base, "inter.broker.listener.name=B"])
-        .unwrap_err();
+    let e = load(
+        None,
+        &[],
+        &[
+            "listeners=A://:1",
+            "advertised.listeners=A://h:1",
+            base,
+            "inter.broker.listener.name=B",
+        ],
+    )
+    .unwrap_err();
     assert_eq!(key_of(e), "inter.broker.listener.name");
     // Without inter.broker.listener.name and no PLAINTEXT listener: the first one.
-    let c = load(None, &[], &["listeners=A://:1,B://:2", "advertised.listeners=A://h:1,B://h:2", base]).unwrap();
+    let c = load(
+        None,
+        &[],
+        &[
+            "listeners=A://:1,B://:2",
+            "advertised.listeners=A://h:1,B://h:2",
+            base,
+        ],
+    )
+    .unwrap();
     assert_eq!(c.inter_broker_listener_name, "A");
     // Empty listeners.
     let e = load(None, &[], &["listeners=", base]).unwrap_err();
@@ -235,18 +349,27 @@ fn log_dirs_and_log_dir() {
     assert_eq!(c.log_dirs, vec![PathBuf::from("/a")]);
     let c = load(None, &[], &["log.dir=/a", "log.dirs=/b, /c"]).unwrap();
     assert_eq!(c.log_dirs, vec![PathBuf::from("/b"), PathBuf::from("/c")]);
-    assert_eq!(key_of(load(None, &[], &["log.dirs= , "]).unwrap_err()), "log.dirs");
+    assert_eq!(
+        key_of(load(None, &[], &["log.dirs= , "]).unwrap_err()),
+        "log.dirs"
+    );
 }
 
 #[test]
 fn broker_id() {
     assert_eq!(load(None, &[], &["broker.id=7"]).unwrap().broker_id, 7);
     assert_eq!(load(None, &[], &["broker.id=-1"]).unwrap().broker_id, 1);
-    assert_eq!(key_of(load(None, &[], &["broker.id=-2"]).unwrap_err()), "broker.id");
+    assert_eq!(
+        key_of(load(None, &[], &["broker.id=-2"]).unwrap_err()),
+        "broker.id"
+    );
 }
 
 fn topic(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -255,9 +378,23 @@ fn log_config_retention_precedence() {
     let none = BTreeMap::new();
     let c = load(None, &[], &["log.retention.hours=24"]).unwrap();
     assert_eq!(c.log_config(&none).unwrap().retention_ms, 24 * H);
-    let c = load(None, &[], &["log.retention.hours=24", "log.retention.minutes=30"]).unwrap();
+    let c = load(
+        None,
+        &[],
+        &["log.retention.hours=24", "log.retention.minutes=30"],
+    )
+    .unwrap();
     assert_eq!(c.log_config(&none).unwrap().retention_ms, 30 * 60_000);
-    let c = load(None, &[], &["log.retention.hours=24", "log.retention.minutes=30", "log.retention.ms=1234"]).unwrap();
+    let c = load(
+        None,
+        &[],
+        &[
+            "log.retention.hours=24",
+            "log.retention.minutes=30",
+            "log.retention.ms=1234",
+        ],
+    )
+    .unwrap();
     assert_eq!(c.log_config(&none).unwrap().retention_ms, 1234);
     // The topic override wins over everything.
     let lc = c.log_config(&topic(&[("retention.ms", "99")])).unwrap();
@@ -339,11 +476,17 @@ fn validate_topic_configs() {
 }
 
 fn entry<'a>(entries: &'a [ConfigEntry], name: &str) -> &'a ConfigEntry {
-    entries.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("no {name}"))
+    entries
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name}"))
 }
 
 fn syns(e: &ConfigEntry) -> Vec<(String, Option<String>, ConfigSource)> {
-    e.synonyms.iter().map(|s| (s.name.clone(), s.value.clone(), s.source)).collect()
+    e.synonyms
+        .iter()
+        .map(|s| (s.name.clone(), s.value.clone(), s.source))
+        .collect()
 }
 
 fn s(name: &str, value: &str, source: ConfigSource) -> (String, Option<String>, ConfigSource) {
@@ -354,13 +497,34 @@ fn s(name: &str, value: &str, source: ConfigSource) -> (String, Option<String>, 
 fn describe_topic_sources_and_synonyms() {
     use ConfigSource::{Default as D, DynamicTopic as T, StaticBroker as SB};
     let all = [
-        "cleanup.policy", "compression.type", "delete.retention.ms", "file.delete.delay.ms", "flush.messages",
-        "flush.ms", "follower.replication.throttled.replicas", "index.interval.bytes",
-        "leader.replication.throttled.replicas", "local.retention.bytes", "local.retention.ms",
-        "max.compaction.lag.ms", "max.message.bytes", "message.downconversion.enable", "message.format.version",
-        "message.timestamp.difference.max.ms", "message.timestamp.type", "min.cleanable.dirty.ratio",
-        "min.compaction.lag.ms", "min.insync.replicas", "preallocate", "remote.storage.enable", "retention.bytes",
-        "retention.ms", "segment.bytes", "segment.index.bytes", "segment.jitter.ms", "segment.ms",
+        "cleanup.policy",
+        "compression.type",
+        "delete.retention.ms",
+        "file.delete.delay.ms",
+        "flush.messages",
+        "flush.ms",
+        "follower.replication.throttled.replicas",
+        "index.interval.bytes",
+        "leader.replication.throttled.replicas",
+        "local.retention.bytes",
+        "local.retention.ms",
+        "max.compaction.lag.ms",
+        "max.message.bytes",
+        "message.downconversion.enable",
+        "message.format.version",
+        "message.timestamp.difference.max.ms",
+        "message.timestamp.type",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+        "min.insync.replicas",
+        "preallocate",
+        "remote.storage.enable",
+        "retention.bytes",
+        "retention.ms",
+        "segment.bytes",
+        "segment.index.bytes",
+        "segment.jitter.ms",
+        "segment.ms",
         "unclean.leader.election.enable",
     ];
 
@@ -368,38 +532,89 @@ fn describe_topic_sources_and_synonyms() {
     let d = c.describe_topic_configs(&BTreeMap::new(), true);
     assert_eq!(d.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), all);
     let r = entry(&d, "retention.ms");
-    assert_eq!((r.value.as_deref(), r.source, r.is_default), (Some("604800000"), D, true));
+    assert_eq!(
+        (r.value.as_deref(), r.source, r.is_default),
+        (Some("604800000"), D, true)
+    );
     assert_eq!(syns(r), vec![s("log.retention.hours", "168", D)]);
     assert_eq!(r.config_type, ConfigType::Long);
     assert!(!r.read_only);
     let f = entry(&d, "flush.ms");
     assert_eq!(f.value.as_deref(), Some("9223372036854775807"));
-    assert_eq!(syns(f), vec![s("log.flush.scheduler.interval.ms", "9223372036854775807", D)]);
-    assert_eq!(entry(&d, "max.message.bytes").value.as_deref(), Some("1048588"));
-    assert_eq!(entry(&d, "message.format.version").value.as_deref(), Some("3.0-IV1"));
+    assert_eq!(
+        syns(f),
+        vec![s(
+            "log.flush.scheduler.interval.ms",
+            "9223372036854775807",
+            D
+        )]
+    );
+    assert_eq!(
+        entry(&d, "max.message.bytes").value.as_deref(),
+        Some("1048588")
+    );
+    assert_eq!(
+        entry(&d, "message.format.version").value.as_deref(),
+        Some("3.0-IV1")
+    );
     assert!(entry(&d, "remote.storage.enable").synonyms.is_empty());
-    assert_eq!(entry(&d, "leader.replication.throttled.replicas").value.as_deref(), Some(""));
+    assert_eq!(
+        entry(&d, "leader.replication.throttled.replicas")
+            .value
+            .as_deref(),
+        Some("")
+    );
 
-    let c = load(None, &[], &["log.retention.hours=24", "compression.type=zstd"]).unwrap();
+    let c = load(
+        None,
+        &[],
+        &["log.retention.hours=24", "compression.type=zstd"],
+    )
+    .unwrap();
     let d = c.describe_topic_configs(&BTreeMap::new(), true);
     let r = entry(&d, "retention.ms");
-    assert_eq!((r.value.as_deref(), r.source, r.is_default), (Some("86400000"), SB, false));
-    assert_eq!(syns(r), vec![s("log.retention.hours", "24", SB), s("log.retention.hours", "168", D)]);
+    assert_eq!(
+        (r.value.as_deref(), r.source, r.is_default),
+        (Some("86400000"), SB, false)
+    );
+    assert_eq!(
+        syns(r),
+        vec![
+            s("log.retention.hours", "24", SB),
+            s("log.retention.hours", "168", D)
+        ]
+    );
     assert_eq!(entry(&d, "compression.type").source, SB);
 
     let overrides = topic(&[("retention.ms", "1000"), ("cleanup.policy", "compact")]);
     let d = c.describe_topic_configs(&overrides, true);
     let r = entry(&d, "retention.ms");
-    assert_eq!((r.value.as_deref(), r.source, r.is_default), (Some("1000"), T, false));
+    assert_eq!(
+        (r.value.as_deref(), r.source, r.is_default),
+        (Some("1000"), T, false)
+    );
     assert_eq!(
         syns(r),
-        vec![s("retention.ms", "1000", T), s("log.retention.hours", "24", SB), s("log.retention.hours", "168", D)]
+        vec![
+            s("retention.ms", "1000", T),
+            s("log.retention.hours", "24", SB),
+            s("log.retention.hours", "168", D)
+        ]
     );
     let cp = entry(&d, "cleanup.policy");
     assert_eq!((cp.value.as_deref(), cp.source), (Some("compact"), T));
-    assert_eq!(syns(cp), vec![s("cleanup.policy", "compact", T), s("log.cleanup.policy", "delete", D)]);
+    assert_eq!(
+        syns(cp),
+        vec![
+            s("cleanup.policy", "compact", T),
+            s("log.cleanup.policy", "delete", D)
+        ]
+    );
     // Without synonyms.
-    assert!(c.describe_topic_configs(&overrides, false).iter().all(|e| e.synonyms.is_empty()));
+    assert!(c
+        .describe_topic_configs(&overrides, false)
+        .iter()
+        .all(|e| e.synonyms.is_empty()));
 }
 
 #[test]
@@ -407,19 +622,43 @@ fn describe_broker_configs() {
     let c = load(None, &[], &["log.retention.ms=5000", "num.partitions=3"]).unwrap();
     let d = c.describe_broker_configs(true);
     let ibp = entry(&d, "inter.broker.protocol.version");
-    assert_eq!((ibp.value.as_deref(), ibp.source, ibp.is_default), (Some("3.5-IV2"), ConfigSource::Default, true));
-    assert_eq!(entry(&d, "log.message.format.version").value.as_deref(), Some("3.0-IV1"));
+    assert_eq!(
+        (ibp.value.as_deref(), ibp.source, ibp.is_default),
+        (Some("3.5-IV2"), ConfigSource::Default, true)
+    );
+    assert_eq!(
+        entry(&d, "log.message.format.version").value.as_deref(),
+        Some("3.0-IV1")
+    );
     let np = entry(&d, "num.partitions");
-    assert_eq!((np.value.as_deref(), np.source, np.is_default, np.read_only), (Some("3"), ConfigSource::StaticBroker, false, true));
-    assert_eq!(syns(np), vec![s("num.partitions", "3", ConfigSource::StaticBroker), s("num.partitions", "1", ConfigSource::Default)]);
+    assert_eq!(
+        (np.value.as_deref(), np.source, np.is_default, np.read_only),
+        (Some("3"), ConfigSource::StaticBroker, false, true)
+    );
+    assert_eq!(
+        syns(np),
+        vec![
+            s("num.partitions", "3", ConfigSource::StaticBroker),
+            s("num.partitions", "1", ConfigSource::Default)
+        ]
+    );
     let ms = entry(&d, "log.retention.ms");
     assert_eq!(
         syns(ms),
-        vec![s("log.retention.ms", "5000", ConfigSource::StaticBroker), s("log.retention.hours", "168", ConfigSource::Default)]
+        vec![
+            s("log.retention.ms", "5000", ConfigSource::StaticBroker),
+            s("log.retention.hours", "168", ConfigSource::Default)
+        ]
     );
     let hours = entry(&d, "log.retention.hours");
-    assert_eq!((hours.value.as_deref(), hours.source), (Some("168"), ConfigSource::Default));
-    assert_eq!(syns(hours), vec![s("log.retention.hours", "168", ConfigSource::Default)]);
+    assert_eq!(
+        (hours.value.as_deref(), hours.source),
+        (Some("168"), ConfigSource::Default)
+    );
+    assert_eq!(
+        syns(hours),
+        vec![s("log.retention.hours", "168", ConfigSource::Default)]
+    );
     let minutes = entry(&d, "log.retention.minutes");
     assert_eq!(minutes.value, None);
     assert!(minutes.synonyms.is_empty());
@@ -433,11 +672,17 @@ fn shipped_server_toml_loads() {
     let c = BrokerConfig::load(Some(&path), env(&[]), &[]).unwrap();
     assert_eq!(c.broker_id, 1);
     assert_eq!(
-        c.listeners.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        c.listeners
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         ["EXTERNAL://0.0.0.0:9092", "INTERNAL://0.0.0.0:29092"]
     );
     assert_eq!(
-        c.advertised_listeners.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        c.advertised_listeners
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         ["EXTERNAL://localhost:9092", "INTERNAL://localhost:29092"]
     );
     assert_eq!(c.inter_broker_listener_name, "INTERNAL");

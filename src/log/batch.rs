@@ -149,7 +149,8 @@ impl BatchHeader {
         self.batch_length.max(0) as usize + LOG_OVERHEAD
     }
     pub fn last_offset(&self) -> i64 {
-        self.base_offset.saturating_add(i64::from(self.last_offset_delta))
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
     }
     /// Compression codec, attribute bits 0–2 (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
     pub fn compression(&self) -> i16 {
@@ -174,9 +175,9 @@ pub fn compute_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(batch.get(ATTRIBUTES_OFFSET..).unwrap_or(&[]))
 }
 
-/// Validates one whole batch (`batch` is exactly the batch's bytes): header,
-/// magic, CRC and offset-range consistency.
-pub fn validate_batch(batch: &[u8]) -> Result<BatchHeader, LogError> {
+/// Checks one whole stored batch (`batch` is exactly the batch's bytes):
+/// header, magic, length and CRC. What recovery checks.
+pub fn check_batch_integrity(batch: &[u8]) -> Result<BatchHeader, LogError> {
     let header = BatchHeader::parse(batch)?;
     if header.total_size() != batch.len() {
         return Err(LogError::CorruptMessage(format!(
@@ -192,6 +193,13 @@ pub fn validate_batch(batch: &[u8]) -> Result<BatchHeader, LogError> {
             header.crc
         )));
     }
+    Ok(header)
+}
+
+/// Validates one whole produced batch (`batch` is exactly the batch's bytes):
+/// header, magic, CRC and offset-range consistency.
+pub fn validate_batch(batch: &[u8]) -> Result<BatchHeader, LogError> {
+    let header = check_batch_integrity(batch)?;
     if header.last_offset_delta < 0 {
         return Err(LogError::InvalidRecord(format!(
             "record batch has an invalid offset range (lastOffsetDelta {})",
@@ -260,6 +268,16 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i32) -> Result<Vec<BatchI
             });
         }
         let header = validate_batch(rest.get(..size).unwrap_or(&[]))?;
+        // Smallest record: length, attributes, timestamp delta, offset delta,
+        // key length, value length, header count: one byte each.
+        if !header.is_compressed()
+            && i64::from(header.record_count) > ((size - BATCH_HEADER_SIZE) / 7) as i64
+        {
+            return Err(LogError::InvalidRecord(format!(
+                "uncompressed record batch of {size} bytes cannot hold {} records",
+                header.record_count
+            )));
+        }
         infos.push(BatchInfo {
             position: pos,
             size,
@@ -280,7 +298,11 @@ pub fn set_base_offset_and_epoch(
     base_offset: i64,
     leader_epoch: i32,
 ) -> Result<(), LogError> {
-    put(buf, position + BASE_OFFSET_OFFSET, &base_offset.to_be_bytes())?;
+    put(
+        buf,
+        position + BASE_OFFSET_OFFSET,
+        &base_offset.to_be_bytes(),
+    )?;
     put(
         buf,
         position + PARTITION_LEADER_EPOCH_OFFSET,
@@ -304,10 +326,14 @@ pub fn set_max_timestamp(
         attributes & !TIMESTAMP_TYPE_MASK
     };
     put(buf, position + ATTRIBUTES_OFFSET, &attributes.to_be_bytes())?;
-    put(buf, position + MAX_TIMESTAMP_OFFSET, &max_timestamp.to_be_bytes())?;
-    let batch = buf.get(position..position + size).ok_or_else(|| {
-        LogError::CorruptMessage(format!("record batch at {position} truncated"))
-    })?;
+    put(
+        buf,
+        position + MAX_TIMESTAMP_OFFSET,
+        &max_timestamp.to_be_bytes(),
+    )?;
+    let batch = buf
+        .get(position..position + size)
+        .ok_or_else(|| LogError::CorruptMessage(format!("record batch at {position} truncated")))?;
     let crc = compute_crc(batch);
     put(buf, position + CRC_OFFSET, &crc.to_be_bytes())
 }
@@ -355,7 +381,9 @@ pub fn find_record_at_or_after(
         }
         let len = read_varlong(batch, &mut pos)?;
         if len < 0 {
-            return Err(LogError::CorruptMessage(format!("negative record length {len}")));
+            return Err(LogError::CorruptMessage(format!(
+                "negative record length {len}"
+            )));
         }
         let next = pos.saturating_add(len as usize);
         let mut p = pos + 1; // attributes (int8)
@@ -390,9 +418,12 @@ pub mod testing {
         }
     }
 
+    /// One test record: (timestamp, key, value).
+    pub type TestRecord<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
+
     /// An uncompressed v2 batch at `base_offset` holding one record per
     /// `(timestamp, key, value)`, CreateTime, no producer id, correct CRC.
-    pub fn build_batch(base_offset: i64, records: &[(i64, Option<&[u8]>, Option<&[u8]>)]) -> Vec<u8> {
+    pub fn build_batch(base_offset: i64, records: &[TestRecord<'_>]) -> Vec<u8> {
         let base_ts = records.first().map(|r| r.0).unwrap_or(-1);
         let max_ts = records.iter().map(|r| r.0).max().unwrap_or(-1);
         let mut body = Vec::new();
@@ -442,7 +473,7 @@ pub mod testing {
     /// A batch of `n` records with values `value-<i>`, all stamped `timestamp`.
     pub fn simple_batch(n: usize, timestamp: i64) -> Vec<u8> {
         let values: Vec<Vec<u8>> = (0..n).map(|i| format!("value-{i}").into_bytes()).collect();
-        let recs: Vec<(i64, Option<&[u8]>, Option<&[u8]>)> = values
+        let recs: Vec<TestRecord<'_>> = values
             .iter()
             .map(|v| (timestamp, None, Some(v.as_slice())))
             .collect();
@@ -475,10 +506,16 @@ mod tests {
         let b = simple_batch(3, 1);
         let mut bad = b.clone();
         bad[70] ^= 0xff;
-        assert!(matches!(validate_batches(&bad, i32::MAX), Err(LogError::CorruptMessage(_))));
+        assert!(matches!(
+            validate_batches(&bad, i32::MAX),
+            Err(LogError::CorruptMessage(_))
+        ));
         let mut v1 = b.clone();
         v1[MAGIC_OFFSET] = 1;
-        assert!(matches!(validate_batches(&v1, i32::MAX), Err(LogError::UnsupportedMagic(1))));
+        assert!(matches!(
+            validate_batches(&v1, i32::MAX),
+            Err(LogError::UnsupportedMagic(1))
+        ));
         assert!(matches!(
             validate_batches(&b, 10),
             Err(LogError::MessageTooLarge { .. })

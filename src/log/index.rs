@@ -101,7 +101,7 @@ impl<const E: usize> RawIndex<E> {
             .filter_map(|c| <[u8; E]>::try_from(c).ok())
             .collect();
         self.mem = Some(entries);
-        let want = (self.max_entries * E) as u64;
+        let want = (self.max_entries.max(self.count) * E) as u64;
         self.file.set_len(want).map_err(|e| io_err(&self.path, e))?;
         Ok(())
     }
@@ -116,15 +116,20 @@ impl<const E: usize> RawIndex<E> {
 
     fn entry(&self, i: usize) -> Result<[u8; E], LogError> {
         match &self.mem {
-            Some(m) => m.get(i).copied().ok_or_else(|| {
-                LogError::CorruptMessage(format!("index entry {i} out of range"))
-            }),
+            Some(m) => m
+                .get(i)
+                .copied()
+                .ok_or_else(|| LogError::CorruptMessage(format!("index entry {i} out of range"))),
             None => self.read_file_entry(i),
         }
     }
 
     /// Index of the last entry whose key is <= `target`, if any.
-    fn floor<K: Ord>(&self, target: K, key: impl Fn(&[u8; E]) -> K) -> Result<Option<usize>, LogError> {
+    fn floor<K: Ord>(
+        &self,
+        target: K,
+        key: impl Fn(&[u8; E]) -> K,
+    ) -> Result<Option<usize>, LogError> {
         // Find the first entry with key > target.
         let (mut lo, mut hi) = (0usize, self.count);
         while lo < hi {
@@ -247,7 +252,12 @@ pub struct OffsetIndex {
 impl OffsetIndex {
     /// Opens (creating if missing) the index. `active` keeps it in memory and
     /// preallocated to `max_index_bytes`.
-    pub fn open(path: &Path, base_offset: i64, max_index_bytes: u32, active: bool) -> Result<Self, LogError> {
+    pub fn open(
+        path: &Path,
+        base_offset: i64,
+        max_index_bytes: u32,
+        active: bool,
+    ) -> Result<Self, LogError> {
         Ok(OffsetIndex {
             base_offset,
             raw: RawIndex::open(path, max_index_bytes, active)?,
@@ -312,7 +322,9 @@ impl OffsetIndex {
         let check = |i: usize| -> Result<(i64, u32), String> {
             let (o, p) = self.entry(i).map_err(|e| e.to_string())?;
             if o < self.base_offset || u64::from(p) >= log_size.max(1) {
-                return Err(format!("entry {i} ({o}, {p}) outside the segment (log size {log_size})"));
+                return Err(format!(
+                    "entry {i} ({o}, {p}) outside the segment (log size {log_size})"
+                ));
             }
             Ok((o, p))
         };
@@ -334,7 +346,9 @@ impl OffsetIndex {
             let first = check(0)?;
             let last = check(self.raw.count - 1)?;
             if self.raw.count > 1 && (last.0 <= first.0 || last.1 <= first.1) {
-                return Err(format!("last entry {last:?} does not follow first {first:?}"));
+                return Err(format!(
+                    "last entry {last:?} does not follow first {first:?}"
+                ));
             }
         }
         Ok(())
@@ -364,7 +378,12 @@ pub struct TimeIndex {
 }
 
 impl TimeIndex {
-    pub fn open(path: &Path, base_offset: i64, max_index_bytes: u32, active: bool) -> Result<Self, LogError> {
+    pub fn open(
+        path: &Path,
+        base_offset: i64,
+        max_index_bytes: u32,
+        active: bool,
+    ) -> Result<Self, LogError> {
         Ok(TimeIndex {
             base_offset,
             raw: RawIndex::open(path, max_index_bytes, active)?,
@@ -397,7 +416,12 @@ impl TimeIndex {
     /// Appends (timestamp, offset) if the timestamp grew (Kafka's `maybeAppend`).
     /// `final_entry` skips the full check (the last entry, written when the
     /// segment is sealed, so that its maximum timestamp survives a restart).
-    pub fn maybe_append(&mut self, timestamp: i64, offset: i64, final_entry: bool) -> Result<(), LogError> {
+    pub fn maybe_append(
+        &mut self,
+        timestamp: i64,
+        offset: i64,
+        final_entry: bool,
+    ) -> Result<(), LogError> {
         let relative = offset - self.base_offset;
         if !(0..=i64::from(i32::MAX)).contains(&relative) || timestamp <= 0 {
             return Ok(());
@@ -438,7 +462,9 @@ impl TimeIndex {
         let check = |i: usize| -> Result<(i64, i64), String> {
             let (t, o) = self.entry(i).map_err(|e| e.to_string())?;
             if o < self.base_offset || o >= next_offset.max(self.base_offset + 1) {
-                return Err(format!("time index entry {i} ({t}, {o}) outside the segment"));
+                return Err(format!(
+                    "time index entry {i} ({t}, {o}) outside the segment"
+                ));
             }
             Ok((t, o))
         };
@@ -446,13 +472,19 @@ impl TimeIndex {
             return Ok(());
         }
         let n = self.raw.count;
-        let indices: Vec<usize> = if self.raw.mem.is_some() { (0..n).collect() } else { vec![0, n - 1] };
+        let indices: Vec<usize> = if self.raw.mem.is_some() {
+            (0..n).collect()
+        } else {
+            vec![0, n - 1]
+        };
         let mut prev: Option<(i64, i64)> = None;
         for i in indices {
             let cur = check(i)?;
             if let Some(p) = prev {
                 if i > 0 && cur != p && (cur.0 <= p.0 || cur.1 < p.1) {
-                    return Err(format!("time index entry {i} {cur:?} does not follow {p:?}"));
+                    return Err(format!(
+                        "time index entry {i} {cur:?} does not follow {p:?}"
+                    ));
                 }
             }
             prev = Some(cur);

@@ -1,4 +1,24 @@
-//! The partition log (skeleton; being implemented).
+//! The partition log: a directory of segments holding v2 record batches in
+//! Kafka's on-disk format, crash recovery, and the log manager owning the
+//! log directories.
+//!
+//! **API boundary**: [`Log`], [`LogError`], [`AppendInfo`], [`batch::BatchHeader`]
+//! and [`manager::LogManager`] are what other modules use.
+//!
+//! Invariants:
+//! - offsets are dense and assigned here: `append` rewrites each batch's
+//!   baseOffset (outside the CRC) and never decodes records;
+//! - an append is validated entirely before any byte is written, and is
+//!   written with one positional write into the active segment;
+//! - everything below [`Log::recovery_point`] has been fsynced. Without the
+//!   clean-shutdown marker, segments from the one holding the recovery point
+//!   are re-validated on open and a torn or corrupt tail is truncated;
+//! - durability: like Kafka, nothing is fsynced by default (page-cache
+//!   durability only). With `flush.messages=1` every append is fsynced before
+//!   `append` returns, i.e. before the produce is acknowledged. Rolled
+//!   segments are fsynced by a background thread, as Kafka schedules it.
+//! - `read` takes `&self` and uses positional reads: many readers run
+//!   concurrently under the caller's read lock; `append` needs the write lock.
 
 pub mod config;
 pub use config::{LogConfig, TimestampType};
@@ -9,22 +29,39 @@ pub mod manager;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use bytes::{Bytes, BytesMut};
+
+use batch::{BATCH_HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_MASK};
+use index::io_err;
+use segment::{AppendedBatch, LogSegment};
 
 /// Errors of the log, each mapping to a Kafka error code.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// CORRUPT_MESSAGE (2).
     #[error("corrupt record batch: {0}")]
     CorruptMessage(String),
+    /// INVALID_RECORD (87).
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// MESSAGE_TOO_LARGE (10).
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge { size: usize, max: i32 },
+    /// UNSUPPORTED_FOR_MESSAGE_FORMAT (43).
     #[error("unsupported record batch magic {0}")]
     UnsupportedMagic(i8),
+    /// OFFSET_OUT_OF_RANGE (1).
     #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
-    OffsetOutOfRange { offset: i64, log_start: i64, log_end: i64 },
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        log_end: i64,
+    },
+    /// KAFKA_STORAGE_ERROR (56).
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -34,6 +71,7 @@ pub enum LogError {
 }
 
 impl LogError {
+    /// The Kafka protocol error code of this error.
     pub fn kafka_error_code(&self) -> i16 {
         match self {
             LogError::CorruptMessage(_) => 2,
@@ -46,34 +84,549 @@ impl LogError {
     }
 }
 
+/// What an append did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppendInfo {
+    /// Base offset assigned to the first batch (-1 for an empty append).
     pub first_offset: i64,
+    /// Last offset assigned (-1 for an empty append).
     pub last_offset: i64,
+    /// The broker time stamped into the batches with LogAppendTime, else -1.
     pub log_append_time: i64,
     pub log_start_offset: i64,
     pub record_count: i64,
 }
 
+/// One partition's log.
 pub struct Log {
     dir: PathBuf,
     config: LogConfig,
+    /// Sorted by base offset, never empty; the last one is active.
+    segments: Vec<LogSegment>,
+    log_start_offset: i64,
+    /// Shared with the background flush of rolled segments.
+    recovery_point: Arc<AtomicI64>,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+    /// fsync of the segments rolled last (chained: each waits for the previous).
+    roll_flush: Option<JoinHandle<bool>>,
+    /// A file was created in `dir` since the last directory fsync.
+    dir_dirty: bool,
 }
 
-#[allow(unused_variables)]
-impl Log {
-    pub fn open(dir: &Path, config: LogConfig, log_start_offset: i64, recovery_point: i64, clean_shutdown: bool, now_ms: i64) -> Result<Log, LogError> { todo!() }
-    pub fn append(&mut self, records: &mut BytesMut, now_ms: i64) -> Result<AppendInfo, LogError> { todo!() }
-    pub fn read(&self, offset: i64, max_bytes: usize, min_one_batch: bool) -> Result<Bytes, LogError> { todo!() }
-    pub fn log_start_offset(&self) -> i64 { todo!() }
-    pub fn log_end_offset(&self) -> i64 { todo!() }
-    pub fn recovery_point(&self) -> i64 { todo!() }
-    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> { todo!() }
-    pub fn max_timestamp_and_offset(&self) -> Option<(i64, i64)> { todo!() }
-    pub fn flush(&mut self) -> Result<(), LogError> { todo!() }
-    pub fn update_config(&mut self, config: LogConfig) { self.config = config }
-    pub fn config(&self) -> &LogConfig { &self.config }
-    pub fn size_bytes(&self) -> u64 { todo!() }
-    pub fn dir(&self) -> &Path { &self.dir }
-    pub fn close(&mut self) -> Result<(), LogError> { todo!() }
+fn remove_file_if_exists(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(path, e)),
+    }
 }
+
+impl Log {
+    /// Opens (creating if missing) the partition directory `dir`; see the
+    /// module docs for recovery. Indexes missing or failing sanity checks are
+    /// rebuilt from the `.log` even after a clean shutdown.
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        log_start_offset: i64,
+        recovery_point: i64,
+        clean_shutdown: bool,
+        now_ms: i64,
+    ) -> Result<Log, LogError> {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let mut log_bases = Vec::new();
+        let mut index_files = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_err(dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let path = entry.path();
+            if name.ends_with(".deleted")
+                || name.ends_with(".cleaned")
+                || name.ends_with(".swap")
+                || name.ends_with(".tmp")
+            {
+                tracing::info!(file = %path.display(), "removing leftover temporary file");
+                remove_file_if_exists(&path)?;
+                continue;
+            }
+            match segment::parse_file_name(name) {
+                Some((base, segment::LOG_FILE_SUFFIX)) => log_bases.push(base),
+                Some((base, segment::INDEX_FILE_SUFFIX | segment::TIME_INDEX_FILE_SUFFIX)) => {
+                    index_files.push((base, path))
+                }
+                _ => {}
+            }
+        }
+        log_bases.sort_unstable();
+        for (base, path) in index_files {
+            if log_bases.binary_search(&base).is_err() {
+                tracing::warn!(file = %path.display(), "removing index file without a log segment");
+                remove_file_if_exists(&path)?;
+            }
+        }
+
+        let mut segments: Vec<LogSegment> = Vec::with_capacity(log_bases.len().max(1));
+        let mut dir_dirty = false;
+        // Unclean: recover from the segment holding the recovery point.
+        let recover_from = if clean_shutdown {
+            usize::MAX
+        } else {
+            log_bases
+                .partition_point(|&b| b <= recovery_point)
+                .saturating_sub(1)
+        };
+        let mut recovered = Vec::new();
+        let count = log_bases.len();
+        let mut i = 0;
+        while i < count {
+            let Some(&base) = log_bases.get(i) else { break };
+            let active = i + 1 == count;
+            let mut seg = LogSegment::open(dir, base, &config, active)?;
+            let truncated = if i >= recover_from {
+                recovered.push(i);
+                seg.recover(&config)?
+            } else {
+                seg.load(&config)?
+            };
+            segments.push(seg);
+            if truncated > 0 && !active && i >= recover_from {
+                let later = log_bases.get(i + 1..).unwrap_or(&[]);
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "deleting {} log segment(s) after the truncated segment {base}: {later:?}",
+                    later.len()
+                );
+                for &b in later {
+                    for suffix in [
+                        segment::LOG_FILE_SUFFIX,
+                        segment::INDEX_FILE_SUFFIX,
+                        segment::TIME_INDEX_FILE_SUFFIX,
+                    ] {
+                        remove_file_if_exists(&dir.join(segment::file_name(b, suffix)))?;
+                    }
+                }
+                dir_dirty = true;
+                if let Some(last) = segments.last_mut() {
+                    last.activate()?;
+                }
+                break;
+            }
+            i += 1;
+        }
+
+        let mut log_start_offset = log_start_offset.max(0);
+        match segments.first() {
+            None => {
+                segments.push(LogSegment::create(dir, log_start_offset, &config)?);
+                dir_dirty = true;
+            }
+            Some(first) => {
+                log_start_offset = log_start_offset.max(first.base_offset());
+                let log_end = segments.last().map_or(0, |s| s.next_offset());
+                if log_start_offset > log_end {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        log_start_offset,
+                        log_end,
+                        "log start offset is beyond the log end: deleting all segments and starting at the log start offset"
+                    );
+                    for seg in segments.drain(..) {
+                        seg.delete()?;
+                    }
+                    segments.push(LogSegment::create(dir, log_start_offset, &config)?);
+                    dir_dirty = true;
+                }
+            }
+        }
+
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset,
+            recovery_point: Arc::new(AtomicI64::new(0)),
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            roll_flush: None,
+            dir_dirty,
+        };
+        // Recovered segments (and new files) are made durable now, so the
+        // recovery point can be the log end.
+        for seg in &mut log.segments {
+            seg.flush()?;
+        }
+        if log.dir_dirty {
+            checkpoint::sync_dir(&log.dir)?;
+            log.dir_dirty = false;
+        }
+        let end = log.log_end_offset();
+        log.recovery_point.store(end, Ordering::Release);
+        tracing::debug!(
+            dir = %log.dir.display(),
+            segments = log.segments.len(),
+            log_start_offset = log.log_start_offset,
+            log_end_offset = end,
+            recovered = recovered.len(),
+            "opened log"
+        );
+        Ok(log)
+    }
+
+    fn active(&self) -> Result<&LogSegment, LogError> {
+        self.segments
+            .last()
+            .ok_or_else(|| io_err(&self.dir, std::io::Error::other("log has no segment")))
+    }
+
+    fn active_mut(&mut self) -> Result<&mut LogSegment, LogError> {
+        let dir = self.dir.clone();
+        self.segments
+            .last_mut()
+            .ok_or_else(|| io_err(&dir, std::io::Error::other("log has no segment")))
+    }
+
+    /// Validates and appends the record batches in `records`; see the module
+    /// docs. On error nothing is appended.
+    pub fn append(&mut self, records: &mut BytesMut, now_ms: i64) -> Result<AppendInfo, LogError> {
+        let infos = batch::validate_batches(records, self.config.max_message_bytes)?;
+        if infos.is_empty() {
+            return Ok(AppendInfo {
+                first_offset: -1,
+                last_offset: -1,
+                log_append_time: -1,
+                log_start_offset: self.log_start_offset,
+                record_count: 0,
+            });
+        }
+        let record_count: i64 = infos
+            .iter()
+            .map(|b| i64::from(b.last_offset_delta) + 1)
+            .sum();
+        let first_offset = self.log_end_offset();
+        let last_offset = first_offset + record_count - 1;
+        self.maybe_roll(records.len(), last_offset, now_ms)?;
+
+        let log_append_time = self.config.message_timestamp_type == TimestampType::LogAppendTime;
+        let mut appended = Vec::with_capacity(infos.len());
+        let mut next = first_offset;
+        for b in &infos {
+            batch::set_base_offset_and_epoch(records, b.position, next, 0)?;
+            let max_timestamp = if log_append_time {
+                batch::set_max_timestamp(records, b.position, b.size, true, now_ms)?;
+                now_ms
+            } else {
+                if b.attributes & TIMESTAMP_TYPE_MASK != 0 {
+                    batch::set_max_timestamp(records, b.position, b.size, false, b.max_timestamp)?;
+                }
+                b.max_timestamp
+            };
+            let last = next + i64::from(b.last_offset_delta);
+            appended.push(AppendedBatch {
+                position: b.position,
+                size: b.size,
+                last_offset: last,
+                max_timestamp,
+            });
+            next = last + 1;
+        }
+        let interval = self.config.index_interval_bytes;
+        self.active_mut()?
+            .append(records, &appended, interval, now_ms)?;
+
+        self.unflushed_messages += record_count;
+        if self.unflushed_messages >= self.config.flush_messages
+            || (self.config.flush_ms != i64::MAX
+                && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms)
+        {
+            self.flush()?;
+            self.last_flush_ms = now_ms;
+        }
+        Ok(AppendInfo {
+            first_offset,
+            last_offset,
+            log_append_time: if log_append_time { now_ms } else { -1 },
+            log_start_offset: self.log_start_offset,
+            record_count,
+        })
+    }
+
+    fn maybe_roll(
+        &mut self,
+        append_size: usize,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let seg = self.active()?;
+        if seg.size() == 0 {
+            return Ok(());
+        }
+        let max_size = self.config.segment_bytes.min(i32::MAX as u64);
+        let full = seg.size() + append_size as u64 > max_size;
+        let aged = seg
+            .rolling_base_ms()
+            .is_some_and(|t| now_ms.saturating_sub(t) > self.config.segment_ms);
+        let offsets_overflow = last_offset - seg.base_offset() > i64::from(i32::MAX);
+        if full || aged || seg.is_index_full() || offsets_overflow {
+            tracing::debug!(
+                dir = %self.dir.display(),
+                full, aged, index_full = seg.is_index_full(), offsets_overflow,
+                "rolling log segment at offset {}", self.log_end_offset()
+            );
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment, starts a new one at the log end offset and
+    /// fsyncs the old one in the background (advancing the recovery point).
+    fn roll(&mut self) -> Result<(), LogError> {
+        let new_base = self.log_end_offset();
+        let old = self.active_mut()?;
+        old.seal()?;
+        let files = old.files();
+        let new = LogSegment::create(&self.dir, new_base, &self.config)?;
+        self.segments.push(new);
+        self.dir_dirty = true;
+
+        let prev = self.roll_flush.take();
+        let recovery_point = self.recovery_point.clone();
+        let dir = self.dir.clone();
+        let job = move || -> bool {
+            let prev_ok = match prev {
+                Some(h) => h.join().unwrap_or(false),
+                None => true,
+            };
+            for f in &files {
+                if let Err(e) = f.sync_data() {
+                    tracing::warn!(dir = %dir.display(), error = %e, "fsync of rolled segment failed");
+                    return false;
+                }
+            }
+            if let Err(e) = checkpoint::sync_dir(&dir) {
+                tracing::warn!(error = %e, "fsync of log dir failed");
+                return false;
+            }
+            if prev_ok {
+                recovery_point.fetch_max(new_base, Ordering::AcqRel);
+            }
+            prev_ok
+        };
+        match std::thread::Builder::new()
+            .name("strom-log-flush".into())
+            .spawn(job)
+        {
+            Ok(h) => self.roll_flush = Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot spawn the segment flush thread; the next flush covers the rolled segment");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whole batches starting with the batch containing `offset`, up to
+    /// `max_bytes` (or the whole first batch if `min_one_batch`). May span
+    /// segments. `offset == log_end_offset` gives empty bytes.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<Bytes, LogError> {
+        let log_end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end,
+            });
+        }
+        if offset == log_end {
+            return Ok(Bytes::new());
+        }
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut budget = max_bytes;
+        for seg in self.segments.get(first..).unwrap_or(&[]) {
+            let Some((pos, header)) = seg.translate_offset(offset)? else {
+                continue;
+            };
+            let available = seg.size() - pos;
+            let want = available.min(budget as u64) as usize;
+            let start = buf.len();
+            buf.resize(start + want, 0);
+            seg.read_into(pos, buf.get_mut(start..).unwrap_or(&mut []))?;
+            let chunk = buf.get(start..).unwrap_or(&[]);
+            let mut p = 0usize;
+            while p + LOG_OVERHEAD <= chunk.len() {
+                let len = batch::get_i32(chunk, p + 8)?;
+                if len < (BATCH_HEADER_SIZE - LOG_OVERHEAD) as i32 {
+                    return Err(LogError::CorruptMessage(format!(
+                        "batch at position {} of {} has length {len}",
+                        pos + p as u64,
+                        seg.log_path().display()
+                    )));
+                }
+                let size = len as usize + LOG_OVERHEAD;
+                if p + size > chunk.len() {
+                    break;
+                }
+                p += size;
+            }
+            if p == 0 {
+                if start == 0 && min_one_batch {
+                    let size = header.total_size();
+                    buf.resize(size, 0);
+                    seg.read_into(pos, &mut buf)?;
+                    p = size;
+                } else {
+                    buf.truncate(start);
+                    break;
+                }
+            }
+            buf.truncate(start + p);
+            budget = budget.saturating_sub(p);
+            if (p as u64) < available || budget == 0 {
+                break;
+            }
+        }
+        Ok(Bytes::from(buf))
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The next offset to assign.
+    pub fn log_end_offset(&self) -> i64 {
+        self.segments
+            .last()
+            .map_or(self.log_start_offset, |s| s.next_offset())
+    }
+
+    /// Everything below this offset is fsynced.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point.load(Ordering::Acquire)
+    }
+
+    /// The earliest offset (>= log start) whose record timestamp is >= `ts`,
+    /// with that timestamp; record-precise for uncompressed batches,
+    /// batch-precise (base offset, max timestamp) for compressed ones.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
+        for seg in &self.segments {
+            if seg.max_timestamp() < ts || seg.next_offset() <= self.log_start_offset {
+                continue;
+            }
+            if let Some(found) = seg.find_offset_by_timestamp(ts, self.log_start_offset)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// (max timestamp, offset of the record carrying it) over the whole log.
+    pub fn max_timestamp_and_offset(&self) -> Option<(i64, i64)> {
+        let mut best: Option<&LogSegment> = None;
+        for seg in &self.segments {
+            if seg.offset_of_max_timestamp() >= 0
+                && best.is_none_or(|b| seg.max_timestamp() > b.max_timestamp())
+            {
+                best = Some(seg);
+            }
+        }
+        let seg = best?;
+        match seg.max_timestamp_and_offset() {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the batch with the max timestamp");
+                Some((seg.max_timestamp(), seg.offset_of_max_timestamp()))
+            }
+        }
+    }
+
+    fn join_roll_flush(&mut self) {
+        if let Some(h) = self.roll_flush.take() {
+            let _ = h.join();
+        }
+    }
+
+    /// fsyncs all dirty segments and indexes and advances the recovery point
+    /// to the log end offset.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.join_roll_flush();
+        let recovery_point = self.recovery_point();
+        let last = self.segments.len().saturating_sub(1);
+        for (i, seg) in self.segments.iter_mut().enumerate() {
+            if i == last || seg.next_offset() > recovery_point {
+                seg.flush()?;
+            }
+        }
+        if self.dir_dirty {
+            checkpoint::sync_dir(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        let end = self.log_end_offset();
+        self.recovery_point.fetch_max(end, Ordering::AcqRel);
+        self.unflushed_messages = 0;
+        Ok(())
+    }
+
+    /// New settings apply from the next append (index sizes from the next segment).
+    pub fn update_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Bytes of all segments' `.log` files.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size()).sum()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of segments (for tests and metrics).
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Flushes and closes: indexes trimmed to their used size as Kafka does.
+    pub fn close(&mut self) -> Result<(), LogError> {
+        self.join_roll_flush();
+        for seg in &mut self.segments {
+            seg.close()?;
+        }
+        if self.dir_dirty {
+            checkpoint::sync_dir(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        let end = self.log_end_offset();
+        self.recovery_point.fetch_max(end, Ordering::AcqRel);
+        self.unflushed_messages = 0;
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("dir", &self.dir)
+            .field("segments", &self.segments.len())
+            .field("log_start_offset", &self.log_start_offset)
+            .field("log_end_offset", &self.log_end_offset())
+            .field("recovery_point", &self.recovery_point())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

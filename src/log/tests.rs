@@ -1,0 +1,505 @@
+//! Tests of `Log`: append/read, rolling, recovery, indexes, timestamps.
+
+use std::path::Path;
+
+use bytes::BytesMut;
+
+use super::batch::testing::{build_batch, simple_batch};
+use super::batch::{validate_batch, BatchHeader};
+use super::segment::{file_name, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX};
+use super::*;
+
+fn small_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1024,
+        index_interval_bytes: 100,
+        segment_index_bytes: 4096,
+        ..LogConfig::default()
+    }
+}
+
+fn append(log: &mut Log, batch: &[u8], now: i64) -> AppendInfo {
+    let mut b = BytesMut::from(batch);
+    log.append(&mut b, now).unwrap()
+}
+
+/// Splits a read result into batch headers.
+fn headers(bytes: &[u8]) -> Vec<BatchHeader> {
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p < bytes.len() {
+        let h =
+            validate_batch(&bytes[p..p + BatchHeader::parse(&bytes[p..]).unwrap().total_size()])
+                .unwrap();
+        p += h.total_size();
+        out.push(h);
+    }
+    out
+}
+
+fn all_offsets(log: &Log) -> Vec<i64> {
+    let mut offsets = Vec::new();
+    let mut next = log.log_start_offset();
+    while next < log.log_end_offset() {
+        let bytes = log.read(next, 1 << 20, true).unwrap();
+        assert!(!bytes.is_empty());
+        for h in headers(&bytes) {
+            offsets.extend(h.base_offset..=h.last_offset());
+            next = h.last_offset() + 1;
+        }
+    }
+    offsets
+}
+
+fn seg_path(dir: &Path, base: i64, suffix: &str) -> std::path::PathBuf {
+    dir.join(file_name(base, suffix))
+}
+
+#[test]
+fn log_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Log>();
+    check::<manager::LogManager>();
+}
+
+#[test]
+fn append_assigns_offsets_and_keeps_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, true, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.read(0, 1000, true).unwrap().len(), 0);
+    let b1 = simple_batch(3, 1000);
+    let b2 = simple_batch(2, 2000);
+    let info = append(&mut log, &b1, 10);
+    assert_eq!(
+        (info.first_offset, info.last_offset, info.record_count),
+        (0, 2, 3)
+    );
+    assert_eq!(info.log_append_time, -1);
+    // Two batches in one request.
+    let mut both = b2.clone();
+    both.extend_from_slice(&b1);
+    let info = append(&mut log, &both, 11);
+    assert_eq!(
+        (info.first_offset, info.last_offset, info.record_count),
+        (3, 7, 5)
+    );
+    assert_eq!(log.log_end_offset(), 8);
+
+    let on_disk = std::fs::read(seg_path(dir.path(), 0, LOG_FILE_SUFFIX)).unwrap();
+    let mut expected = b1.clone();
+    expected.extend_from_slice(&both);
+    assert_eq!(on_disk.len(), expected.len());
+    let hs = headers(&on_disk);
+    assert_eq!(
+        hs.iter().map(|h| h.base_offset).collect::<Vec<_>>(),
+        vec![0, 3, 5]
+    );
+    let mut p = 0;
+    for h in &hs {
+        let size = h.total_size();
+        assert_eq!(on_disk[p + 16..p + size], expected[p + 16..p + size]);
+        assert_eq!(h.partition_leader_epoch, 0);
+        p += size;
+    }
+    // Reads return whole batches, including from the middle of one.
+    let all = log.read(0, 1 << 20, false).unwrap();
+    assert_eq!(&all[..], &on_disk[..]);
+    let mid = log.read(4, 1 << 20, false).unwrap();
+    assert_eq!(headers(&mid)[0].base_offset, 3);
+    assert_eq!(mid.len(), both.len());
+    // max_bytes limits to whole batches; min_one_batch returns one oversized batch.
+    let one = log.read(0, b1.len() + 10, false).unwrap();
+    assert_eq!(one.len(), b1.len());
+    assert_eq!(log.read(0, 5, false).unwrap().len(), 0);
+    assert_eq!(log.read(0, 5, true).unwrap().len(), b1.len());
+    assert_eq!(log.read(8, 100, true).unwrap().len(), 0);
+    assert!(matches!(
+        log.read(9, 100, true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert!(matches!(
+        log.read(-1, 100, true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(log.size_bytes(), on_disk.len() as u64);
+}
+
+#[test]
+fn bad_append_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, true, 0).unwrap();
+    append(&mut log, &simple_batch(2, 1), 0);
+    let good = simple_batch(2, 1);
+    let mut corrupt = good.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0x55;
+    let mut req = good.clone();
+    req.extend_from_slice(&corrupt);
+    let mut b = BytesMut::from(&req[..]);
+    let err = log.append(&mut b, 0).unwrap_err();
+    assert!(matches!(err, LogError::CorruptMessage(_)), "{err}");
+    assert_eq!(err.kafka_error_code(), 2);
+    // Truncated request.
+    let mut b = BytesMut::from(&good[..good.len() - 3]);
+    assert!(matches!(
+        log.append(&mut b, 0),
+        Err(LogError::CorruptMessage(_))
+    ));
+    // Too large.
+    log.update_config(LogConfig {
+        max_message_bytes: 20,
+        ..LogConfig::default()
+    });
+    let mut b = BytesMut::from(&good[..]);
+    let err = log.append(&mut b, 0).unwrap_err();
+    assert_eq!(err.kafka_error_code(), 10);
+    log.update_config(LogConfig::default());
+    // Old magic.
+    let mut v1 = good.clone();
+    v1[16] = 1;
+    let mut b = BytesMut::from(&v1[..]);
+    assert_eq!(log.append(&mut b, 0).unwrap_err().kafka_error_code(), 43);
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(
+        std::fs::metadata(seg_path(dir.path(), 0, LOG_FILE_SUFFIX))
+            .unwrap()
+            .len(),
+        good.len() as u64
+    );
+    // Empty append is a no-op.
+    let mut b = BytesMut::new();
+    assert_eq!(log.append(&mut b, 0).unwrap().record_count, 0);
+    append(&mut log, &good, 0);
+    assert_eq!(all_offsets(&log), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn rolls_on_segment_bytes_and_reads_span_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(), 0, 0, true, 0).unwrap();
+    let batch = simple_batch(5, 1000); // ~150 bytes
+    for i in 0..40 {
+        let info = append(&mut log, &batch, i);
+        assert_eq!(info.first_offset, i * 5);
+    }
+    assert!(log.segment_count() > 4, "{}", log.segment_count());
+    assert_eq!(log.log_end_offset(), 200);
+    assert_eq!(all_offsets(&log), (0..200).collect::<Vec<_>>());
+    // One read spans segments when max_bytes allows.
+    let everything = log.read(0, usize::MAX, false).unwrap();
+    assert_eq!(headers(&everything).len(), 40);
+    for o in [0, 7, 33, 99, 150, 199] {
+        let r = log.read(o, 1, true).unwrap();
+        let h = headers(&r);
+        assert_eq!(h.len(), 1);
+        assert!(h[0].base_offset <= o && o <= h[0].last_offset());
+    }
+    // Every segment file is below segment.bytes and named by its base offset.
+    let mut bases = Vec::new();
+    for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let name = e.file_name().into_string().unwrap();
+        if let Some(stem) = name.strip_suffix(".log") {
+            assert!(e.metadata().unwrap().len() <= 1024);
+            bases.push(stem.parse::<i64>().unwrap());
+        }
+    }
+    bases.sort();
+    assert_eq!(bases[0], 0);
+    assert_eq!(bases.len(), log.segment_count());
+    log.close().unwrap();
+    assert_eq!(log.recovery_point(), 200);
+    // Sealed indexes are trimmed.
+    let idx_len = std::fs::metadata(seg_path(dir.path(), 0, INDEX_FILE_SUFFIX))
+        .unwrap()
+        .len();
+    assert!(idx_len < 4096 && idx_len.is_multiple_of(8));
+    drop(log);
+
+    let mut log = Log::open(dir.path(), small_config(), 0, 200, true, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 200);
+    assert_eq!(all_offsets(&log), (0..200).collect::<Vec<_>>());
+    assert_eq!(append(&mut log, &batch, 0).first_offset, 200);
+}
+
+#[test]
+fn rolls_on_segment_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(dir.path(), config, 0, 0, true, 0).unwrap();
+    append(&mut log, &simple_batch(1, 5), 10_000);
+    append(&mut log, &simple_batch(1, 5), 10_500);
+    assert_eq!(log.segment_count(), 1);
+    append(&mut log, &simple_batch(1, 5), 11_001);
+    assert_eq!(log.segment_count(), 2);
+    assert!(seg_path(dir.path(), 2, LOG_FILE_SUFFIX).exists());
+}
+
+#[test]
+fn recovers_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, true, 0).unwrap();
+    let b = simple_batch(4, 100);
+    for _ in 0..3 {
+        append(&mut log, &b, 0);
+    }
+    drop(log); // crash: nothing flushed, no clean close
+    let path = seg_path(dir.path(), 0, LOG_FILE_SUFFIX);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len((b.len() * 2 + 30) as u64).unwrap(); // cut the third batch
+    drop(f);
+
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, false, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 8);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        (b.len() * 2) as u64
+    );
+    assert_eq!(all_offsets(&log), (0..8).collect::<Vec<_>>());
+    assert_eq!(append(&mut log, &b, 0).first_offset, 8);
+    assert_eq!(all_offsets(&log), (0..12).collect::<Vec<_>>());
+    drop(log);
+
+    // Garbage after the last batch.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let good_len = bytes.len();
+    bytes.extend_from_slice(&[0xab; 100]);
+    std::fs::write(&path, &bytes).unwrap();
+    let log = Log::open(dir.path(), LogConfig::default(), 0, 0, false, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 12);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len as u64);
+    drop(log);
+
+    // A flipped bit (bad CRC) in the last batch.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 2] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, false, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 8);
+    assert_eq!(append(&mut log, &b, 0).first_offset, 8);
+}
+
+#[test]
+fn recovery_drops_segments_after_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(), 0, 0, true, 0).unwrap();
+    let b = simple_batch(5, 1000);
+    for i in 0..30 {
+        append(&mut log, &b, i);
+    }
+    let segments = log.segment_count();
+    assert!(segments >= 3);
+    drop(log);
+    let mut logs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    // Corrupt the second segment's second batch.
+    let second = &logs[1];
+    let mut bytes = std::fs::read(second).unwrap();
+    bytes[b.len() + 70] ^= 0xff;
+    std::fs::write(second, &bytes).unwrap();
+    let base: i64 = second
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let mut log = Log::open(dir.path(), small_config(), 0, 0, false, 0).unwrap();
+    assert_eq!(log.segment_count(), 2);
+    assert_eq!(log.log_end_offset(), base + 5);
+    assert!(!logs[2].exists());
+    assert_eq!(all_offsets(&log), (0..base + 5).collect::<Vec<_>>());
+    assert_eq!(append(&mut log, &b, 0).first_offset, base + 5);
+    assert_eq!(all_offsets(&log), (0..base + 10).collect::<Vec<_>>());
+}
+
+#[test]
+fn unclean_open_trusts_segments_below_recovery_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(), 0, 0, true, 0).unwrap();
+    let b = simple_batch(5, 1000);
+    for i in 0..30 {
+        append(&mut log, &b, i);
+    }
+    log.flush().unwrap();
+    let rp = log.recovery_point();
+    assert_eq!(rp, 150);
+    drop(log);
+    let log = Log::open(dir.path(), small_config(), 0, rp, false, 0).unwrap();
+    assert_eq!(log.log_end_offset(), 150);
+    assert_eq!(all_offsets(&log), (0..150).collect::<Vec<_>>());
+}
+
+#[test]
+fn rebuilds_missing_or_bad_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(), 0, 0, true, 0).unwrap();
+    let b = simple_batch(2, 1000);
+    for i in 0..40 {
+        append(&mut log, &b, 1000 + i);
+    }
+    log.close().unwrap();
+    drop(log);
+    let idx0 = seg_path(dir.path(), 0, INDEX_FILE_SUFFIX);
+    let tidx0 = seg_path(dir.path(), 0, TIME_INDEX_FILE_SUFFIX);
+    let original = std::fs::read(&idx0).unwrap();
+    assert!(!original.is_empty());
+    std::fs::remove_file(&idx0).unwrap();
+    std::fs::remove_file(&tidx0).unwrap();
+    // The active segment's index gets garbage.
+    let last_base = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .into_string()
+                .ok()?
+                .strip_suffix(".log")?
+                .parse::<i64>()
+                .ok()
+        })
+        .max()
+        .unwrap();
+    assert!(last_base > 0);
+    std::fs::write(
+        seg_path(dir.path(), last_base, INDEX_FILE_SUFFIX),
+        [0xffu8; 16],
+    )
+    .unwrap();
+
+    let log = Log::open(dir.path(), small_config(), 0, 80, true, 0).unwrap();
+    assert_eq!(std::fs::read(&idx0).unwrap(), original);
+    assert!(tidx0.exists());
+    assert_eq!(log.log_end_offset(), 80);
+    assert_eq!(all_offsets(&log), (0..80).collect::<Vec<_>>());
+}
+
+#[test]
+fn offset_for_timestamp_is_record_precise() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(), 0, 0, true, 0).unwrap();
+    // Batch i holds records with timestamps 1000+10i, 1000+10i+3, 1000+10i+6.
+    for i in 0..40i64 {
+        let t = 1000 + 10 * i;
+        let batch = build_batch(
+            0,
+            &[
+                (t, None, Some(b"a")),
+                (t + 3, None, Some(b"b")),
+                (t + 6, None, Some(b"c")),
+            ],
+        );
+        append(&mut log, &batch, 0);
+    }
+    assert!(log.segment_count() > 1);
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 1000)));
+    assert_eq!(log.offset_for_timestamp(1000).unwrap(), Some((0, 1000)));
+    assert_eq!(log.offset_for_timestamp(1001).unwrap(), Some((1, 1003)));
+    assert_eq!(log.offset_for_timestamp(1004).unwrap(), Some((2, 1006)));
+    assert_eq!(log.offset_for_timestamp(1007).unwrap(), Some((3, 1010)));
+    for i in 0..40i64 {
+        let t = 1000 + 10 * i;
+        assert_eq!(
+            log.offset_for_timestamp(t + 5).unwrap(),
+            Some((3 * i + 2, t + 6)),
+            "i={i}"
+        );
+    }
+    assert_eq!(log.offset_for_timestamp(1000 + 390 + 7).unwrap(), None);
+    assert_eq!(log.max_timestamp_and_offset(), Some((1396, 119)));
+    log.close().unwrap();
+    drop(log);
+    let log = Log::open(dir.path(), small_config(), 0, 120, true, 0).unwrap();
+    assert_eq!(log.offset_for_timestamp(1205).unwrap(), Some((62, 1206)));
+    assert_eq!(log.max_timestamp_and_offset(), Some((1396, 119)));
+
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = Log::open(empty_dir.path(), small_config(), 0, 0, true, 0).unwrap();
+    assert_eq!(empty.offset_for_timestamp(0).unwrap(), None);
+    assert_eq!(empty.max_timestamp_and_offset(), None);
+}
+
+#[test]
+fn max_timestamp_finds_record_inside_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, true, 0).unwrap();
+    append(
+        &mut log,
+        &build_batch(0, &[(10, None, None), (50, None, None), (20, None, None)]),
+        0,
+    );
+    append(&mut log, &build_batch(0, &[(30, None, None)]), 0);
+    assert_eq!(log.max_timestamp_and_offset(), Some((50, 1)));
+    assert_eq!(log.offset_for_timestamp(15).unwrap(), Some((1, 50)));
+    assert_eq!(log.offset_for_timestamp(25).unwrap(), Some((1, 50)));
+}
+
+#[test]
+fn log_append_time_stamps_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        message_timestamp_type: TimestampType::LogAppendTime,
+        ..LogConfig::default()
+    };
+    let mut log = Log::open(dir.path(), config, 0, 0, true, 0).unwrap();
+    let info = append(&mut log, &simple_batch(3, 5), 777);
+    assert_eq!(info.log_append_time, 777);
+    let bytes = log.read(0, 1 << 20, true).unwrap();
+    let h = validate_batch(&bytes).unwrap();
+    assert!(h.is_log_append_time());
+    assert_eq!(h.max_timestamp, 777);
+    assert_eq!(log.offset_for_timestamp(700).unwrap(), Some((0, 777)));
+    assert_eq!(log.max_timestamp_and_offset(), Some((777, 0)));
+}
+
+#[test]
+fn flush_messages_one_fsyncs_before_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        flush_messages: 1,
+        ..small_config()
+    };
+    let mut log = Log::open(dir.path(), config, 0, 0, true, 0).unwrap();
+    for i in 0..20 {
+        append(&mut log, &simple_batch(2, 1), i);
+        assert_eq!(log.recovery_point(), log.log_end_offset());
+    }
+    let mut log2 = Log::open(
+        tempfile::tempdir().unwrap().path(),
+        small_config(),
+        0,
+        0,
+        true,
+        0,
+    )
+    .unwrap();
+    append(&mut log2, &simple_batch(2, 1), 0);
+    assert_eq!(log2.recovery_point(), 0);
+    log2.flush().unwrap();
+    assert_eq!(log2.recovery_point(), 2);
+}
+
+#[test]
+fn log_start_offset_bounds_reads_and_empty_log_starts_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 42, 0, true, 0).unwrap();
+    assert_eq!(log.log_start_offset(), 42);
+    assert_eq!(log.log_end_offset(), 42);
+    assert!(seg_path(dir.path(), 42, LOG_FILE_SUFFIX).exists());
+    assert_eq!(append(&mut log, &simple_batch(2, 1), 0).first_offset, 42);
+    assert!(matches!(
+        log.read(41, 100, true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(all_offsets(&log), vec![42, 43]);
+}
