@@ -32,19 +32,23 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Server { config, overrides } => {
-            let config = strom::config::BrokerConfig::load(config.as_deref(), std::env::vars(), &overrides)
-                .context("invalid configuration")?;
+            let config =
+                strom::config::BrokerConfig::load(config.as_deref(), std::env::vars(), &overrides)
+                    .context("invalid configuration")?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("strom")
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(async move {
-                let broker = strom::server::start(config).await.context("broker failed to start")?;
+                let broker = strom::server::start(config)
+                    .await
+                    .context("broker failed to start")?;
                 wait_for_signal().await;
                 broker.shutdown().await.context("unclean shutdown")
             })

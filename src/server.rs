@@ -70,11 +70,11 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         .first()
         .cloned()
         .ok_or_else(|| ServerError::Config("log.dirs is empty".into()))?;
-    let log_manager = Arc::new(tokio::task::block_in_place(|| LogManager::startup(&log_dirs))?);
-    let metadata: Arc<dyn MetadataStore> = Arc::new(StandaloneMetadataStore::open(
-        &first_dir,
-        config.broker_id,
-    )?);
+    let log_manager = Arc::new(tokio::task::block_in_place(|| {
+        LogManager::startup(&log_dirs)
+    })?);
+    let metadata: Arc<dyn MetadataStore> =
+        Arc::new(StandaloneMetadataStore::open(&first_dir, config.broker_id)?);
     let replica_manager = Arc::new(ReplicaManager::new(config.clone(), log_manager.clone()));
 
     // Recover and open every partition of every known topic.
@@ -185,7 +185,10 @@ impl RunningBroker {
         tracing::info!("shutting down: closing listeners");
         let _ = self.shutdown.send(true);
         let drain = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("tasks did not stop within 10 s; aborting them");
             self.tasks.abort_all();
         }

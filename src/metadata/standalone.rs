@@ -54,8 +54,7 @@ impl StandaloneMetadataStore {
         };
         let meta = format!(
             "#\n#{}\ncluster.id={}\nversion=0\nbroker.id={broker_id}\n",
-            "strom",
-            doc.cluster_id
+            "strom", doc.cluster_id
         );
         write_atomically(&dir.join("meta.properties"), meta.as_bytes())?;
         Ok(StandaloneMetadataStore {
@@ -135,7 +134,8 @@ pub fn new_cluster_id() -> String {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MetadataError> {
-    let err = |e: std::io::Error| MetadataError::Storage(format!("cannot write {}: {e}", path.display()));
+    let err =
+        |e: std::io::Error| MetadataError::Storage(format!("cannot write {}: {e}", path.display()));
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp).map_err(err)?;
     file.write_all(bytes).map_err(err)?;

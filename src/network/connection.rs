@@ -24,10 +24,7 @@ pub(super) async fn serve(
     let (read_half, write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
-    let ctx = RequestContext {
-        peer,
-        advertised,
-    };
+    let ctx = RequestContext { peer, advertised };
     loop {
         let len = tokio::select! {
             r = reader.read_i32() => match r {

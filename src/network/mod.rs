@@ -85,7 +85,8 @@ impl BoundListener {
                     let broker = broker.clone();
                     let advertised = advertised.clone();
                     let shutdown = shutdown.clone();
-                    let span = tracing::info_span!("connection", listener = %self.listener.name, %peer);
+                    let span =
+                        tracing::info_span!("connection", listener = %self.listener.name, %peer);
                     tokio::spawn(
                         async move {
                             connection::serve(stream, peer, advertised, broker, shutdown).await;

@@ -71,9 +71,10 @@ pub(crate) async fn create_topic(
         BrokerConfig::validate_topic_config(key, value)
             .map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
     }
-    let collides = broker.replica_manager.topics().keys().any(|existing| {
-        existing != name && existing.replace('.', "_") == name.replace('.', "_")
-    });
+    let collides =
+        broker.replica_manager.topics().keys().any(|existing| {
+            existing != name && existing.replace('.', "_") == name.replace('.', "_")
+        });
     if collides {
         // Kafka refuses names that differ from an existing one only in '.' vs '_'
         // (their metric names would collide).
@@ -206,7 +207,10 @@ async fn create_one(
             None => {
                 return Err((
                     ResponseError::InvalidConfig,
-                    format!("Null value not supported for topic configs: {}", c.name.as_str()),
+                    format!(
+                        "Null value not supported for topic configs: {}",
+                        c.name.as_str()
+                    ),
                 ))
             }
         }
@@ -216,7 +220,15 @@ async fn create_one(
     } else {
         1
     };
-    create_topic(broker, name, partitions, replication, configs, validate_only).await
+    create_topic(
+        broker,
+        name,
+        partitions,
+        replication,
+        configs,
+        validate_only,
+    )
+    .await
 }
 
 pub(super) async fn delete_topics(
@@ -229,7 +241,12 @@ pub(super) async fn delete_topics(
         request
             .topics
             .iter()
-            .map(|t| (t.name.as_ref().map(|n| n.0.as_str().to_string()), t.topic_id))
+            .map(|t| {
+                (
+                    t.name.as_ref().map(|n| n.0.as_str().to_string()),
+                    t.topic_id,
+                )
+            })
             .collect()
     } else {
         request
@@ -296,7 +313,14 @@ pub(super) async fn create_partitions(
     for t in request.topics {
         let name = t.name.0.as_str().to_string();
         let mut result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-        let outcome = add_partitions(broker, &name, t.count, t.assignments.is_some(), request.validate_only).await;
+        let outcome = add_partitions(
+            broker,
+            &name,
+            t.count,
+            t.assignments.is_some(),
+            request.validate_only,
+        )
+        .await;
         if let Err((code, message)) = outcome {
             result.error_code = code.code();
             result.error_message = Some(StrBytes::from_string(message));
@@ -353,7 +377,9 @@ pub(crate) async fn update_topic(broker: &Broker, metadata: TopicMetadata) -> Re
         .update_topic(&metadata)
         .await
         .map_err(|e| match e {
-            MetadataError::UnknownTopic(_) => (ResponseError::UnknownTopicOrPartition, e.to_string()),
+            MetadataError::UnknownTopic(_) => {
+                (ResponseError::UnknownTopicOrPartition, e.to_string())
+            }
             other => (ResponseError::UnknownServerError, other.to_string()),
         })?;
     broker

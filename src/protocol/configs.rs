@@ -53,11 +53,16 @@ pub(super) fn describe(
                 },
                 RESOURCE_BROKER => {
                     if name.is_empty() || name == broker.config.broker_id.to_string() {
-                        Ok(broker.config.describe_broker_configs(request.include_synonyms))
+                        Ok(broker
+                            .config
+                            .describe_broker_configs(request.include_synonyms))
                     } else {
                         Err((
                             ResponseError::InvalidRequest,
-                            format!("Unexpected broker id, expected {} but received {name}", broker.config.broker_id),
+                            format!(
+                                "Unexpected broker id, expected {} but received {name}",
+                                broker.config.broker_id
+                            ),
                         ))
                     }
                 }
@@ -71,9 +76,7 @@ pub(super) fn describe(
                     let keys = resource.configuration_keys.as_ref();
                     result.configs = entries
                         .into_iter()
-                        .filter(|e| {
-                            keys.is_none_or(|k| k.iter().any(|k| k.as_str() == e.name))
-                        })
+                        .filter(|e| keys.is_none_or(|k| k.iter().any(|k| k.as_str() == e.name)))
                         .map(|e| to_result(e, version, request.include_documentation))
                         .collect();
                 }
@@ -88,7 +91,11 @@ pub(super) fn describe(
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn to_result(entry: ConfigEntry, version: i16, documentation: bool) -> DescribeConfigsResourceResult {
+fn to_result(
+    entry: ConfigEntry,
+    version: i16,
+    documentation: bool,
+) -> DescribeConfigsResourceResult {
     let mut result = DescribeConfigsResourceResult::default()
         .with_name(StrBytes::from_string(entry.name))
         .with_value(entry.value.map(StrBytes::from_string))
@@ -131,7 +138,15 @@ pub(super) async fn alter(broker: &Broker, request: AlterConfigsRequest) -> Alte
                 )
             })
             .collect();
-        let outcome = apply(broker, resource.resource_type, &name, changes, true, request.validate_only).await;
+        let outcome = apply(
+            broker,
+            resource.resource_type,
+            &name,
+            changes,
+            true,
+            request.validate_only,
+        )
+        .await;
         let mut response = kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -162,7 +177,15 @@ pub(super) async fn incremental_alter(
                 )
             })
             .collect();
-        let outcome = apply(broker, resource.resource_type, &name, changes, false, request.validate_only).await;
+        let outcome = apply(
+            broker,
+            resource.resource_type,
+            &name,
+            changes,
+            false,
+            request.validate_only,
+        )
+        .await;
         let mut response = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);

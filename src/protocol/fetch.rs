@@ -101,7 +101,10 @@ pub(super) async fn handle(
         if bytes >= min_bytes || errors || Instant::now() >= deadline {
             break results;
         }
-        if tokio::time::timeout_at(deadline, appends.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, appends.changed())
+            .await
+            .is_err()
+        {
             // Deadline reached: answer with what there is (one more read so
             // nothing appended since the last read is missed).
             let rm2 = rm.clone();

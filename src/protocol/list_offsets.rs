@@ -17,7 +17,7 @@ const MAX_TIMESTAMP: i64 = -3;
 pub(super) async fn handle(
     broker: &Broker,
     _ctx: &RequestContext,
-    _version: i16,
+    version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -33,7 +33,7 @@ pub(super) async fn handle(
                     .with_offset(-1)
                     .with_leader_epoch(-1);
                 match found.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                    Some(partition) => lookup(partition, p.timestamp, base),
+                    Some(partition) => lookup(partition, p.timestamp, version, base),
                     None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                 }
             })
@@ -50,10 +50,16 @@ pub(super) async fn handle(
 fn lookup(
     partition: &Partition,
     timestamp: i64,
+    version: i16,
     base: ListOffsetsPartitionResponse,
 ) -> ListOffsetsPartitionResponse {
     partition.with_log(|log| {
-        let base = base.with_leader_epoch(0);
+        // The leader epoch exists from v4 on.
+        let base = if version >= 4 {
+            base.with_leader_epoch(0)
+        } else {
+            base
+        };
         match timestamp {
             LATEST => base.with_offset(log.log_end_offset()),
             EARLIEST => base.with_offset(log.log_start_offset()),

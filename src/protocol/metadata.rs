@@ -33,17 +33,23 @@ pub(super) async fn handle(
             .with_node_id(BrokerId(broker_id))
             .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
             .with_port(i32::from(ctx.advertised.port))
-            .with_rack(broker.config.broker_rack.clone().map(StrBytes::from_string))])
+            .with_rack(
+                broker.config.broker_rack.clone().map(StrBytes::from_string),
+            )])
         .with_cluster_id(Some(StrBytes::from_string(broker.metadata.cluster_id())))
         .with_controller_id(BrokerId(broker_id))
         .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
     let topics = broker.replica_manager.topics();
     let requested: Vec<MetadataResponseTopic> = match request.topics {
         // null (or, before v1, empty) means every topic
-        None => topics.values().map(|t| describe_topic(broker_id, t)).collect(),
-        Some(list) if list.is_empty() && version == 0 => {
-            topics.values().map(|t| describe_topic(broker_id, t)).collect()
-        }
+        None => topics
+            .values()
+            .map(|t| describe_topic(broker_id, t))
+            .collect(),
+        Some(list) if list.is_empty() && version == 0 => topics
+            .values()
+            .map(|t| describe_topic(broker_id, t))
+            .collect(),
         Some(list) => {
             let mut out = Vec::with_capacity(list.len());
             for wanted in list {
@@ -141,6 +147,8 @@ pub(super) fn describe_cluster(
             .with_broker_id(BrokerId(broker_id))
             .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
             .with_port(i32::from(ctx.advertised.port))
-            .with_rack(broker.config.broker_rack.clone().map(StrBytes::from_string))])
+            .with_rack(
+                broker.config.broker_rack.clone().map(StrBytes::from_string),
+            )])
         .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }

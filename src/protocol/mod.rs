@@ -268,7 +268,9 @@ fn encode_response<T: Encodable + HeaderVersion>(
         .and_then(|h| body.compute_size(version).map(|b| h + b))
         .map_err(encode_err)?;
     let mut out = BytesMut::with_capacity(size);
-    header.encode(&mut out, header_version).map_err(encode_err)?;
+    header
+        .encode(&mut out, header_version)
+        .map_err(encode_err)?;
     body.encode(&mut out, version).map_err(encode_err)?;
     debug_assert_eq!(out.remaining(), size);
     Ok(out)

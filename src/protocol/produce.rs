@@ -41,7 +41,11 @@ pub(super) async fn handle(
                     .records
                     .map(|r| BytesMut::from(&r[..]))
                     .unwrap_or_default();
-                match broker.replica_manager.append(&name, data.index, records).await {
+                match broker
+                    .replica_manager
+                    .append(&name, data.index, records)
+                    .await
+                {
                     Ok(info) => {
                         result.base_offset = info.first_offset;
                         result.log_append_time_ms = info.log_append_time;
