@@ -591,6 +591,7 @@ impl BrokerConfig {
         }
         let long = |name: &str| -> Result<i64, ConfigError> { parse(name, value(name)?) };
         let timestamp = value("message.timestamp.type")?;
+        let cleanup_policy = value("cleanup.policy")?;
         Ok(LogConfig {
             segment_bytes: parse("segment.bytes", value("segment.bytes")?)?,
             segment_ms: long("segment.ms")?,
@@ -607,6 +608,20 @@ impl BrokerConfig {
             retention_ms: long("retention.ms")?,
             retention_bytes: long("retention.bytes")?,
             file_delete_delay_ms: long("file.delete.delay.ms")?,
+            compression_type: value("compression.type")?
+                .parse()
+                .map_err(|e: String| invalid("compression.type", "", e))?,
+            message_timestamp_difference_max_ms: long("message.timestamp.difference.max.ms")?,
+            producer_id_expiration_ms: i64::from(self.producer_id_expiration_ms),
+            cleanup_delete: cleanup_policy.split(',').any(|p| p.trim() == "delete"),
+            cleanup_compact: cleanup_policy.split(',').any(|p| p.trim() == "compact"),
+            delete_retention_ms: long("delete.retention.ms")?,
+            min_compaction_lag_ms: long("min.compaction.lag.ms")?,
+            max_compaction_lag_ms: long("max.compaction.lag.ms")?,
+            min_cleanable_dirty_ratio: parse(
+                "min.cleanable.dirty.ratio",
+                value("min.cleanable.dirty.ratio")?,
+            )?,
         })
     }
 

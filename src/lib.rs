@@ -4,16 +4,22 @@
 //! - `config`: Kafka broker property names from TOML, `KAFKA_*` env and `--override`.
 //! - `log`: the segmented, crash-safe partition log and the log manager.
 //! - `metadata`: topics, partitions and topic configs behind one seam.
+//! - `coordinator`: the group coordinator: consumer groups and committed offsets in `__consumer_offsets`.
+//! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, request framing.
 //! - `protocol`: the API router and one handler per Kafka API.
 //! - `server`: start-up and shutdown order.
+//! - `zk`: ZooKeeper as Kafka uses it (the only code that talks to ZooKeeper).
 
 pub mod config;
+pub mod coordinator;
 pub mod log;
 pub mod metadata;
 pub mod network;
+pub mod producer_ids;
 pub mod protocol;
 pub mod replica_manager;
 pub mod server;
 pub mod util;
+pub mod zk;

@@ -53,6 +53,14 @@ impl Partition {
     }
 }
 
+impl AsRef<RwLock<Log>> for Partition {
+    /// The log's lock, for the retention task and the log cleaner (which take
+    /// the write lock only for brief segment-list swaps).
+    fn as_ref(&self) -> &RwLock<Log> {
+        &self.log
+    }
+}
+
 /// Offsets a Fetch or ListOffsets response reports.
 #[derive(Clone, Copy, Debug)]
 pub struct PartitionOffsets {
@@ -155,6 +163,41 @@ impl ReplicaManager {
             .values()
             .find(|t| t.metadata.topic_id == id)
             .cloned()
+    }
+
+    /// Every partition hosted here: (topic, partition index, partition).
+    pub fn all_partitions(&self) -> Vec<(String, i32, Arc<Partition>)> {
+        let topics = self.topics.load();
+        let mut out = Vec::new();
+        for (name, topic) in topics.iter() {
+            for p in &topic.partitions {
+                out.push((name.clone(), p.index, p.clone()));
+            }
+        }
+        out
+    }
+
+    /// DeleteRecords for one partition: moves the log start offset to
+    /// `offset` (-1 = high watermark) and checkpoints it. Returns the new
+    /// low watermark.
+    pub async fn delete_records(
+        &self,
+        topic: &str,
+        index: i32,
+        offset: i64,
+    ) -> Result<i64, ReplicaError> {
+        let partition = self.partition(topic, index)?;
+        let low = tokio::task::spawn_blocking(move || {
+            partition.log.write().delete_records_before(offset)
+        })
+        .await
+        .map_err(|e| ReplicaError::Task(e.to_string()))??;
+        let entries = self.checkpoint_entries();
+        let log_manager = self.log_manager.clone();
+        tokio::task::spawn_blocking(move || log_manager.checkpoint(&entries))
+            .await
+            .map_err(|e| ReplicaError::Task(e.to_string()))??;
+        Ok(low)
     }
 
     /// One partition.

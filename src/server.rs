@@ -1,5 +1,6 @@
 //! Start-up and shutdown of the broker, in Kafka's order: recover the logs,
-//! load the topics, open the listeners; on shutdown close the listeners
+//! register in ZooKeeper (with `zookeeper.connect`), load the topics, open
+//! the listeners; on shutdown close the listeners
 //! first, then flush, checkpoint and close the logs and mark the clean
 //! shutdown.
 
@@ -13,9 +14,14 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::BrokerConfig;
+use crate::coordinator::GroupCoordinator;
+use crate::log::cleaner::{CleanerConfig, LogCleaner};
 use crate::log::manager::LogManager;
+use crate::log::retention::{enforce_retention, FileDeleter};
 use crate::log::LogError;
-use crate::metadata::{MetadataError, MetadataStore, StandaloneMetadataStore};
+use crate::metadata::{
+    MetadataError, MetadataStore, StandaloneMetadataStore, ZookeeperMetadataStore,
+};
 use crate::network::{connection_limit, BoundListener};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
@@ -33,6 +39,9 @@ pub enum ServerError {
     /// The metadata store failed.
     #[error("metadata: {0}")]
     Metadata(#[from] MetadataError),
+    /// ZooKeeper could not be reached or refused the registration.
+    #[error(transparent)]
+    ZooKeeper(#[from] crate::zk::ZkError),
     /// Loading a partition failed.
     #[error("partition: {0}")]
     Replica(#[from] ReplicaError),
@@ -60,6 +69,9 @@ pub struct RunningBroker {
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     replica_manager: Arc<ReplicaManager>,
+    coordinator: Arc<GroupCoordinator>,
+    /// The log cleaner threads (stopped before the logs are closed).
+    log_cleaner: Option<LogCleaner>,
 }
 
 /// Recovers the logs, loads the topics and opens the listeners.
@@ -73,8 +85,16 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let log_manager = Arc::new(tokio::task::block_in_place(|| {
         LogManager::startup(&log_dirs)
     })?);
-    let metadata: Arc<dyn MetadataStore> =
-        Arc::new(StandaloneMetadataStore::open(&first_dir, config.broker_id)?);
+    // With zookeeper.connect, ZooKeeper is the source of truth: connect and
+    // register the broker before the topics are loaded and listeners open.
+    let zookeeper = match &config.zookeeper_connect {
+        Some(_) => Some(ZookeeperMetadataStore::start(&config).await?),
+        None => None,
+    };
+    let metadata: Arc<dyn MetadataStore> = match &zookeeper {
+        Some(zk) => zk.clone(),
+        None => Arc::new(StandaloneMetadataStore::open(&first_dir, config.broker_id)?),
+    };
     let replica_manager = Arc::new(ReplicaManager::new(config.clone(), log_manager.clone()));
 
     // Recover and open every partition of every known topic.
@@ -107,10 +127,18 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         "logs loaded"
     );
 
+    // The group coordinator replays __consumer_offsets in the background;
+    // until it has, the group APIs answer COORDINATOR_LOAD_IN_PROGRESS.
+    let coordinator = Arc::new(GroupCoordinator::new(
+        config.clone(),
+        replica_manager.clone(),
+        metadata.clone(),
+    ));
     let broker = Arc::new(Broker::new(
         config.clone(),
         replica_manager.clone(),
         metadata.clone(),
+        coordinator.clone(),
     ));
     let (shutdown, shutdown_rx) = watch::channel(false);
     let limit = connection_limit(config.max_connections);
@@ -170,11 +198,22 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         }
         .instrument(tracing::info_span!("log-checkpoint")),
     );
+    if let Some(zk) = zookeeper {
+        // Follows the ZooKeeper session; closes it (deregistering) on shutdown.
+        tasks.spawn(
+            zk.run(replica_manager.clone(), shutdown_rx.clone())
+                .instrument(tracing::info_span!("zk-session")),
+        );
+    }
+    coordinator.spawn(&mut tasks, shutdown_rx.clone());
+    let log_cleaner = spawn_log_maintenance(&config, &replica_manager, &mut tasks, &shutdown_rx)?;
     Ok(RunningBroker {
+        log_cleaner,
         bound,
         shutdown,
         tasks,
         replica_manager,
+        coordinator,
     })
 }
 
@@ -184,6 +223,9 @@ impl RunningBroker {
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         tracing::info!("shutting down: closing listeners");
         let _ = self.shutdown.send(true);
+        // Pending JoinGroup/SyncGroup long polls are answered NOT_COORDINATOR
+        // so their connections can close.
+        self.coordinator.shutdown();
         let drain = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(10), drain)
             .await
@@ -191,6 +233,10 @@ impl RunningBroker {
         {
             tracing::warn!("tasks did not stop within 10 s; aborting them");
             self.tasks.abort_all();
+        }
+        if let Some(cleaner) = self.log_cleaner.take() {
+            tracing::info!("stopping the log cleaner");
+            let _ = tokio::task::spawn_blocking(move || cleaner.shutdown()).await;
         }
         tracing::info!("flushing and closing logs");
         let rm = self.replica_manager.clone();
@@ -200,4 +246,104 @@ impl RunningBroker {
         tracing::info!("shut down cleanly");
         Ok(())
     }
+}
+
+/// How often `.deleted` files are looked at (each waits `file.delete.delay.ms`).
+const FILE_DELETE_TICK: Duration = Duration::from_millis(500);
+
+/// Starts the retention task (every `log.retention.check.interval.ms`,
+/// missed ticks skipped), the removal of `.deleted` files, and the log
+/// cleaner threads (`log.cleaner.enable`, `log.cleaner.threads`).
+fn spawn_log_maintenance(
+    config: &BrokerConfig,
+    replica_manager: &Arc<ReplicaManager>,
+    tasks: &mut JoinSet<()>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Option<LogCleaner>, ServerError> {
+    let deleter = Arc::new(FileDeleter::new());
+
+    let rm = replica_manager.clone();
+    let del = deleter.clone();
+    let mut stop = shutdown.clone();
+    let interval = Duration::from_millis(config.log_retention_check_interval_ms.max(1) as u64);
+    tasks.spawn(
+        async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let rm = rm.clone();
+                let del = del.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    let summary =
+                        enforce_retention(&rm.all_partitions(), crate::util::now_ms(), &del);
+                    if summary.log_start_moved {
+                        rm.log_manager().checkpoint(&rm.checkpoint_entries())?;
+                    }
+                    Ok::<_, LogError>(summary)
+                })
+                .await;
+                match res {
+                    Ok(Ok(s)) if s.deleted_segments > 0 => {
+                        tracing::debug!(segments = s.deleted_segments, "retention pass done")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "writing checkpoints after retention failed")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        .instrument(tracing::info_span!("log-retention")),
+    );
+
+    let del = deleter.clone();
+    let mut stop = shutdown.clone();
+    tasks.spawn(
+        async move {
+            let mut tick = tokio::time::interval(FILE_DELETE_TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    // Files still waiting are removed by `Log::open` at the next start.
+                    _ = stop.changed() => return,
+                }
+                if del.pending() > 0 {
+                    let del = del.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || del.delete_due(crate::util::now_ms()))
+                            .await;
+                }
+            }
+        }
+        .instrument(tracing::info_span!("log-file-deleter")),
+    );
+
+    let threads = usize::try_from(config.log_cleaner_threads).unwrap_or(0);
+    if !config.log_cleaner_enable || threads == 0 {
+        tracing::info!("log cleaner disabled");
+        return Ok(None);
+    }
+    let cleaner_config = CleanerConfig {
+        threads,
+        dedupe_buffer_size: usize::try_from(config.log_cleaner_dedupe_buffer_size)
+            .unwrap_or(usize::MAX),
+        io_max_bytes_per_second: config
+            .get("log.cleaner.io.max.bytes.per.second")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(f64::MAX),
+        backoff_ms: u64::try_from(config.log_cleaner_backoff_ms).unwrap_or(15_000),
+    };
+    let rm = replica_manager.clone();
+    let cleaner = LogCleaner::start(
+        cleaner_config,
+        Arc::new(move || rm.all_partitions()),
+        deleter,
+    )?;
+    Ok(Some(cleaner))
 }

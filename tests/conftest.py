@@ -189,6 +189,18 @@ def api_versions(host: str, port: int, version: int = 0, timeout: float = 5.0) -
 # ---------------------------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: SIGKILL the broker if the test process dies (Linux), so a
+    killed or crashed pytest run never leaves brokers behind."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except Exception:  # noqa: BLE001 - best effort; not Linux or no libc.so.6
+        pass
+
+
 class Broker:
     """The real strom binary on two free 127.0.0.1 ports with its own data dir.
 
@@ -196,7 +208,8 @@ class Broker:
     test can tell which listener answered.
     """
 
-    def __init__(self, extra_overrides: dict | None = None, env: dict | None = None, broker_id: int = 1):
+    def __init__(self, extra_overrides: dict | None = None, env: dict | None = None, broker_id: int = 1,
+                 config_file: str | Path | None = None):
         if not STROM.exists():
             pytest.fail(f"{STROM} does not exist: build it with `cargo build --release` (bash tests/run.sh does)", pytrace=False)
         self.broker_id = broker_id
@@ -209,6 +222,7 @@ class Broker:
         self.log_path = self.tmp_dir / "broker.log"
         self.extra_overrides = dict(extra_overrides or {})
         self.env = dict(env or {})
+        self.config_file = config_file
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.expected_exit = True  # False while running: an exit then is a crash
@@ -231,6 +245,8 @@ class Broker:
 
     def command(self) -> list[str]:
         cmd = [str(STROM), "server"]
+        if self.config_file is not None:
+            cmd += ["--config", str(self.config_file)]
         for k, v in self.overrides().items():
             cmd += ["--override", f"{k}={v}"]
         return cmd
@@ -263,6 +279,7 @@ class Broker:
                 env=self.process_env(),
                 cwd=self.tmp_dir,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self.expected_exit = False
         try:
@@ -363,7 +380,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def make_broker(request):
-    """Factory: make_broker(extra_overrides=None, env=None, start=True) -> Broker.
+    """Factory: make_broker(extra_overrides=None, env=None, config_file=None, start=True) -> Broker.
 
     Every broker made is stopped after the test; its data dir is kept (and
     named in the report) when the test failed. A broker that died while the
@@ -372,8 +389,8 @@ def make_broker(request):
     brokers: list[Broker] = []
     request.node._strom_brokers = brokers
 
-    def factory(extra_overrides=None, env=None, start=True) -> Broker:
-        b = Broker(extra_overrides=extra_overrides, env=env)
+    def factory(extra_overrides=None, env=None, config_file=None, start=True) -> Broker:
+        b = Broker(extra_overrides=extra_overrides, env=env, config_file=config_file)
         brokers.append(b)
         if start:
             b.start()
@@ -401,6 +418,91 @@ def make_broker(request):
 def broker(make_broker) -> Broker:
     """A started strom broker with the default test overrides."""
     return make_broker()
+
+
+# ---------------------------------------------------------------------------
+# ZooKeeper: Debian's `zookeeper` package server, run directly
+# ---------------------------------------------------------------------------
+
+ZK_JARS = ("zookeeper", "zookeeper-jute", "netty-handler", "netty-common", "netty-buffer", "netty-transport",
+           "netty-transport-native-epoll", "netty-transport-native-unix-common", "netty-codec", "netty-resolver",
+           "slf4j-api", "slf4j-simple", "metrics-core", "snappy-java", "commons-cli")
+
+
+class ZooKeeper:
+    """A standalone ZooKeeper server (ZooKeeperServerMain) on a free loopback
+    port with a temporary data dir; stopped by PID. `restart(fresh=True)`
+    wipes the data dir: every session and znode is lost."""
+
+    def __init__(self):
+        java = shutil.which("java")
+        jars = [Path("/usr/share/java") / f"{j}.jar" for j in ZK_JARS]
+        if not java or not jars[0].exists():
+            missing("Debian's zookeeper package (java and /usr/share/java/zookeeper.jar)")
+        self.classpath = ":".join(str(j) for j in jars if j.exists())
+        self.java = java
+        self.port = free_port()
+        self.connect = f"127.0.0.1:{self.port}"
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix="strom-zk-"))
+        self.data_dir = self.tmp_dir / "data"
+        self.log_path = self.tmp_dir / "zookeeper.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "ZooKeeper":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.tmp_dir / "zoo.cfg"
+        cfg.write_text(
+            f"tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={self.data_dir}\nclientPort={self.port}\n"
+            "clientPortAddress=127.0.0.1\nadmin.enableServer=false\nminSessionTimeout=1000\nmaxSessionTimeout=60000\n"
+            "4lw.commands.whitelist=ruok,srvr\n"
+        )
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.java, "-Xmx256m", "-cp", self.classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", str(cfg)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+
+        def serving():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"zookeeper exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"ruok")
+                return s.recv(16) == b"imok"
+
+        wait_until(serving, timeout, f"ZooKeeper on {self.connect}", interval=0.2)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def restart(self, fresh: bool = False) -> None:
+        self.stop()
+        if fresh:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.start()
+
+    def kazoo(self, chroot: str = ""):
+        kazoo_client = need_module("kazoo.client")
+        k = kazoo_client.KazooClient(hosts=self.connect + chroot, timeout=10)
+        k.start(timeout=15)
+        return k
+
+
+@pytest.fixture
+def zookeeper():
+    """A started ZooKeeper server, stopped (and its data dir removed) after the test."""
+    zk = ZooKeeper().start()
+    yield zk
+    zk.stop()
+    shutil.rmtree(zk.tmp_dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------

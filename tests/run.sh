@@ -14,6 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 export PYTHONDONTWRITEBYTECODE=1
 
 section() { printf '\n======== %s ========\n' "$*"; }
+trap 'rc=$?; section "FAILED (exit $rc): $BASH_COMMAND"' ERR
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -169,6 +169,7 @@ def test_confluent_error_codes(broker):
     assert len(admin.list_topics(topic="exists", timeout=5).topics["exists"].partitions) == 3
 
 
+@pytest.mark.timeout(120)
 def test_unknown_topic_metadata_and_produce(broker):
     """auto.create.topics.enable=false: metadata reports error 3 and nothing is created."""
     admin = admin_client(broker.bootstrap)
@@ -219,6 +220,7 @@ def test_unknown_topic_metadata_and_produce(broker):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(120)  # kafka-python retries some failed requests forever
 def test_kafka_python_admin(broker):
     from kafka.admin import ConfigResource as KpConfigResource
     from kafka.admin import ConfigResourceType
@@ -258,6 +260,7 @@ def test_kafka_python_admin(broker):
         admin.close()
 
 
+@pytest.mark.timeout(120)
 def test_kafka_python_error_codes(broker):
     from kafka.admin import NewPartitions as KpNewPartitions
     from kafka.admin import NewTopic as KpNewTopic

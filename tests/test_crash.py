@@ -116,6 +116,7 @@ def test_kill9_with_flush_every_message_keeps_every_ack(make_broker):
 
     broker.start()
     msgs, found = read_back(broker, topic)
+    print(f"produced {produced}, acknowledged {len(acked)}, recovered {len(found)}")
     missing = sorted(set(acked) - set(found))
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged messages lost, e.g. {missing[:10]}"
     moved = {i: (acked[i], found[i]) for i in acked if acked[i] != found[i]}
@@ -133,6 +134,7 @@ def test_kill9_without_flush_recovers_clean_log(make_broker):
     broker.start()
     # Readable end to end, dense offsets, no duplicates, no torn records.
     msgs, found = read_back(broker, topic)
+    print(f"produced {produced}, acknowledged {len(acked)}, recovered {len(found)}")
     assert set(found) <= set(range(produced))
     # A second crash-free restart sees the same log (recovery is stable).
     broker.stop()

@@ -4,6 +4,8 @@ import json
 import time
 from collections import defaultdict
 
+import pytest
+
 from conftest import assert_dense_offsets, consume_all, create_topic, kcat, need_module
 
 ck = need_module("confluent_kafka")
@@ -138,6 +140,7 @@ def test_kcat_json_headers_and_timestamps(broker):
         assert x["broker"] == 1, x
 
 
+@pytest.mark.timeout(120)  # kafka-python retries some failed requests forever
 def test_kafka_python_round_trip(broker):
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 

@@ -438,6 +438,7 @@ fn log_config_maps_every_setting() {
             retention_ms: 7 * 24 * 3_600_000,
             retention_bytes: 5000,
             file_delete_delay_ms: 10,
+            ..LogConfig::default()
         }
     );
     let c = load(None, &[], &["log.roll.hours=2", "log.roll.ms=300"]).unwrap();
@@ -453,6 +454,7 @@ fn log_config_maps_every_setting() {
         .unwrap();
     assert_eq!((lc.segment_ms, lc.segment_bytes), (77, 2048));
     assert_eq!(lc.message_timestamp_type, TimestampType::LogAppendTime);
+    assert!(lc.cleanup_compact && !lc.cleanup_delete);
     let e = c.log_config(&topic(&[("segment.bytes", "1")])).unwrap_err();
     assert_eq!(key_of(e), "segment.bytes");
 }

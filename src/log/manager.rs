@@ -71,6 +71,8 @@ pub struct LogManager {
     recovery_points: HashMap<(String, i32), i64>,
     log_start_offsets: HashMap<(String, i32), i64>,
     state: Mutex<State>,
+    /// Serialises checkpoint writers (periodic task, retention, DeleteRecords).
+    checkpoint_lock: Mutex<()>,
 }
 
 fn read_checkpoint_or_warn(path: &Path) -> HashMap<(String, i32), i64> {
@@ -122,6 +124,7 @@ impl LogManager {
             state: Mutex::new(State {
                 locations: HashMap::new(),
             }),
+            checkpoint_lock: Mutex::new(()),
         };
         let mut locations = HashMap::new();
         for (topic, partition, dir) in manager.existing_partitions() {
@@ -267,6 +270,7 @@ impl LogManager {
     /// logs: (topic, partition, recovery point, log start offset).
     pub fn checkpoint(&self, entries: &[(String, i32, i64, i64)]) -> Result<(), LogError> {
         type Entries = Vec<(String, i32, i64)>;
+        let _writer = self.checkpoint_lock.lock();
         let mut per_dir: Vec<(Entries, Entries)> = vec![(Vec::new(), Vec::new()); self.dirs.len()];
         {
             let state = self.state.lock();

@@ -24,9 +24,13 @@ pub mod config;
 pub use config::{LogConfig, TimestampType};
 pub mod batch;
 pub mod checkpoint;
+pub mod cleaner;
 pub mod index;
 pub mod manager;
+pub mod producer_state;
+pub mod retention;
 pub mod segment;
+pub mod validator;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -61,6 +65,15 @@ pub enum LogError {
         log_start: i64,
         log_end: i64,
     },
+    /// INVALID_TIMESTAMP (32).
+    #[error("invalid timestamp: {0}")]
+    InvalidTimestamp(String),
+    /// INVALID_PRODUCER_EPOCH (47): an idempotent producer's epoch is older than the partition's.
+    #[error("invalid producer epoch: {0}")]
+    InvalidProducerEpoch(String),
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER (45): an idempotent producer skipped or reordered a sequence.
+    #[error("out of order sequence number: {0}")]
+    OutOfOrderSequence(String),
     /// KAFKA_STORAGE_ERROR (56).
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -80,6 +93,9 @@ impl LogError {
             LogError::UnsupportedMagic(_) => 43,
             LogError::OffsetOutOfRange { .. } => 1,
             LogError::Io { .. } => 56,
+            LogError::InvalidTimestamp(_) => 32,
+            LogError::InvalidProducerEpoch(_) => 47,
+            LogError::OutOfOrderSequence(_) => 45,
         }
     }
 }
@@ -112,6 +128,8 @@ pub struct Log {
     roll_flush: Option<JoinHandle<bool>>,
     /// A file was created in `dir` since the last directory fsync.
     dir_dirty: bool,
+    /// Idempotent producers' sequences (see `producer_state`).
+    producer_state: producer_state::ProducerStateManager,
 }
 
 fn remove_file_if_exists(path: &Path) -> Result<(), LogError> {
@@ -135,6 +153,8 @@ impl Log {
         now_ms: i64,
     ) -> Result<Log, LogError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        // A committed log cleaner swap takes its place before segments are listed.
+        cleaner::complete_swaps(dir)?;
         let mut log_bases = Vec::new();
         let mut index_files = Vec::new();
         let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
@@ -252,7 +272,9 @@ impl Log {
             last_flush_ms: now_ms,
             roll_flush: None,
             dir_dirty,
+            producer_state: producer_state::ProducerStateManager::new(),
         };
+        log.load_producer_state()?;
         // Recovered segments (and new files) are made durable now, so the
         // recovery point can be the log end.
         for seg in &mut log.segments {
@@ -291,7 +313,25 @@ impl Log {
     /// Validates and appends the record batches in `records`; see the module
     /// docs. On error nothing is appended.
     pub fn append(&mut self, records: &mut BytesMut, now_ms: i64) -> Result<AppendInfo, LogError> {
-        let infos = batch::validate_batches(records, self.config.max_message_bytes)?;
+        let mut infos = batch::validate_batches(records, self.config.max_message_bytes)?;
+        if self.config.cleanup_compact {
+            cleaner::check_keys(records, &infos)?;
+        }
+        let producer = self.check_producers(records, &infos, now_ms)?;
+        if let producer_state::ProducerAppend::Duplicate(b) = producer {
+            return Ok(AppendInfo {
+                first_offset: b.first_offset,
+                last_offset: b.last_offset,
+                log_append_time: -1,
+                log_start_offset: self.log_start_offset,
+                record_count: 0,
+            });
+        }
+        if let Some(converted) = validator::validate_records(records, &infos, &self.config, now_ms)?
+        {
+            *records = converted;
+            infos = batch::validate_batches(records, self.config.max_message_bytes)?;
+        }
         if infos.is_empty() {
             return Ok(AppendInfo {
                 first_offset: -1,
@@ -335,6 +375,10 @@ impl Log {
         let interval = self.config.index_interval_bytes;
         self.active_mut()?
             .append(records, &appended, interval, now_ms)?;
+        if let producer_state::ProducerAppend::Batch(h) = producer {
+            self.producer_state
+                .update(&h, first_offset, last_offset, now_ms);
+        }
 
         self.unflushed_messages += record_count;
         if self.unflushed_messages >= self.config.flush_messages
@@ -390,6 +434,7 @@ impl Log {
         let new = LogSegment::create(&self.dir, new_base, &self.config)?;
         self.segments.push(new);
         self.dir_dirty = true;
+        self.write_producer_snapshot(false);
 
         let prev = self.roll_flush.take();
         let recovery_point = self.recovery_point.clone();
@@ -605,6 +650,7 @@ impl Log {
         for seg in &mut self.segments {
             seg.close()?;
         }
+        self.write_producer_snapshot(true);
         if self.dir_dirty {
             checkpoint::sync_dir(&self.dir)?;
             self.dir_dirty = false;

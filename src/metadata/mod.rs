@@ -6,8 +6,13 @@
 //! Invariant: a change is durable in the store before it is visible to
 //! clients (callers apply it to the replica manager only after the store
 //! returned `Ok`).
+//!
+//! With `zookeeper.connect` set, [`ZookeeperMetadataStore`] keeps everything
+//! in ZooKeeper as Kafka 3.5 does (through `zk/`, the only code that talks to
+//! ZooKeeper); ZooKeeper is then the source of truth.
 
 pub mod standalone;
+pub mod zookeeper;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use standalone::StandaloneMetadataStore;
+pub use zookeeper::ZookeeperMetadataStore;
 
 /// One topic as the metadata store keeps it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +49,11 @@ pub enum MetadataError {
     /// The backing store failed; the change was not applied.
     #[error("metadata store failure: {0}")]
     Storage(String),
+    /// The backing store cannot be reached right now (ZooKeeper connection
+    /// lost or session being re-established); the change was not applied
+    /// and a retry may succeed.
+    #[error("metadata store unavailable, retry later: {0}")]
+    Unavailable(String),
 }
 
 /// Where the broker keeps its cluster metadata.

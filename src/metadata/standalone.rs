@@ -133,7 +133,7 @@ pub fn new_cluster_id() -> String {
     crate::util::uuid_to_base64(uuid::Uuid::new_v4())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MetadataError> {
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MetadataError> {
     let err =
         |e: std::io::Error| MetadataError::Storage(format!("cannot write {}: {e}", path.display()));
     let tmp = path.with_extension("tmp");

@@ -25,6 +25,20 @@ use crate::metadata::{MetadataError, TopicMetadata};
 /// A refused admin operation: a Kafka error code and a message for the client.
 type Refusal = (ResponseError, String);
 
+/// A metadata store failure as the client sees it. An unreachable store
+/// (ZooKeeper connection lost) answers REQUEST_TIMED_OUT, retriable: Kafka's
+/// ZooKeeper client blocks the change until `zookeeper.connection.timeout.ms`
+/// and the change did not happen in time; we answer at once instead of
+/// holding the request.
+fn store_refusal(e: MetadataError) -> Refusal {
+    match e {
+        MetadataError::TopicExists(_) => (ResponseError::TopicAlreadyExists, e.to_string()),
+        MetadataError::UnknownTopic(_) => (ResponseError::UnknownTopicOrPartition, e.to_string()),
+        MetadataError::Unavailable(_) => (ResponseError::RequestTimedOut, e.to_string()),
+        MetadataError::Storage(_) => (ResponseError::UnknownServerError, e.to_string()),
+    }
+}
+
 /// Creates one topic (validated as Kafka does); `validate_only` stops before any change.
 pub(crate) async fn create_topic(
     broker: &Broker,
@@ -102,7 +116,7 @@ pub(crate) async fn create_topic(
         .await
         .map_err(|e| match e {
             MetadataError::TopicExists(_) => (ResponseError::TopicAlreadyExists, e.to_string()),
-            other => (ResponseError::UnknownServerError, other.to_string()),
+            other => store_refusal(other),
         })?;
     broker
         .replica_manager
@@ -296,7 +310,7 @@ async fn delete_topic(broker: &Broker, name: &str) -> Result<(), Refusal> {
         .metadata
         .delete_topic(name)
         .await
-        .map_err(|e| (ResponseError::UnknownServerError, e.to_string()))?;
+        .map_err(store_refusal)?;
     broker
         .replica_manager
         .remove_topic(name)
@@ -317,7 +331,11 @@ pub(super) async fn create_partitions(
             broker,
             &name,
             t.count,
-            t.assignments.is_some(),
+            t.assignments.as_ref().map(|a| {
+                a.iter()
+                    .map(|p| p.broker_ids.iter().map(|b| b.0).collect())
+                    .collect()
+            }),
             request.validate_only,
         )
         .await;
@@ -334,7 +352,7 @@ async fn add_partitions(
     broker: &Broker,
     name: &str,
     count: i32,
-    has_assignments: bool,
+    assignments: Option<Vec<Vec<i32>>>,
     validate_only: bool,
 ) -> Result<(), Refusal> {
     let topic = broker.replica_manager.topic(name).ok_or_else(|| {
@@ -356,11 +374,26 @@ async fn add_partitions(
             format!("Topic already has {current} partitions."),
         ));
     }
-    if has_assignments {
-        return Err((
-            ResponseError::InvalidReplicaAssignment,
-            "Replica assignments are not supported on a single broker; leave them out.".into(),
-        ));
+    if let Some(assignments) = assignments {
+        // Kafka: one assignment per new partition, each with the topic's
+        // replication factor (1 here) of live brokers (only this one).
+        let own = broker.config.broker_id;
+        let new = usize::try_from(count - current).unwrap_or(0);
+        if assignments.len() != new {
+            return Err((
+                ResponseError::InvalidReplicaAssignment,
+                format!(
+                    "Increasing the number of partitions by {new} but {} assignments provided.",
+                    assignments.len()
+                ),
+            ));
+        }
+        if let Some(bad) = assignments.iter().find(|a| a.as_slice() != [own]) {
+            return Err((
+                ResponseError::InvalidReplicaAssignment,
+                format!("Assignment {bad:?} is invalid: the only broker is {own} and the replication factor is 1."),
+            ));
+        }
     }
     if validate_only {
         return Ok(());
@@ -380,7 +413,7 @@ pub(crate) async fn update_topic(broker: &Broker, metadata: TopicMetadata) -> Re
             MetadataError::UnknownTopic(_) => {
                 (ResponseError::UnknownTopicOrPartition, e.to_string())
             }
-            other => (ResponseError::UnknownServerError, other.to_string()),
+            other => store_refusal(other),
         })?;
     broker
         .replica_manager

@@ -12,7 +12,10 @@
 mod admin;
 mod api_versions;
 mod configs;
+mod delete_records;
 mod fetch;
+mod groups;
+mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -25,7 +28,9 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 
 use crate::config::{BrokerConfig, Listener};
+use crate::coordinator::GroupCoordinator;
 use crate::metadata::MetadataStore;
+use crate::producer_ids::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
 
 /// What the handlers know of the connection a request came in on.
@@ -74,6 +79,19 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::CreatePartitions, 0, 0, 3),
     api(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
     api(ApiKey::DescribeCluster, 0, 0, 1),
+    api(ApiKey::DeleteRecords, 0, 0, 2),
+    api(ApiKey::FindCoordinator, 0, 0, 4),
+    api(ApiKey::JoinGroup, 0, 0, 9),
+    api(ApiKey::SyncGroup, 0, 0, 5),
+    api(ApiKey::Heartbeat, 0, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 0, 5),
+    api(ApiKey::OffsetCommit, 0, 2, 8),
+    api(ApiKey::OffsetFetch, 0, 1, 8),
+    api(ApiKey::DescribeGroups, 0, 0, 5),
+    api(ApiKey::ListGroups, 0, 0, 4),
+    api(ApiKey::DeleteGroups, 0, 0, 2),
+    api(ApiKey::OffsetDelete, 0, 0, 0),
+    api(ApiKey::InitProducerId, 0, 0, 4),
 ];
 
 /// Why a frame could not be served; the connection is closed.
@@ -120,6 +138,8 @@ pub struct Broker {
     config: Arc<BrokerConfig>,
     replica_manager: Arc<ReplicaManager>,
     metadata: Arc<dyn MetadataStore>,
+    coordinator: Arc<GroupCoordinator>,
+    producer_ids: Arc<ProducerIdManager>,
 }
 
 impl Broker {
@@ -128,11 +148,21 @@ impl Broker {
         config: Arc<BrokerConfig>,
         replica_manager: Arc<ReplicaManager>,
         metadata: Arc<dyn MetadataStore>,
+        coordinator: Arc<GroupCoordinator>,
     ) -> Self {
+        let producer_ids = Arc::new(ProducerIdManager::new(
+            config
+                .log_dirs
+                .first()
+                .map_or(std::path::Path::new("."), |d| d.as_path()),
+            config.broker_id,
+        ));
         Broker {
             config,
             replica_manager,
             metadata,
+            coordinator,
+            producer_ids,
         }
     }
 
@@ -200,6 +230,7 @@ impl Broker {
             }
             ApiKey::Fetch => serve!(fetch),
             ApiKey::ListOffsets => serve!(list_offsets),
+            ApiKey::DeleteRecords => serve!(delete_records),
             ApiKey::Metadata => serve!(metadata),
             ApiKey::ApiVersions => serve!(api_versions),
             ApiKey::CreateTopics => {
@@ -232,9 +263,66 @@ impl Broker {
                 let response = configs::incremental_alter(self, request).await;
                 encode_response(key, cid, version, &response).map(Some)
             }
+            ApiKey::InitProducerId => serve!(init_producer_id),
             ApiKey::DescribeCluster => {
                 let request = decode(key, version, &mut frame)?;
                 let response = metadata::describe_cluster(self, ctx, request);
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::FindCoordinator => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::find_coordinator(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::JoinGroup => {
+                let request = decode(key, version, &mut frame)?;
+                let client_id = header.client_id.as_deref().unwrap_or("").to_string();
+                let response = groups::join_group(self, ctx, version, client_id, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::SyncGroup => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::sync_group(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::Heartbeat => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::heartbeat(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::LeaveGroup => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::leave_group(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::OffsetCommit => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::offset_commit(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::OffsetFetch => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::offset_fetch(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::DescribeGroups => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::describe_groups(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::ListGroups => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::list_groups(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::DeleteGroups => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::delete_groups(self, ctx, version, request).await;
+                encode_response(key, cid, version, &response).map(Some)
+            }
+            ApiKey::OffsetDelete => {
+                let request = decode(key, version, &mut frame)?;
+                let response = groups::offset_delete(self, ctx, version, request).await;
                 encode_response(key, cid, version, &response).map(Some)
             }
             _ => Err(ProtocolError::UnknownApi(raw_key)),

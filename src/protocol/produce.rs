@@ -2,6 +2,13 @@
 //! replica manager; acks=0 gets no response, acks=1 and acks=-1 are the same
 //! on a single replica (the append is complete, and fsynced when
 //! `flush.messages` says so, before the answer).
+//!
+//! Transactions are not implemented. As Kafka does, transactional batches in
+//! a request without a transactional id fail the whole request with
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED; with a transactional id they get
+//! INVALID_TXN_STATE (no transaction can have been begun here), while
+//! non-transactional batches are appended whether or not a transactional id
+//! is set, as Kafka appends them.
 
 use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
@@ -9,7 +16,23 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::log::batch::{BatchHeader, LOG_OVERHEAD};
+
 use super::{Broker, RequestContext};
+
+/// Whether any batch in `records` has the transactional attribute (headers only).
+fn has_transactional_batch(records: &[u8]) -> bool {
+    let mut pos = 0usize;
+    while let Some(rest) = records.get(pos..).filter(|r| r.len() > LOG_OVERHEAD) {
+        match BatchHeader::parse(rest) {
+            Ok(h) if h.is_transactional() => return true,
+            Ok(h) => pos += h.total_size(),
+            // The log reports malformed batches.
+            Err(_) => return false,
+        }
+    }
+    false
+}
 
 pub(super) async fn handle(
     broker: &Broker,
@@ -19,6 +42,11 @@ pub(super) async fn handle(
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
+    let transactional = request.topic_data.iter().any(|t| {
+        t.partition_data
+            .iter()
+            .any(|p| p.records.as_deref().is_some_and(has_transactional_batch))
+    });
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_string();
@@ -31,8 +59,13 @@ pub(super) async fn handle(
                 .with_log_start_offset(-1);
             if !valid_acks {
                 result.error_code = ResponseError::InvalidRequiredAcks.code();
-            } else if request.transactional_id.is_some() {
+            } else if transactional && request.transactional_id.is_none() {
                 result.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+                result.error_message = Some(StrBytes::from_static_str(
+                    "transactional records need a transactional id",
+                ));
+            } else if data.records.as_deref().is_some_and(has_transactional_batch) {
+                result.error_code = ResponseError::InvalidTxnState.code();
                 result.error_message = Some(StrBytes::from_static_str(
                     "transactions are not supported by this broker yet",
                 ));

@@ -1,0 +1,573 @@
+//! The ZooKeeper metadata store: with `zookeeper.connect` set, ZooKeeper is
+//! the source of truth for the cluster id, topics and topic configs, kept
+//! where and how Kafka 3.5 keeps them (all ZooKeeper access goes through
+//! `zk::KafkaZkClient`). This module is the broker's policy on top:
+//!
+//! - start-up: connect (retrying until `zookeeper.connection.timeout.ms`),
+//!   persistent paths, `/cluster/id` checked against `meta.properties`,
+//!   pending deletions finished, `/brokers/ids/<id>` registered (refused when
+//!   another live session holds it), the controller election, topics read;
+//! - the session task ([`ZookeeperMetadataStore::run`]): after a reconnect it
+//!   checks its ephemeral nodes, after expiry it re-registers and re-runs the
+//!   election; when ZooKeeper lost the cluster state (no `/cluster/id` in a
+//!   new session) it re-creates what this broker owns: the cluster id, its
+//!   topics with their configs and partition states; a lost election is
+//!   retried when `/controller` goes away; topics created, changed or
+//!   deleted by other ZooKeeper writers are applied to the replica manager;
+//! - writes: a topic change goes to ZooKeeper first; while ZooKeeper is
+//!   unreachable it fails with [`MetadataError::Unavailable`] (retriable),
+//!   while produce and fetch go on.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, watch};
+use tracing::Instrument;
+
+use super::{MetadataError, MetadataStore, TopicMetadata};
+use crate::config::BrokerConfig;
+use crate::replica_manager::ReplicaManager;
+use crate::zk::{
+    BrokerInfo, ControllerElection, KafkaZkClient, SessionEvent, ZkError, ZkSettings, ZkWatch,
+    ZkWatch3, ZooKeeperClient,
+};
+
+/// How long the session task waits before retrying work that failed.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// Changes by other writers often come in bursts (assignment, then config, then states).
+const CHANGE_DEBOUNCE: Duration = Duration::from_millis(200);
+
+impl From<ZkError> for MetadataError {
+    fn from(e: ZkError) -> Self {
+        if e.is_retriable() {
+            MetadataError::Unavailable(e.to_string())
+        } else {
+            MetadataError::Storage(e.to_string())
+        }
+    }
+}
+
+/// Metadata kept in ZooKeeper.
+pub struct ZookeeperMetadataStore {
+    zk: KafkaZkClient,
+    broker: BrokerInfo,
+    cluster_id: String,
+    log_dirs: Vec<PathBuf>,
+    /// What ZooKeeper had when last read or written by us.
+    topics: tokio::sync::Mutex<BTreeMap<String, TopicMetadata>>,
+    /// Current controller (-1 unknown).
+    controller_id: AtomicI32,
+    /// Controller epoch of our election (0 while not the controller).
+    controller_epoch: AtomicI32,
+    /// Session events, subscribed before registration so none is missed.
+    events: parking_lot::Mutex<Option<broadcast::Receiver<SessionEvent>>>,
+}
+
+/// The broker registration Kafka derives from the listener config.
+pub fn broker_info(config: &BrokerConfig) -> BrokerInfo {
+    let endpoints: Vec<(String, String, u16)> = config
+        .listeners
+        .iter()
+        .map(|l| {
+            let advertised = config
+                .advertised_listeners
+                .iter()
+                .find(|a| a.name == l.name)
+                .unwrap_or(l);
+            (l.name.clone(), advertised.host.clone(), advertised.port)
+        })
+        .collect();
+    let security_protocol_map = endpoints
+        .iter()
+        .map(|(name, _, _)| {
+            let protocol = config
+                .listener_security_protocol_map
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.clone());
+            (name.clone(), protocol)
+        })
+        .collect();
+    BrokerInfo {
+        broker_id: config.broker_id,
+        endpoints,
+        security_protocol_map,
+        rack: config.broker_rack.clone(),
+    }
+}
+
+/// The `cluster.id` recorded in the log dirs' `meta.properties`, if any.
+fn stored_cluster_id(log_dirs: &[PathBuf]) -> Option<String> {
+    log_dirs.iter().find_map(|dir| {
+        let text = std::fs::read_to_string(dir.join("meta.properties")).ok()?;
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("cluster.id="))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+impl ZookeeperMetadataStore {
+    /// Connects and registers the broker (see the module docs for the order).
+    pub async fn start(config: &BrokerConfig) -> Result<Arc<Self>, ZkError> {
+        let connect = config
+            .zookeeper_connect
+            .clone()
+            .ok_or_else(|| ZkError::BadConnectString(String::new(), "not set".into()))?;
+        let session_timeout = Duration::from_millis(
+            u64::try_from(config.zookeeper_session_timeout_ms).unwrap_or(18_000),
+        );
+        let connection_timeout = config
+            .zookeeper_connection_timeout_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map_or(session_timeout, Duration::from_millis);
+        let span = tracing::info_span!("zookeeper", zookeeper = %connect);
+        async move {
+            let session = ZooKeeperClient::connect(ZkSettings {
+                connect,
+                session_timeout,
+                connection_timeout,
+            })
+            .await?;
+            let events = session.subscribe();
+            let zk = KafkaZkClient::new(session);
+            zk.make_sure_persistent_paths_exist().await?;
+
+            let stored = stored_cluster_id(&config.log_dirs);
+            let cluster_id = match zk.get_cluster_id().await? {
+                Some(id) => id,
+                None => {
+                    let proposed = stored
+                        .clone()
+                        .unwrap_or_else(super::standalone::new_cluster_id);
+                    let id = zk.create_or_get_cluster_id(&proposed).await?;
+                    tracing::info!(cluster_id = %id, "created /cluster/id");
+                    id
+                }
+            };
+            if let Some(stored) = stored.filter(|s| *s != cluster_id) {
+                return Err(ZkError::InconsistentClusterId {
+                    zookeeper: cluster_id,
+                    stored,
+                });
+            }
+
+            let store = ZookeeperMetadataStore {
+                zk,
+                broker: broker_info(config),
+                cluster_id,
+                log_dirs: config.log_dirs.clone(),
+                topics: tokio::sync::Mutex::new(BTreeMap::new()),
+                controller_id: AtomicI32::new(-1),
+                controller_epoch: AtomicI32::new(0),
+                events: parking_lot::Mutex::new(Some(events)),
+            };
+            store.write_meta_properties();
+            store.zk.check_endpoints_free(&store.broker).await?;
+            let epoch = store.zk.register_broker(&store.broker).await?;
+            tracing::info!(
+                broker_id = store.broker.broker_id,
+                broker_epoch = epoch,
+                endpoints = ?store.broker.endpoint_strings(),
+                "registered broker in ZooKeeper"
+            );
+            store.elect().await?;
+            store.finish_pending_deletions().await?;
+            let topics = store.zk.get_all_topics(store.broker.broker_id).await?;
+            *store.topics.lock().await = topics.into_iter().map(|t| (t.name.clone(), t)).collect();
+            Ok(Arc::new(store))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Kafka's ZK-mode `meta.properties` (version 0) in every log dir.
+    fn write_meta_properties(&self) {
+        let meta = format!(
+            "#\n#strom\ncluster.id={}\nversion=0\nbroker.id={}\n",
+            self.cluster_id, self.broker.broker_id
+        );
+        for dir in &self.log_dirs {
+            if let Err(e) =
+                super::standalone::write_atomically(&dir.join("meta.properties"), meta.as_bytes())
+            {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot write meta.properties");
+            }
+        }
+    }
+
+    /// Runs the controller election; a loss is logged and retried by the
+    /// session task when `/controller` goes away.
+    async fn elect(&self) -> Result<(), ZkError> {
+        match self.zk.elect_controller(self.broker.broker_id).await? {
+            ControllerElection::Won { epoch } => {
+                self.controller_epoch.store(epoch, Ordering::Release);
+                self.controller_id
+                    .store(self.broker.broker_id, Ordering::Release);
+                tracing::info!(controller_epoch = epoch, "elected controller");
+            }
+            ControllerElection::Lost { controller } => {
+                self.controller_epoch.store(0, Ordering::Release);
+                self.controller_id
+                    .store(controller.unwrap_or(-1), Ordering::Release);
+                tracing::info!(controller = ?controller, "another broker is the controller; watching /controller");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this broker won the election in the current session (the
+    /// epoch is only set by a won election).
+    fn is_controller(&self) -> bool {
+        self.controller_epoch.load(Ordering::Acquire) > 0
+    }
+
+    /// The epoch written into partition states (Kafka's controller epoch;
+    /// 1 when another broker is the controller and we write anyway).
+    fn epoch_for_writes(&self) -> i32 {
+        self.controller_epoch.load(Ordering::Acquire).max(1)
+    }
+
+    /// Finishes deletions marked in `/admin/delete_topics` (as the
+    /// controller's `TopicDeletionManager` does).
+    async fn finish_pending_deletions(&self) -> Result<Vec<String>, ZkError> {
+        if !self.is_controller() {
+            return Ok(Vec::new());
+        }
+        let pending = self.zk.pending_deletions().await?;
+        for topic in &pending {
+            tracing::info!(
+                topic,
+                "completing topic deletion marked in /admin/delete_topics"
+            );
+            self.zk.complete_topic_deletion(topic).await?;
+        }
+        Ok(pending)
+    }
+
+    /// Follows the ZooKeeper session until `shutdown`, then closes it (our
+    /// ephemeral nodes go with it). See the module docs.
+    pub async fn run(
+        self: Arc<Self>,
+        replica_manager: Arc<ReplicaManager>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let session = self.zk.session().clone();
+        let follow = session.clone().run(shutdown.clone());
+        let broker = self.clone().follow_session(replica_manager, shutdown);
+        tokio::join!(follow, broker);
+        self.zk.deregister(self.broker.broker_id).await;
+        session.close().await;
+    }
+
+    async fn follow_session(
+        self: Arc<Self>,
+        replica_manager: Arc<ReplicaManager>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let Some(mut events) = self.events.lock().take() else {
+            return;
+        };
+        // True while registration or the election has to be (re)done.
+        let mut resync = false;
+        loop {
+            if resync {
+                match self.resync(&replica_manager).await {
+                    Ok(()) => resync = false,
+                    Err(ZkError::BrokerIdTaken { owner, .. })
+                        if self.zk.session().was_ours(owner) =>
+                    {
+                        tracing::info!(
+                            old_session = format_args!("{owner:#x}"),
+                            "/brokers/ids/{} is still held by our previous session until ZooKeeper expires it; retrying",
+                            self.broker.broker_id
+                        );
+                    }
+                    Err(e) => log_zk_failure("re-registering in ZooKeeper failed; retrying", &e),
+                }
+            }
+            let fired: Pin<Box<dyn Future<Output = Fired> + Send>> = if resync {
+                Box::pin(async {
+                    tokio::time::sleep(RETRY_INTERVAL).await;
+                    Fired::Retry
+                })
+            } else {
+                match self.arm_watches().await {
+                    Ok(Some((controller, topics))) => Box::pin(async move {
+                        let controller = async move {
+                            match controller {
+                                Some(w) => w.fired().await,
+                                None => std::future::pending().await,
+                            }
+                        };
+                        tokio::select! {
+                            _ = controller => Fired::Controller,
+                            _ = topics.fired() => Fired::Topics,
+                        }
+                    }),
+                    Ok(None) => {
+                        tracing::info!("/controller is vacant; running the controller election");
+                        resync = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        log_zk_failure("cannot watch ZooKeeper; retrying", &e);
+                        Box::pin(async {
+                            tokio::time::sleep(RETRY_INTERVAL).await;
+                            Fired::Retry
+                        })
+                    }
+                }
+            };
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(SessionEvent::Disconnected) => {
+                        tracing::warn!("ZooKeeper connection lost: produce and fetch go on; topic changes fail with a retriable error until it is back");
+                    }
+                    Ok(SessionEvent::Reconnected) => {
+                        tracing::info!("ZooKeeper connection back; checking the broker registration");
+                        resync = true;
+                    }
+                    Ok(SessionEvent::Expired) => {
+                        self.controller_id.store(-1, Ordering::Release);
+                        self.controller_epoch.store(0, Ordering::Release);
+                        tracing::warn!("ZooKeeper session expired: resigned as controller; the registration will be re-created in a new session");
+                    }
+                    Ok(SessionEvent::NewSession) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        tracing::info!("re-creating the broker registration in the new ZooKeeper session");
+                        resync = true;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                which = fired => match which {
+                    Fired::Controller => {
+                        tracing::info!("/controller changed; running the controller election");
+                        resync = true;
+                    }
+                    Fired::Topics => {
+                        tokio::time::sleep(CHANGE_DEBOUNCE).await;
+                        if let Err(e) = self.apply_external_changes(&replica_manager).await {
+                            log_zk_failure("reading topic changes from ZooKeeper failed", &e);
+                        }
+                    }
+                    Fired::Retry => {}
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Watches on `/controller` (unless we are the controller) and on the
+    /// topics; `None` when `/controller` is vacant (the election should run).
+    async fn arm_watches(&self) -> Result<Option<(Option<ZkWatch>, ZkWatch3)>, ZkError> {
+        let controller = if self.is_controller() {
+            None
+        } else {
+            let (current, watch) = self.zk.watch_controller().await?;
+            match current {
+                None => return Ok(None),
+                Some(id) => self.controller_id.store(id, Ordering::Release),
+            }
+            Some(watch)
+        };
+        let topics = self.zk.watch_topic_changes().await?;
+        Ok(Some((controller, topics)))
+    }
+
+    /// After a reconnect or in a new session: make sure the cluster state,
+    /// our registration and the election are in place; re-create what we
+    /// own when ZooKeeper lost the cluster state.
+    async fn resync(&self, replica_manager: &Arc<ReplicaManager>) -> Result<(), ZkError> {
+        self.zk.make_sure_persistent_paths_exist().await?;
+        match self.zk.get_cluster_id().await? {
+            None => {
+                tracing::warn!(cluster_id = %self.cluster_id, "ZooKeeper lost the cluster state (no /cluster/id): re-creating what this broker owns: the cluster id, its topics with their configs and partition states");
+                let id = self.zk.create_or_get_cluster_id(&self.cluster_id).await?;
+                if id != self.cluster_id {
+                    return Err(ZkError::InconsistentClusterId {
+                        zookeeper: id,
+                        stored: self.cluster_id.clone(),
+                    });
+                }
+                tracing::info!(cluster_id = %id, "re-created /cluster/id");
+                self.recreate_topics().await?;
+            }
+            Some(id) if id != self.cluster_id => {
+                return Err(ZkError::InconsistentClusterId {
+                    zookeeper: id,
+                    stored: self.cluster_id.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+        if !self.zk.broker_registered(self.broker.broker_id).await? {
+            let epoch = self.zk.register_broker(&self.broker).await?;
+            tracing::info!(
+                broker_id = self.broker.broker_id,
+                broker_epoch = epoch,
+                "re-created the broker registration /brokers/ids/{}",
+                self.broker.broker_id
+            );
+        }
+        if !self.is_controller() {
+            self.elect().await?;
+        }
+        self.apply_external_changes(replica_manager).await
+    }
+
+    /// Writes every topic we know back into an emptied ZooKeeper.
+    async fn recreate_topics(&self) -> Result<(), ZkError> {
+        let topics = self.topics.lock().await;
+        for topic in topics.values() {
+            match self
+                .zk
+                .create_topic(topic, self.broker.broker_id, self.epoch_for_writes())
+                .await
+            {
+                Ok(()) | Err(ZkError::NodeExists(_)) => {
+                    tracing::info!(topic = %topic.name, partitions = topic.partitions, topic_id = %topic.topic_id, "re-created topic in ZooKeeper");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the topics from ZooKeeper and applies what other writers
+    /// changed (created, re-partitioned, re-configured, deleted).
+    async fn apply_external_changes(
+        &self,
+        replica_manager: &Arc<ReplicaManager>,
+    ) -> Result<(), ZkError> {
+        let mut known = self.topics.lock().await;
+        for topic in self.finish_pending_deletions().await? {
+            known.remove(&topic);
+            remove_local(replica_manager, &topic);
+        }
+        let fresh: BTreeMap<String, TopicMetadata> = self
+            .zk
+            .get_all_topics(self.broker.broker_id)
+            .await?
+            .into_iter()
+            .map(|t| (t.name.clone(), t))
+            .collect();
+        for (name, old) in known.iter() {
+            if !fresh.contains_key(name) {
+                tracing::info!(topic = %name, topic_id = %old.topic_id, "topic deleted in ZooKeeper by another writer; deleting it here");
+                remove_local(replica_manager, name);
+            }
+        }
+        for (name, topic) in &fresh {
+            let old = known.get(name);
+            if old == Some(topic) {
+                continue;
+            }
+            if old.is_some_and(|o| o.topic_id != topic.topic_id) {
+                tracing::info!(topic = %name, "topic re-created in ZooKeeper with a new topic id; replacing it here");
+                remove_local(replica_manager, name);
+            }
+            tracing::info!(topic = %name, partitions = topic.partitions, configs = ?topic.configs, "applying topic from ZooKeeper");
+            if let Err(e) = replica_manager.install_topic(topic.clone()) {
+                tracing::warn!(topic = %name, error = %e, "cannot apply topic from ZooKeeper");
+            }
+        }
+        *known = fresh;
+        Ok(())
+    }
+}
+
+fn remove_local(replica_manager: &ReplicaManager, topic: &str) {
+    if let Err(e) = replica_manager.remove_topic(topic) {
+        tracing::warn!(topic, error = %e, "cannot delete topic locally");
+    }
+}
+
+fn log_zk_failure(what: &str, e: &ZkError) {
+    if e.is_retriable() {
+        tracing::debug!(error = %e, "{what}");
+    } else {
+        tracing::warn!(error = %e, "{what}");
+    }
+}
+
+enum Fired {
+    Controller,
+    Topics,
+    Retry,
+}
+
+#[async_trait]
+impl MetadataStore for ZookeeperMetadataStore {
+    fn cluster_id(&self) -> String {
+        self.cluster_id.clone()
+    }
+
+    async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError> {
+        let mut known = self.topics.lock().await;
+        let fresh = self.zk.get_all_topics(self.broker.broker_id).await?;
+        *known = fresh.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        Ok(fresh)
+    }
+
+    async fn create_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
+        let mut known = self.topics.lock().await;
+        match self
+            .zk
+            .create_topic(topic, self.broker.broker_id, self.epoch_for_writes())
+            .await
+        {
+            Ok(()) => {}
+            Err(ZkError::NodeExists(_)) => {
+                return Err(MetadataError::TopicExists(topic.name.clone()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        known.insert(topic.name.clone(), topic.clone());
+        Ok(())
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<(), MetadataError> {
+        let mut known = self.topics.lock().await;
+        self.zk.delete_topic(name).await?;
+        known.remove(name);
+        Ok(())
+    }
+
+    async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
+        let mut known = self.topics.lock().await;
+        let old = match known.get(&topic.name) {
+            Some(old) => old.clone(),
+            None => match self
+                .zk
+                .get_topic(&topic.name, self.broker.broker_id)
+                .await?
+            {
+                Some(old) => old,
+                None => return Err(MetadataError::UnknownTopic(topic.name.clone())),
+            },
+        };
+        if topic.partitions != old.partitions {
+            self.zk
+                .set_partition_count(
+                    topic,
+                    old.partitions,
+                    self.broker.broker_id,
+                    self.epoch_for_writes(),
+                )
+                .await?;
+        }
+        if topic.configs != old.configs {
+            self.zk
+                .set_topic_config(&topic.name, &topic.configs)
+                .await?;
+        }
+        known.insert(topic.name.clone(), topic.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,588 @@
+//! The group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
+//! DeleteGroups and OffsetDelete. Each handler translates between the wire
+//! structs and [`crate::coordinator::GroupCoordinator`], and sets
+//! version-gated fields only for the versions that carry them.
+
+use bytes::Bytes;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{Broker, RequestContext};
+use crate::coordinator::group::JoinRequest;
+use crate::coordinator::records::OffsetValue;
+use crate::coordinator::{CoordinatorError, GroupCoordinator};
+
+const GROUP_KEY: i8 = 0;
+/// "Not requested" for authorized operations.
+const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+fn code(r: &Result<(), CoordinatorError>) -> i16 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.code(),
+    }
+}
+
+fn coordinator(broker: &Broker) -> &GroupCoordinator {
+    &broker.coordinator
+}
+
+pub(super) async fn find_coordinator(
+    broker: &Broker,
+    ctx: &RequestContext,
+    version: i16,
+    request: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let keys: Vec<StrBytes> = if version >= 4 {
+        request.coordinator_keys.clone()
+    } else {
+        vec![request.key.clone()]
+    };
+    let mut results = Vec::with_capacity(keys.len());
+    for key in keys {
+        let result = if request.key_type != GROUP_KEY {
+            // Transactions are not coordinated here yet.
+            Err(CoordinatorError::CoordinatorNotAvailable)
+        } else {
+            coordinator(broker).ensure_offsets_topic().await
+        };
+        results.push((key, result));
+    }
+    let node = BrokerId(broker.config.broker_id);
+    let host = s(&ctx.advertised.host);
+    let port = i32::from(ctx.advertised.port);
+    if version >= 4 {
+        let coordinators = results
+            .into_iter()
+            .map(|(key, r)| {
+                let c = Coordinator::default().with_key(key);
+                match r {
+                    Ok(()) => c
+                        .with_node_id(node)
+                        .with_host(host.clone())
+                        .with_port(port)
+                        .with_error_message(None),
+                    Err(e) => c
+                        .with_node_id(BrokerId(-1))
+                        .with_port(-1)
+                        .with_error_code(e.code())
+                        .with_error_message(Some(s(&e.to_string()))),
+                }
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let mut response = FindCoordinatorResponse::default();
+    let result = results
+        .into_iter()
+        .next()
+        .map_or(Err(CoordinatorError::CoordinatorNotAvailable), |(_, r)| r);
+    match result {
+        Ok(()) => {
+            response = response.with_node_id(node).with_host(host).with_port(port);
+            if version >= 1 {
+                response = response.with_error_message(None);
+            }
+        }
+        Err(e) => {
+            response = response
+                .with_error_code(e.code())
+                .with_node_id(BrokerId(-1))
+                .with_port(-1);
+            if version >= 1 {
+                response = response.with_error_message(Some(s(&e.to_string())));
+            }
+        }
+    }
+    response
+}
+
+pub(super) async fn join_group(
+    broker: &Broker,
+    ctx: &RequestContext,
+    version: i16,
+    client_id: String,
+    request: JoinGroupRequest,
+) -> JoinGroupResponse {
+    let req = JoinRequest {
+        member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.as_ref().map(|i| i.to_string()),
+        client_id,
+        client_host: format!("/{}", ctx.peer.ip()),
+        session_timeout_ms: request.session_timeout_ms,
+        rebalance_timeout_ms: if version >= 1 {
+            request.rebalance_timeout_ms
+        } else {
+            request.session_timeout_ms
+        },
+        protocol_type: request.protocol_type.to_string(),
+        protocols: request
+            .protocols
+            .iter()
+            .map(|p| (p.name.to_string(), p.metadata.clone()))
+            .collect(),
+        require_known_member_id: version >= 4 && request.group_instance_id.is_none(),
+    };
+    let r = coordinator(broker)
+        .join_group(request.group_id.0.as_str(), req)
+        .await;
+    let mut response = JoinGroupResponse::default()
+        .with_error_code(r.error.as_ref().map_or(0, CoordinatorError::code))
+        .with_generation_id(r.generation)
+        .with_leader(s(&r.leader))
+        .with_member_id(s(&r.member_id))
+        .with_members(
+            r.members
+                .into_iter()
+                .map(|(id, instance, metadata)| {
+                    let m = JoinGroupResponseMember::default()
+                        .with_member_id(s(&id))
+                        .with_metadata(metadata);
+                    if version >= 5 {
+                        m.with_group_instance_id(instance.as_deref().map(s))
+                    } else {
+                        m
+                    }
+                })
+                .collect(),
+        );
+    if version >= 7 {
+        response = response
+            .with_protocol_type(r.protocol_type.as_deref().map(s))
+            .with_protocol_name(r.protocol_name.as_deref().map(s));
+    } else {
+        response = response.with_protocol_name(Some(s(r.protocol_name.as_deref().unwrap_or(""))));
+    }
+    response
+}
+
+pub(super) async fn sync_group(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    version: i16,
+    request: SyncGroupRequest,
+) -> SyncGroupResponse {
+    let assignments: Vec<(String, Bytes)> = request
+        .assignments
+        .iter()
+        .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+        .collect();
+    let r = coordinator(broker)
+        .sync_group(
+            request.group_id.0.as_str(),
+            request.member_id.as_str(),
+            request.group_instance_id.as_deref(),
+            request.generation_id,
+            request.protocol_type.as_deref(),
+            request.protocol_name.as_deref(),
+            assignments,
+        )
+        .await;
+    let response = SyncGroupResponse::default()
+        .with_error_code(r.error.as_ref().map_or(0, CoordinatorError::code))
+        .with_assignment(r.assignment);
+    if version >= 5 {
+        response
+            .with_protocol_type(r.protocol_type.as_deref().map(s))
+            .with_protocol_name(r.protocol_name.as_deref().map(s))
+    } else {
+        response
+    }
+}
+
+pub(super) async fn heartbeat(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    _version: i16,
+    request: HeartbeatRequest,
+) -> HeartbeatResponse {
+    let r = coordinator(broker).heartbeat(
+        request.group_id.0.as_str(),
+        request.member_id.as_str(),
+        request.group_instance_id.as_deref(),
+        request.generation_id,
+    );
+    HeartbeatResponse::default().with_error_code(code(&r))
+}
+
+pub(super) async fn leave_group(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    version: i16,
+    request: LeaveGroupRequest,
+) -> LeaveGroupResponse {
+    let members: Vec<(String, Option<String>)> = if version >= 3 {
+        request
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|i| i.to_string()),
+                )
+            })
+            .collect()
+    } else {
+        vec![(request.member_id.to_string(), None)]
+    };
+    let result = coordinator(broker)
+        .leave_group(request.group_id.0.as_str(), &members)
+        .await;
+    match result {
+        Err(e) => LeaveGroupResponse::default().with_error_code(e.code()),
+        Ok(results) if version >= 3 => LeaveGroupResponse::default().with_members(
+            members
+                .into_iter()
+                .zip(results)
+                .map(|((member_id, instance), r)| {
+                    MemberResponse::default()
+                        .with_member_id(s(&member_id))
+                        .with_group_instance_id(instance.as_deref().map(s))
+                        .with_error_code(code(&r))
+                })
+                .collect(),
+        ),
+        Ok(results) => {
+            LeaveGroupResponse::default().with_error_code(results.first().map_or(0, code))
+        }
+    }
+}
+
+pub(super) async fn offset_commit(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    version: i16,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let topics = request
+        .topics
+        .iter()
+        .map(|t| {
+            let parts = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    (
+                        p.partition_index,
+                        p.committed_offset,
+                        if version >= 6 {
+                            p.committed_leader_epoch
+                        } else {
+                            -1
+                        },
+                        p.committed_metadata.as_ref().map(|m| m.to_string()),
+                    )
+                })
+                .collect();
+            (t.name.0.to_string(), parts)
+        })
+        .collect();
+    let results = coordinator(broker)
+        .commit_offsets(
+            request.group_id.0.as_str(),
+            request.generation_id_or_member_epoch,
+            request.member_id.as_str(),
+            request.group_instance_id.as_deref(),
+            topics,
+        )
+        .await;
+    OffsetCommitResponse::default().with_topics(
+        results
+            .into_iter()
+            .map(|(t, ps)| {
+                OffsetCommitResponseTopic::default()
+                    .with_name(TopicName(s(&t)))
+                    .with_partitions(
+                        ps.into_iter()
+                            .map(|(p, r)| {
+                                OffsetCommitResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_error_code(code(&r))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+type Fetched = Result<Vec<(String, Vec<(i32, Option<OffsetValue>)>)>, CoordinatorError>;
+
+pub(super) async fn offset_fetch(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    version: i16,
+    request: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    // require_stable: with no transactional offsets there is never a pending
+    // (unstable) offset, so it changes nothing.
+    let c = coordinator(broker);
+    if version >= 8 {
+        let groups = request
+            .groups
+            .iter()
+            .map(|g| {
+                let topics = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let fetched = c.fetch_offsets(g.group_id.0.as_str(), topics);
+                group_v8(g.group_id.clone(), fetched)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let topics = request.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+            .collect::<Vec<_>>()
+    });
+    let fetched = c.fetch_offsets(request.group_id.0.as_str(), topics.clone());
+    let (topics_out, error) = match fetched {
+        Ok(list) => (list, 0),
+        Err(e) => (
+            topics
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+                .collect(),
+            e.code(),
+        ),
+    };
+    let partition_error = if version < 2 { error } else { 0 };
+    let response = OffsetFetchResponse::default().with_topics(
+        topics_out
+            .into_iter()
+            .map(|(t, ps)| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(s(&t)))
+                    .with_partitions(
+                        ps.into_iter()
+                            .map(|(p, v)| {
+                                let (offset, epoch, meta) = match v {
+                                    Some(v) => (v.offset, v.leader_epoch, v.metadata),
+                                    None => (-1, -1, String::new()),
+                                };
+                                let part = OffsetFetchResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_metadata(Some(s(&meta)))
+                                    .with_error_code(partition_error);
+                                if version >= 5 {
+                                    part.with_committed_leader_epoch(epoch)
+                                } else {
+                                    part
+                                }
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    );
+    if version >= 2 {
+        response.with_error_code(error)
+    } else {
+        response
+    }
+}
+
+fn group_v8(group_id: GroupId, fetched: Fetched) -> OffsetFetchResponseGroup {
+    match fetched {
+        Err(e) => OffsetFetchResponseGroup::default()
+            .with_group_id(group_id)
+            .with_error_code(e.code()),
+        Ok(list) => OffsetFetchResponseGroup::default()
+            .with_group_id(group_id)
+            .with_topics(
+                list.into_iter()
+                    .map(|(t, ps)| {
+                        OffsetFetchResponseTopics::default()
+                            .with_name(TopicName(s(&t)))
+                            .with_partitions(
+                                ps.into_iter()
+                                    .map(|(p, v)| {
+                                        let (offset, epoch, meta) = match v {
+                                            Some(v) => (v.offset, v.leader_epoch, v.metadata),
+                                            None => (-1, -1, String::new()),
+                                        };
+                                        OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(offset)
+                                            .with_committed_leader_epoch(epoch)
+                                            .with_metadata(Some(s(&meta)))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+    }
+}
+
+pub(super) async fn describe_groups(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    version: i16,
+    request: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let c = coordinator(broker);
+    let groups = request
+        .groups
+        .into_iter()
+        .map(|id| {
+            let base = DescribedGroup::default()
+                .with_group_id(id.clone())
+                .with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+            match c.describe_group(id.0.as_str()) {
+                Err(e) => base.with_error_code(e.code()),
+                Ok(g) => base
+                    .with_group_state(s(&g.state))
+                    .with_protocol_type(s(&g.protocol_type))
+                    .with_protocol_data(s(&g.protocol))
+                    .with_members(
+                        g.members
+                            .into_iter()
+                            .map(|m| {
+                                let d = DescribedGroupMember::default()
+                                    .with_member_id(s(&m.member_id))
+                                    .with_client_id(s(&m.client_id))
+                                    .with_client_host(s(&m.client_host))
+                                    .with_member_metadata(m.metadata)
+                                    .with_member_assignment(m.assignment);
+                                if version >= 4 {
+                                    d.with_group_instance_id(m.group_instance_id.as_deref().map(s))
+                                } else {
+                                    d
+                                }
+                            })
+                            .collect(),
+                    ),
+            }
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+pub(super) async fn list_groups(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    version: i16,
+    request: ListGroupsRequest,
+) -> ListGroupsResponse {
+    let states: Vec<String> = if version >= 4 {
+        request
+            .states_filter
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match coordinator(broker).list_groups(&states) {
+        Err(e) => ListGroupsResponse::default().with_error_code(e.code()),
+        Ok(groups) => ListGroupsResponse::default().with_groups(
+            groups
+                .into_iter()
+                .map(|(id, protocol_type, state)| {
+                    let g = ListedGroup::default()
+                        .with_group_id(GroupId(s(&id)))
+                        .with_protocol_type(s(&protocol_type));
+                    if version >= 4 {
+                        g.with_group_state(s(&state))
+                    } else {
+                        g
+                    }
+                })
+                .collect(),
+        ),
+    }
+}
+
+pub(super) async fn delete_groups(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    _version: i16,
+    request: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let mut results = Vec::with_capacity(request.groups_names.len());
+    for id in request.groups_names {
+        let r = coordinator(broker).delete_group(id.0.as_str()).await;
+        results.push(
+            DeletableGroupResult::default()
+                .with_group_id(id)
+                .with_error_code(code(&r)),
+        );
+    }
+    DeleteGroupsResponse::default().with_results(results)
+}
+
+pub(super) async fn offset_delete(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    _version: i16,
+    request: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let topics = request
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.0.to_string(),
+                t.partitions.iter().map(|p| p.partition_index).collect(),
+            )
+        })
+        .collect();
+    match coordinator(broker)
+        .delete_offsets(request.group_id.0.as_str(), topics)
+        .await
+    {
+        Err(e) => OffsetDeleteResponse::default().with_error_code(e.code()),
+        Ok(results) => OffsetDeleteResponse::default().with_topics(
+            results
+                .into_iter()
+                .map(|(t, ps)| {
+                    OffsetDeleteResponseTopic::default()
+                        .with_name(TopicName(s(&t)))
+                        .with_partitions(
+                            ps.into_iter()
+                                .map(|(p, r)| {
+                                    OffsetDeleteResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_error_code(code(&r))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        ),
+    }
+}
