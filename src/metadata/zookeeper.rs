@@ -61,8 +61,6 @@ pub struct ZookeeperMetadataStore {
     log_dirs: Vec<PathBuf>,
     /// What ZooKeeper had when last read or written by us.
     topics: tokio::sync::Mutex<BTreeMap<String, TopicMetadata>>,
-    /// Current controller (-1 unknown).
-    controller_id: AtomicI32,
     /// Controller epoch of our election (0 while not the controller).
     controller_epoch: AtomicI32,
     /// Session events, subscribed before registration so none is missed.
@@ -164,7 +162,6 @@ impl ZookeeperMetadataStore {
                 cluster_id,
                 log_dirs: config.log_dirs.clone(),
                 topics: tokio::sync::Mutex::new(BTreeMap::new()),
-                controller_id: AtomicI32::new(-1),
                 controller_epoch: AtomicI32::new(0),
                 events: parking_lot::Mutex::new(Some(events)),
             };
@@ -208,14 +205,10 @@ impl ZookeeperMetadataStore {
         match self.zk.elect_controller(self.broker.broker_id).await? {
             ControllerElection::Won { epoch } => {
                 self.controller_epoch.store(epoch, Ordering::Release);
-                self.controller_id
-                    .store(self.broker.broker_id, Ordering::Release);
                 tracing::info!(controller_epoch = epoch, "elected controller");
             }
             ControllerElection::Lost { controller } => {
                 self.controller_epoch.store(0, Ordering::Release);
-                self.controller_id
-                    .store(controller.unwrap_or(-1), Ordering::Release);
                 tracing::info!(controller = ?controller, "another broker is the controller; watching /controller");
             }
         }
@@ -335,7 +328,6 @@ impl ZookeeperMetadataStore {
                         resync = true;
                     }
                     Ok(SessionEvent::Expired) => {
-                        self.controller_id.store(-1, Ordering::Release);
                         self.controller_epoch.store(0, Ordering::Release);
                         tracing::warn!("ZooKeeper session expired: resigned as controller; the registration will be re-created in a new session");
                     }
@@ -370,9 +362,8 @@ impl ZookeeperMetadataStore {
             None
         } else {
             let (current, watch) = self.zk.watch_controller().await?;
-            match current {
-                None => return Ok(None),
-                Some(id) => self.controller_id.store(id, Ordering::Release),
+            if current.is_none() {
+                return Ok(None);
             }
             Some(watch)
         };
