@@ -17,12 +17,14 @@
 mod listener;
 mod props;
 mod sources;
+mod topics;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::log::config::{LogConfig, TimestampType};
 use props::{PropDef, BROKER_PROPS, TOPIC_CONFIGS};
+pub use topics::DeclaredTopic;
 
 /// A configuration problem; each variant names the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +211,11 @@ pub struct BrokerConfig {
     pub log_flush_start_offset_checkpoint_interval_ms: i32,
     /// `log.flush.scheduler.interval.ms`.
     pub log_flush_scheduler_interval_ms: i64,
+    /// `metrics.listener` (strom only): `host:port` of the Prometheus HTTP
+    /// endpoint; `None` when set empty (no endpoint).
+    pub metrics_listener: Option<String>,
+    /// Topics declared in the config file's `[[topics]]` section, validated.
+    pub declared_topics: Vec<DeclaredTopic>,
     /// Known properties set explicitly (after precedence), trimmed.
     explicit: BTreeMap<String, String>,
 }
@@ -231,8 +238,11 @@ impl BrokerConfig {
     ) -> Result<BrokerConfig, ConfigError> {
         let env: Vec<(String, String)> = env.into_iter().collect();
         let mut layers: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
+        let mut declared = Vec::new();
         if let Some(path) = file {
-            layers.push(("config file", sources::from_file(path)?));
+            let file = sources::from_file(path)?;
+            layers.push(("config file", file.props));
+            declared = file.topics;
         }
         layers.push(("environment", sources::from_env(env.iter().cloned())));
         layers.push(("override", sources::from_overrides(overrides)?));
@@ -251,7 +261,9 @@ impl BrokerConfig {
             .iter()
             .find(|(k, _)| k == "HOSTNAME")
             .map(|(_, v)| v.clone());
-        Self::resolve(explicit, hostname)
+        let mut cfg = Self::resolve(explicit, hostname)?;
+        cfg.declared_topics = topics::resolve(&cfg, declared)?;
+        Ok(cfg)
     }
 
     fn resolve(
@@ -489,6 +501,8 @@ impl BrokerConfig {
                 "log.flush.start.offset.checkpoint.interval.ms",
             )?,
             log_flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")?,
+            metrics_listener: parse_metrics_listener(raw("metrics.listener").unwrap_or_default())?,
+            declared_topics: Vec::new(),
             explicit: BTreeMap::new(),
         };
         cfg.explicit = explicit;
@@ -748,6 +762,26 @@ impl BrokerConfig {
             })
             .collect()
     }
+}
+
+/// `metrics.listener`: `host:port` (an empty host means all interfaces), or
+/// empty for no metrics endpoint.
+fn parse_metrics_listener(value: &str) -> Result<Option<String>, ConfigError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let bad = |reason: &str| invalid("metrics.listener", v, reason);
+    let (host, port) = v
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected host:port, e.g. 0.0.0.0:9308"))?;
+    port.parse::<u16>()
+        .map_err(|_| bad("the port must be a number from 0 to 65535"))?;
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(bad("write an IPv6 address in brackets, e.g. [::]:9308"));
+    }
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(Some(format!("{host}:{port}")))
 }
 
 /// An empty host or a wildcard address: listen on all interfaces.

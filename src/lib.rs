@@ -1,6 +1,7 @@
 //! strom: a native Rust broker that speaks the Apache Kafka wire protocol.
 //!
 //! # Layout
+//! - `client`: a small async Kafka client (strom's own tools).
 //! - `config`: Kafka broker property names from TOML, `KAFKA_*` env and `--override`.
 //! - `log`: the segmented, crash-safe partition log and the log manager.
 //! - `metadata`: topics, partitions and topic configs behind one seam.
@@ -9,14 +10,17 @@
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, request framing.
 //! - `protocol`: the API router and one handler per Kafka API.
+//! - `perf`: `strom perf`, the load tool.
 //! - `server`: start-up and shutdown order.
 //! - `zk`: ZooKeeper as Kafka uses it (the only code that talks to ZooKeeper).
 
+pub mod client;
 pub mod config;
 pub mod coordinator;
 pub mod log;
 pub mod metadata;
 pub mod network;
+pub mod perf;
 pub mod producer_ids;
 pub mod protocol;
 pub mod replica_manager;

@@ -1,4 +1,4 @@
-//! The `strom` binary: `strom server` runs the broker.
+//! The `strom` binary: `strom server` runs the broker; `strom perf` is the load tool.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,9 @@ enum Command {
         #[arg(long = "override", value_name = "NAME=VALUE")]
         overrides: Vec<String>,
     },
+    /// Load tool: produce, consume or end-to-end against any Kafka broker.
+    #[command(subcommand)]
+    Perf(strom::perf::PerfCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +56,13 @@ fn main() -> anyhow::Result<()> {
                 broker.shutdown().await.context("unclean shutdown")
             })
         }
+        Command::Perf(cmd) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("strom-perf")
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(strom::perf::run(cmd))
+            .context("strom perf failed"),
     }
 }
 

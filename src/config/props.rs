@@ -134,6 +134,7 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("max.connections.per.ip", I, Some(INT_MAX), AtLeast(0), "Most connections from one IP address."),
     p("message.max.bytes", I, Some("1048588"), AtLeast(0), "Largest record batch accepted."),
     p("metric.reporters", L, Some(""), Any, "Metrics reporter classes (ignored)."),
+    p("metrics.listener", Str, Some("0.0.0.0:9308"), Any, "strom only: host:port of the Prometheus HTTP endpoint serving /metrics, /health and /ready; empty turns it off."),
     p("metrics.num.samples", I, Some("2"), AtLeast(1), "Samples kept per metric."),
     p("metrics.recording.level", Str, Some("INFO"), Any, "Highest recording level of metrics."),
     p("metrics.sample.window.ms", Lg, Some("30000"), AtLeast(1), "Window of a metrics sample."),

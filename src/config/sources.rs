@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::topics::RawTopic;
 use super::ConfigError;
 
 /// `KAFKA_*` variables that configure the JVM or the scripts, not the broker (cp-kafka's list).
@@ -106,13 +107,25 @@ pub(crate) fn from_overrides(
     Ok(out)
 }
 
-/// Reads the TOML file and flattens it to Kafka property names.
-pub(crate) fn from_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+/// What the TOML file holds.
+pub(crate) struct FileConfig {
+    /// Broker properties, flattened to Kafka's names.
+    pub props: BTreeMap<String, String>,
+    /// The `[[topics]]` section (declared topics), defaults not yet applied.
+    pub topics: Vec<RawTopic>,
+}
+
+/// The top-level key of declared topics: not a broker property.
+const TOPICS_KEY: &str = "topics";
+
+/// Reads the TOML file: broker properties flattened to Kafka property names,
+/// and the declared topics.
+pub(crate) fn from_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    from_toml(&text).map_err(|e| match e {
+    parse_file(&text).map_err(|e| match e {
         FlattenError::Parse(reason) => ConfigError::File {
             path: path.to_path_buf(),
             reason,
@@ -126,14 +139,26 @@ pub(crate) enum FlattenError {
     Config(ConfigError),
 }
 
-/// Parses TOML text and flattens nested tables by joining keys with '.'.
-pub(crate) fn from_toml(text: &str) -> Result<BTreeMap<String, String>, FlattenError> {
-    let table: toml::Table = text
+/// Parses TOML text: the `topics` section apart, everything else flattened
+/// to broker properties.
+pub(crate) fn parse_file(text: &str) -> Result<FileConfig, FlattenError> {
+    let mut table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| FlattenError::Parse(e.to_string()))?;
-    let mut out = BTreeMap::new();
-    flatten("", &table, &mut out).map_err(FlattenError::Config)?;
-    Ok(out)
+    let topics = match table.remove(TOPICS_KEY) {
+        Some(v) => super::topics::parse(&v).map_err(FlattenError::Config)?,
+        None => Vec::new(),
+    };
+    let mut props = BTreeMap::new();
+    flatten("", &table, &mut props).map_err(FlattenError::Config)?;
+    Ok(FileConfig { props, topics })
+}
+
+/// Parses TOML text and flattens nested tables by joining keys with '.'
+/// (the broker properties of [`parse_file`]).
+#[cfg(test)]
+pub(crate) fn from_toml(text: &str) -> Result<BTreeMap<String, String>, FlattenError> {
+    parse_file(text).map(|f| f.props)
 }
 
 fn flatten(
@@ -269,6 +294,20 @@ hours = 12
         assert_eq!(get("listeners"), Some("A://:1,B://:2"));
         assert_eq!(get("log.roll.hours"), Some("12"));
         assert_eq!(get("offsets.retention.minutes"), Some("60"));
+    }
+
+    #[test]
+    fn topics_section_is_not_flattened() {
+        let f = match parse_file(
+            "\"log.retention.hours\" = 1\n[[topics]]\nname = \"a\"\npartitions = 2\n[topics.config]\n\"retention.ms\" = \"1000\"\n",
+        ) {
+            Ok(f) => f,
+            Err(_) => panic!("parse failed"),
+        };
+        assert_eq!(f.props.len(), 1);
+        assert_eq!(f.topics.len(), 1);
+        assert_eq!(f.topics[0].name, "a");
+        assert_eq!(f.topics[0].configs["retention.ms"], "1000");
     }
 
     #[test]

@@ -692,7 +692,97 @@ fn shipped_server_toml_loads() {
     assert_eq!(c.num_partitions, 3);
     assert_eq!(c.get("log.retention.hours").as_deref(), Some("168"));
     assert_eq!(c.log_dirs, vec![PathBuf::from("data/kafka-logs")]);
+    assert_eq!(c.metrics_listener.as_deref(), Some("0.0.0.0:9308"));
+    let declared: Vec<(&str, i32, &str)> = c
+        .declared_topics
+        .iter()
+        .map(|t| (t.name.as_str(), t.partitions, t.configs["retention.ms"].as_str()))
+        .collect();
+    assert_eq!(
+        declared,
+        [
+            ("deployment-webhooks", 3, "604800000"),
+            ("security-events", 3, "2592000000"),
+            ("trading-events", 3, "604800000"),
+            ("dev-events", 3, "1209600000"),
+            ("deployment-results", 1, "2592000000"),
+        ]
+    );
+    assert!(c.declared_topics.iter().all(|t| t.replication_factor == 1));
     // cp-kafka style environment on top of the shipped file.
     let c = BrokerConfig::load(Some(&path), env(&[("KAFKA_NUM_PARTITIONS", "1")]), &[]).unwrap();
     assert_eq!(c.num_partitions, 1);
+}
+
+#[test]
+fn metrics_listener() {
+    let get = |v: &str| load(None, &[], &[&format!("metrics.listener={v}")]);
+    assert_eq!(
+        get("127.0.0.1:1234").unwrap().metrics_listener.as_deref(),
+        Some("127.0.0.1:1234")
+    );
+    assert_eq!(
+        get(":9308").unwrap().metrics_listener.as_deref(),
+        Some("0.0.0.0:9308")
+    );
+    assert_eq!(
+        get("[::1]:9308").unwrap().metrics_listener.as_deref(),
+        Some("[::1]:9308")
+    );
+    assert_eq!(get("").unwrap().metrics_listener, None);
+    for bad in ["9308", "host:port", "::1:9308", "h:70000"] {
+        assert_eq!(key_of(get(bad).unwrap_err()), "metrics.listener", "{bad}");
+    }
+    assert_eq!(
+        load(None, &[], &[]).unwrap().metrics_listener.as_deref(),
+        Some("0.0.0.0:9308")
+    );
+}
+
+#[test]
+fn declared_topics_defaults_and_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |topics: &str| {
+        let p = write(
+            &dir,
+            &format!("\"advertised.listeners\" = \"PLAINTEXT://localhost:9092\"\n\"num.partitions\" = 2\n{topics}"),
+        );
+        BrokerConfig::load(Some(&p), env(&[]), &[])
+    };
+    let c = with("[[topics]]\nname = \"a\"\n").unwrap();
+    assert_eq!(
+        c.declared_topics,
+        vec![DeclaredTopic {
+            name: "a".into(),
+            partitions: 2,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+        }]
+    );
+    let err = |topics: &str| key_of(with(topics).unwrap_err());
+    assert_eq!(err("[[topics]]\nname = \"bad/name\"\n"), "topics.name");
+    assert_eq!(
+        err("[[topics]]\nname = \"a\"\n[[topics]]\nname = \"a\"\n"),
+        "topics.name"
+    );
+    assert_eq!(
+        err("[[topics]]\nname = \"a\"\npartitions = 0\n"),
+        "topics.a.partitions"
+    );
+    assert_eq!(
+        err("[[topics]]\nname = \"a\"\nreplication_factor = 3\n"),
+        "topics.a.replication_factor"
+    );
+    assert_eq!(
+        err("[[topics]]\nname = \"a\"\n[topics.config]\n\"retention.ms\" = \"soon\"\n"),
+        "topics.a.config.retention.ms"
+    );
+    assert_eq!(
+        err("[[topics]]\nname = \"a\"\n[topics.config]\n\"no.such.config\" = \"1\"\n"),
+        "topics.a.config.no.such.config"
+    );
+    assert_eq!(
+        err("[[topics]]\nname = \"a\"\n[topics.config]\n\"cleanup.policy\" = \"shred\"\n"),
+        "topics.a.config.cleanup.policy"
+    );
 }

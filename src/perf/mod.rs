@@ -1,0 +1,804 @@
+//! `strom perf produce|consume|e2e`: a load tool shaped like Kafka's
+//! `kafka-producer-perf-test` / `kafka-consumer-perf-test`, on strom's own
+//! client (only standard Kafka APIs, so it measures any Kafka broker).
+//!
+//! Every record's value is `[record index: u64 BE][send time: µs since the
+//! Unix epoch, u64 BE][filler 'A'..'Z' repeating]` (truncated when
+//! `--record-size` is below 16), so a consumer can check the data and
+//! measure end-to-end latency; the record timestamp is the send time in ms.
+//!
+//! The producer keeps one batch per partition (sticky partitioning like
+//! Kafka's default for keyless records: fill one partition's batch, then move
+//! on), seals a batch at `batch.size` or when it is `linger.ms` old, and
+//! pipelines up to `max.in.flight.requests.per.connection` requests per
+//! leader; a task per leader awaits the acknowledgements in order and records
+//! each record's send → ack latency. Records are written straight into the
+//! batch buffer: nothing is allocated per record.
+
+mod histogram;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, ProduceRequest, ProduceResponse};
+use kafka_protocol::records::Compression;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::client::records::{batches, for_each_record, parse_compression, BatchBuilder};
+use crate::client::{
+    fetch_version, produce_version, topic_name, Client, ClientError, Connection, PendingResponse,
+    TopicInfo, TOPIC_ID_VERSION,
+};
+pub use histogram::Histogram;
+
+/// Errors of the perf tool.
+#[derive(Debug, thiserror::Error)]
+pub enum PerfError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("bad property {0}: {1}")]
+    Property(String, String),
+    #[error("topic {0} does not exist (give --partitions to create it)")]
+    NoTopic(String),
+    #[error("{0} record(s) failed to produce; first error: {1}")]
+    ProduceFailed(u64, String),
+    #[error("timed out: consumed {got} of {want} records with no new data for {timeout_ms} ms")]
+    ConsumeTimeout { got: u64, want: u64, timeout_ms: u64 },
+}
+
+/// `strom perf`'s modes.
+#[derive(Debug, clap::Subcommand)]
+pub enum PerfCommand {
+    /// Produce records as fast as allowed; report throughput and send → ack latency.
+    Produce(PerfArgs),
+    /// Consume records from the beginning; report throughput.
+    Consume(PerfArgs),
+    /// Produce and consume at once; report produce → consume latency.
+    E2e(PerfArgs),
+}
+
+/// Options shared by every mode (Kafka's perf tools' names).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PerfArgs {
+    /// Comma-separated `host:port` list.
+    #[arg(long, default_value = "localhost:9092")]
+    pub bootstrap_server: String,
+    /// The topic to produce to or consume from.
+    #[arg(long)]
+    pub topic: String,
+    /// Records to produce or consume.
+    #[arg(long)]
+    pub num_records: u64,
+    /// Bytes per record value.
+    #[arg(long, default_value_t = 100)]
+    pub record_size: usize,
+    /// Records per second to produce at most; -1 for no limit.
+    #[arg(long, default_value_t = -1.0, allow_negative_numbers = true)]
+    pub throughput: f64,
+    /// Producer properties `k=v`: acks, linger.ms, batch.size,
+    /// compression.type, max.in.flight.requests.per.connection,
+    /// max.request.size, request.timeout.ms, client.id.
+    #[arg(long, num_args = 1.., value_name = "K=V")]
+    pub producer_props: Vec<String>,
+    /// Consumer properties `k=v`: fetch.min.bytes, fetch.max.bytes,
+    /// fetch.max.wait.ms, max.partition.fetch.bytes, isolation.level,
+    /// auto.offset.reset (earliest|latest), client.id.
+    #[arg(long, num_args = 1.., value_name = "K=V")]
+    pub consumer_props: Vec<String>,
+    /// Create the topic with this many partitions if it does not exist.
+    #[arg(long)]
+    pub partitions: Option<i32>,
+    /// Replication factor for a created topic (-1: the broker's default).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub replication_factor: i16,
+    /// Consumer: give up after this long without new records.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn props(list: &[String]) -> Result<HashMap<String, String>, PerfError> {
+    list.iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| PerfError::Property(kv.clone(), "expected k=v".into()))
+        })
+        .collect()
+}
+
+fn prop<T: std::str::FromStr>(
+    p: &HashMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T, PerfError> {
+    match p.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| PerfError::Property(key.to_string(), format!("cannot parse {v:?}"))),
+    }
+}
+
+/// Wall-clock microseconds, monotonic within the process (one
+/// `SystemTime` read at start, `Instant` after that).
+#[derive(Clone, Copy)]
+struct Clock {
+    start: Instant,
+    start_us: u64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let start_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        Clock {
+            start: Instant::now(),
+            start_us,
+        }
+    }
+    fn now_us(&self) -> u64 {
+        self.start_us + self.start.elapsed().as_micros() as u64
+    }
+}
+
+/// Results of one run, printed as text or JSON.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub mode: &'static str,
+    pub records: u64,
+    pub bytes: u64,
+    pub elapsed_s: f64,
+    pub records_per_sec: f64,
+    pub mb_per_sec: f64,
+    /// Send → ack (produce), produce → consume (e2e); absent for consume.
+    pub latency_ms: Option<Latency>,
+    pub errors: u64,
+}
+
+/// Latency figures in milliseconds.
+#[derive(Debug, serde::Serialize)]
+pub struct Latency {
+    pub avg: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    fn of(h: &Histogram) -> Self {
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            avg: h.mean() / 1000.0,
+            p50: ms(h.quantile(0.5)),
+            p95: ms(h.quantile(0.95)),
+            p99: ms(h.quantile(0.99)),
+            p99_9: ms(h.quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+impl Report {
+    fn new(mode: &'static str, records: u64, bytes: u64, elapsed: Duration) -> Self {
+        let s = elapsed.as_secs_f64().max(1e-9);
+        Report {
+            mode,
+            records,
+            bytes,
+            elapsed_s: s,
+            records_per_sec: records as f64 / s,
+            mb_per_sec: bytes as f64 / s / (1024.0 * 1024.0),
+            latency_ms: None,
+            errors: 0,
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut s = format!(
+            "{}: {} records, {} bytes in {:.3} s: {:.1} records/sec ({:.2} MB/sec)",
+            self.mode, self.records, self.bytes, self.elapsed_s, self.records_per_sec, self.mb_per_sec
+        );
+        if let Some(l) = &self.latency_ms {
+            s.push_str(&format!(
+                "; latency ms: avg {:.3}, p50 {:.3}, p95 {:.3}, p99 {:.3}, p99.9 {:.3}, max {:.3}",
+                l.avg, l.p50, l.p95, l.p99, l.p99_9, l.max
+            ));
+        }
+        if self.errors > 0 {
+            s.push_str(&format!("; {} errors", self.errors));
+        }
+        s
+    }
+}
+
+/// Runs one `strom perf` command and prints its report.
+pub async fn run(cmd: PerfCommand) -> Result<(), PerfError> {
+    let (report, json) = match cmd {
+        PerfCommand::Produce(args) => (produce(&args, None).await?.0, args.json),
+        PerfCommand::Consume(args) => (consume_cmd(&args).await?, args.json),
+        PerfCommand::E2e(args) => (e2e(&args).await?, args.json),
+    };
+    if json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        println!("{}", report.text());
+    }
+    Ok(())
+}
+
+async fn topic_for(client: &mut Client, args: &PerfArgs) -> Result<TopicInfo, PerfError> {
+    if let Some(t) = client.topic(&args.topic).await? {
+        if t.leaders.iter().all(|&l| l >= 0) && !t.leaders.is_empty() {
+            return Ok(t);
+        }
+    }
+    let Some(n) = args.partitions else {
+        return Err(PerfError::NoTopic(args.topic.clone()));
+    };
+    client
+        .create_topic(&args.topic, n, args.replication_factor)
+        .await?;
+    // Leaders may take a moment to be elected on a real cluster.
+    for _ in 0..100 {
+        if let Some(t) = client.topic(&args.topic).await? {
+            if t.leaders.len() == n as usize && t.leaders.iter().all(|&l| l >= 0) {
+                return Ok(t);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(PerfError::NoTopic(args.topic.clone()))
+}
+
+/// The value of record `index`, written in place into `value`.
+fn fill_value(value: &mut [u8], index: u64, send_us: u64) {
+    let head = [index.to_be_bytes(), send_us.to_be_bytes()].concat_fixed();
+    let n = value.len().min(16);
+    value[..n].copy_from_slice(&head[..n]);
+}
+
+trait ConcatFixed {
+    fn concat_fixed(&self) -> [u8; 16];
+}
+impl ConcatFixed for [[u8; 8]; 2] {
+    fn concat_fixed(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self[0]);
+        out[8..].copy_from_slice(&self[1]);
+        out
+    }
+}
+
+/// A value's filler byte at position `j` (≥ 16).
+pub fn filler(j: usize) -> u8 {
+    b'A' + (j % 26) as u8
+}
+
+struct ProducerConfig {
+    acks: i16,
+    linger: Duration,
+    batch_size: usize,
+    compression: Compression,
+    max_in_flight: usize,
+    max_request_size: usize,
+    timeout_ms: i32,
+    client_id: String,
+}
+
+impl ProducerConfig {
+    fn from(args: &PerfArgs) -> Result<Self, PerfError> {
+        let p = props(&args.producer_props)?;
+        let acks = match p.get("acks").map(String::as_str).unwrap_or("all") {
+            "all" | "-1" => -1,
+            "1" => 1,
+            "0" => 0,
+            other => return Err(PerfError::Property("acks".into(), other.into())),
+        };
+        let codec = p.get("compression.type").map(String::as_str).unwrap_or("none");
+        Ok(ProducerConfig {
+            acks,
+            linger: Duration::from_millis(prop(&p, "linger.ms", 5u64)?),
+            batch_size: prop(&p, "batch.size", 16384usize)?.max(1),
+            compression: parse_compression(codec)
+                .ok_or_else(|| PerfError::Property("compression.type".into(), codec.into()))?,
+            max_in_flight: prop(&p, "max.in.flight.requests.per.connection", 5usize)?.max(1),
+            max_request_size: prop(&p, "max.request.size", 1_048_576usize)?,
+            timeout_ms: prop(&p, "request.timeout.ms", 30_000i32)?,
+            client_id: p
+                .get("client.id")
+                .cloned()
+                .unwrap_or_else(|| "strom-perf-producer".into()),
+        })
+    }
+}
+
+/// A batch being filled for one partition.
+struct OpenBatch {
+    builder: BatchBuilder,
+    /// Send time (µs) of each record in the batch.
+    sent_us: Vec<u64>,
+    opened: Instant,
+}
+
+/// Sealed batches in one produce request, awaiting their acknowledgement.
+struct InFlight {
+    pending: Option<PendingResponse<ProduceResponse>>,
+    /// (partition, send times of its records, value bytes)
+    batches: Vec<(i32, Vec<u64>, u64)>,
+}
+
+/// One leader: its connection, its sealed batches, its ack task.
+struct Leader {
+    conn: Connection,
+    version: i16,
+    ready: VecDeque<(i32, Bytes, Vec<u64>, u64)>,
+    acks: mpsc::Sender<InFlight>,
+    task: tokio::task::JoinHandle<AckStats>,
+}
+
+#[derive(Default)]
+struct AckStats {
+    latency: Histogram,
+    records: u64,
+    bytes: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+async fn ack_task(mut rx: mpsc::Receiver<InFlight>, clock: Clock) -> AckStats {
+    let mut s = AckStats::default();
+    while let Some(req) = rx.recv().await {
+        let result = match req.pending {
+            Some(p) => p.wait().await.map(Some),
+            None => Ok(None),
+        };
+        let now = clock.now_us();
+        let mut failed: HashMap<i32, String> = HashMap::new();
+        match result {
+            Ok(Some(resp)) => {
+                for t in &resp.responses {
+                    for p in &t.partition_responses {
+                        if p.error_code != 0 {
+                            let name = kafka_protocol::ResponseError::try_from_code(p.error_code)
+                                .map(|e| format!("{e:?}"))
+                                .unwrap_or_default();
+                            failed.insert(p.index, format!("error code {} {name}", p.error_code));
+                        }
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                for (p, _, _) in &req.batches {
+                    failed.insert(*p, e.to_string());
+                }
+            }
+        }
+        for (partition, sent, bytes) in req.batches {
+            if let Some(err) = failed.get(&partition) {
+                s.errors += sent.len() as u64;
+                s.first_error.get_or_insert_with(|| err.clone());
+                continue;
+            }
+            s.records += sent.len() as u64;
+            s.bytes += bytes;
+            for t in sent {
+                s.latency.record(now.saturating_sub(t));
+            }
+        }
+    }
+    s
+}
+
+impl Leader {
+    /// Sends the sealed batches as produce requests (one batch per
+    /// partition per request, up to max.request.size).
+    async fn send_ready(&mut self, topic: &TopicInfo, cfg: &ProducerConfig) -> Result<(), PerfError> {
+        while !self.ready.is_empty() {
+            let mut partitions = Vec::new();
+            let mut meta = Vec::new();
+            let mut size = 0usize;
+            let mut deferred = VecDeque::new();
+            while let Some((p, batch, sent, bytes)) = self.ready.pop_front() {
+                let dup = meta.iter().any(|(q, _, _)| *q == p);
+                if dup || (size > 0 && size + batch.len() > cfg.max_request_size) {
+                    deferred.push_back((p, batch, sent, bytes));
+                    continue;
+                }
+                size += batch.len();
+                partitions.push(PartitionProduceData::default().with_index(p).with_records(Some(batch)));
+                meta.push((p, sent, bytes));
+            }
+            self.ready = deferred;
+            let mut td = TopicProduceData::default().with_partition_data(partitions);
+            if self.version >= TOPIC_ID_VERSION {
+                td.topic_id = topic.id;
+            } else {
+                td.name = topic_name(&topic.name);
+            }
+            let req = ProduceRequest::default()
+                .with_acks(cfg.acks)
+                .with_timeout_ms(cfg.timeout_ms)
+                .with_topic_data(vec![td]);
+            let pending = if cfg.acks == 0 {
+                self.conn.send_oneway(req, self.version).await?;
+                None
+            } else {
+                Some(self.conn.start(req, self.version).await?)
+            };
+            self.acks
+                .send(InFlight { pending, batches: meta })
+                .await
+                .map_err(|_| ClientError::Disconnected)?;
+        }
+        Ok(())
+    }
+}
+
+/// Produces `args.num_records`; returns the report and the number of
+/// records acknowledged. `e2e` is told the start when given.
+async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64), PerfError> {
+    let cfg = ProducerConfig::from(args)?;
+    let mut client = Client::connect(&args.bootstrap_server, &cfg.client_id, cfg.max_in_flight).await?;
+    let topic = topic_for(&mut client, args).await?;
+    let clock = clock.unwrap_or_else(Clock::new);
+    let mut leaders: HashMap<i32, Leader> = HashMap::new();
+    for &l in &topic.leaders {
+        if leaders.contains_key(&l) {
+            continue;
+        }
+        let conn = client.open(l).await?;
+        let mut version = produce_version(&conn)?;
+        if topic.id == Uuid::nil() {
+            version = version.min(TOPIC_ID_VERSION - 1);
+        }
+        let (tx, rx) = mpsc::channel(cfg.max_in_flight * 2);
+        let task = tokio::spawn(ack_task(rx, clock));
+        leaders.insert(l, Leader { conn, version, ready: VecDeque::new(), acks: tx, task });
+    }
+    let n_partitions = topic.leaders.len();
+    let capacity = cfg.batch_size.min(4 << 20) + 1024;
+    let mut open: Vec<OpenBatch> = (0..n_partitions)
+        .map(|_| OpenBatch {
+            builder: BatchBuilder::new(capacity, cfg.compression),
+            sent_us: Vec::new(),
+            opened: Instant::now(),
+        })
+        .collect();
+    let mut value: Vec<u8> = (0..args.record_size).map(filler).collect();
+    let record_bytes = BatchBuilder::record_size(None, Some(&value));
+    let throttle = (args.throughput > 0.0).then_some(args.throughput);
+    let mut sticky = 0usize;
+    let start = Instant::now();
+
+    let seal = |p: usize, open: &mut Vec<OpenBatch>, leaders: &mut HashMap<i32, Leader>| -> Result<(), PerfError> {
+        let Some(b) = open.get_mut(p) else { return Ok(()) };
+        if b.builder.record_count() == 0 {
+            return Ok(());
+        }
+        let bytes = b.sent_us.len() as u64 * args.record_size as u64;
+        let batch = b.builder.finish(capacity)?;
+        let cap = b.sent_us.capacity();
+        let sent = std::mem::replace(&mut b.sent_us, Vec::with_capacity(cap));
+        let leader = topic.leaders.get(p).copied().unwrap_or(-1);
+        if let Some(l) = leaders.get_mut(&leader) {
+            l.ready.push_back((p as i32, batch, sent, bytes));
+        }
+        Ok(())
+    };
+
+    for i in 0..args.num_records {
+        if let Some(rate) = throttle {
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            let now = Instant::now();
+            if due > now + Duration::from_micros(500) {
+                // Caught up: seal what has lingered, send, then sleep until
+                // the next record is due (or the oldest batch's linger ends).
+                let mut wake = due;
+                for p in 0..n_partitions {
+                    let b = &open[p];
+                    if b.builder.record_count() > 0 {
+                        if now >= b.opened + cfg.linger {
+                            seal(p, &mut open, &mut leaders)?;
+                        } else {
+                            wake = wake.min(b.opened + cfg.linger);
+                        }
+                    }
+                }
+                for l in leaders.values_mut() {
+                    l.send_ready(&topic, &cfg).await?;
+                }
+                tokio::time::sleep_until(wake.into()).await;
+            }
+        }
+        let now_us = clock.now_us();
+        fill_value(&mut value, i, now_us);
+        let b = &mut open[sticky];
+        if b.builder.record_count() == 0 {
+            b.opened = Instant::now();
+        }
+        b.builder.append((now_us / 1000) as i64, None, Some(&value));
+        b.sent_us.push(now_us);
+        if b.builder.size() + record_bytes > cfg.batch_size {
+            seal(sticky, &mut open, &mut leaders)?;
+            let leader = topic.leaders.get(sticky).copied().unwrap_or(-1);
+            sticky = (sticky + 1) % n_partitions;
+            if let Some(l) = leaders.get_mut(&leader) {
+                l.send_ready(&topic, &cfg).await?;
+            }
+        }
+    }
+    for p in 0..n_partitions {
+        seal(p, &mut open, &mut leaders)?;
+    }
+    let mut stats = AckStats::default();
+    for (_, mut l) in leaders {
+        l.send_ready(&topic, &cfg).await?;
+        drop(l.acks);
+        let s = l.task.await.unwrap_or_default();
+        stats.latency.merge(&s.latency);
+        stats.records += s.records;
+        stats.bytes += s.bytes;
+        stats.errors += s.errors;
+        if stats.first_error.is_none() {
+            stats.first_error = s.first_error;
+        }
+    }
+    let mut report = Report::new("produce", stats.records, stats.bytes, start.elapsed());
+    report.latency_ms = Some(Latency::of(&stats.latency));
+    report.errors = stats.errors;
+    if stats.errors > 0 && !args.json {
+        return Err(PerfError::ProduceFailed(
+            stats.errors,
+            stats.first_error.unwrap_or_default(),
+        ));
+    }
+    Ok((report, stats.records))
+}
+
+struct ConsumerConfig {
+    min_bytes: i32,
+    max_bytes: i32,
+    max_wait_ms: i32,
+    partition_max_bytes: i32,
+    isolation_level: i8,
+    from_latest: bool,
+    client_id: String,
+}
+
+impl ConsumerConfig {
+    fn from(args: &PerfArgs) -> Result<Self, PerfError> {
+        let p = props(&args.consumer_props)?;
+        let isolation = p.get("isolation.level").map(String::as_str).unwrap_or("read_uncommitted");
+        let reset = p.get("auto.offset.reset").map(String::as_str).unwrap_or("earliest");
+        Ok(ConsumerConfig {
+            min_bytes: prop(&p, "fetch.min.bytes", 1)?,
+            max_bytes: prop(&p, "fetch.max.bytes", 52_428_800)?,
+            max_wait_ms: prop(&p, "fetch.max.wait.ms", 500)?,
+            partition_max_bytes: prop(&p, "max.partition.fetch.bytes", 1_048_576)?,
+            isolation_level: i8::from(isolation == "read_committed"),
+            from_latest: reset == "latest",
+            client_id: p
+                .get("client.id")
+                .cloned()
+                .unwrap_or_else(|| "strom-perf-consumer".into()),
+        })
+    }
+}
+
+#[derive(Default)]
+struct ConsumeStats {
+    records: u64,
+    bytes: u64,
+    latency: Histogram,
+}
+
+/// Fetches from one leader's partitions until `total` reaches `want` or
+/// nothing new arrives for `timeout`. Keeps the next fetch in flight while
+/// it walks the records of the previous response.
+async fn consume_leader(
+    mut conn: Connection,
+    topic: Arc<TopicInfo>,
+    mut offsets: Vec<(i32, i64)>,
+    cfg: Arc<ConsumerConfig>,
+    total: Arc<AtomicU64>,
+    want: u64,
+    timeout: Duration,
+    clock: Option<Clock>,
+) -> Result<ConsumeStats, PerfError> {
+    let mut version = fetch_version(&conn)?;
+    if topic.id == Uuid::nil() {
+        version = version.min(TOPIC_ID_VERSION - 1);
+    }
+    let request = |offsets: &[(i32, i64)]| {
+        let mut ft = FetchTopic::default().with_partitions(
+            offsets
+                .iter()
+                .map(|&(p, o)| {
+                    FetchPartition::default()
+                        .with_partition(p)
+                        .with_fetch_offset(o)
+                        .with_current_leader_epoch(-1)
+                        .with_last_fetched_epoch(-1)
+                        .with_log_start_offset(-1)
+                        .with_partition_max_bytes(cfg.partition_max_bytes)
+                })
+                .collect(),
+        );
+        if version >= TOPIC_ID_VERSION {
+            ft.topic_id = topic.id;
+        } else {
+            ft.topic = topic_name(&topic.name);
+        }
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(cfg.max_wait_ms)
+            .with_min_bytes(cfg.min_bytes)
+            .with_max_bytes(cfg.max_bytes)
+            .with_isolation_level(cfg.isolation_level)
+            .with_session_epoch(-1)
+            .with_topics(vec![ft])
+    };
+    let mut stats = ConsumeStats::default();
+    let mut last_progress = Instant::now();
+    let mut pending = Some(conn.start(request(&offsets), version).await?);
+    while let Some(p) = pending.take() {
+        let resp = p.wait().await?;
+        if resp.error_code != 0 {
+            return Err(ClientError::Broker { api: "Fetch", code: resp.error_code, message: String::new() }.into());
+        }
+        // Work out the next offsets from the batch headers alone, and send
+        // the next fetch before walking the records.
+        let mut work = Vec::new();
+        for t in resp.responses {
+            for pd in t.partitions {
+                if pd.error_code != 0 {
+                    return Err(ClientError::Broker {
+                        api: "Fetch",
+                        code: pd.error_code,
+                        message: format!(" for {}-{}", topic.name, pd.partition_index),
+                    }
+                    .into());
+                }
+                let Some(slot) = offsets.iter_mut().find(|(q, _)| *q == pd.partition_index) else {
+                    continue;
+                };
+                let records = pd.records.unwrap_or_default();
+                let from = slot.1;
+                if let Some(last) = batches(&records).map(|b| b.last_offset).last() {
+                    slot.1 = slot.1.max(last + 1);
+                }
+                if !records.is_empty() {
+                    work.push((from, records));
+                }
+            }
+        }
+        if total.load(Ordering::Relaxed) < want {
+            pending = Some(conn.start(request(&offsets), version).await?);
+        }
+        let mut got = 0u64;
+        for (from, records) in work {
+            let mut pos = 0usize;
+            for info in batches(&records).collect::<Vec<_>>() {
+                let batch = records.slice(pos..pos + info.size);
+                pos += info.size;
+                for_each_record(&batch, &info, from, |r| {
+                    got += 1;
+                    let len = r.value.map_or(0, |v| v.len());
+                    stats.bytes += len as u64 + r.key.map_or(0, |k| k.len() as u64);
+                    if let (Some(clock), Some(v)) = (clock, r.value) {
+                        if let Some(ts) = v.get(8..16) {
+                            let mut b = [0u8; 8];
+                            b.copy_from_slice(ts);
+                            stats.latency.record(clock.now_us().saturating_sub(u64::from_be_bytes(b)));
+                        }
+                    }
+                })?;
+            }
+        }
+        stats.records += got;
+        if got > 0 {
+            last_progress = Instant::now();
+        }
+        let sum = total.fetch_add(got, Ordering::Relaxed) + got;
+        if sum >= want {
+            break;
+        }
+        if last_progress.elapsed() > timeout {
+            return Err(PerfError::ConsumeTimeout {
+                got: sum,
+                want,
+                timeout_ms: timeout.as_millis() as u64,
+            });
+        }
+    }
+    Ok(stats)
+}
+
+/// Starts one consumer task per leader; returns their handles and the start time.
+async fn start_consumers(
+    args: &PerfArgs,
+    cfg: ConsumerConfig,
+    clock: Option<Clock>,
+) -> Result<Vec<tokio::task::JoinHandle<Result<ConsumeStats, PerfError>>>, PerfError> {
+    let mut client = Client::connect(&args.bootstrap_server, &cfg.client_id, 2).await?;
+    let topic = topic_for(&mut client, args).await?;
+    let offsets = client
+        .list_offsets(&topic, if cfg.from_latest { -1 } else { -2 })
+        .await?;
+    let mut by_leader: HashMap<i32, Vec<(i32, i64)>> = HashMap::new();
+    for (p, (&leader, &offset)) in topic.leaders.iter().zip(&offsets).enumerate() {
+        by_leader.entry(leader).or_default().push((p as i32, offset));
+    }
+    let topic = Arc::new(topic);
+    let cfg = Arc::new(cfg);
+    let total = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for (leader, offsets) in by_leader {
+        let conn = client.open(leader).await?;
+        tasks.push(tokio::spawn(consume_leader(
+            conn,
+            topic.clone(),
+            offsets,
+            cfg.clone(),
+            total.clone(),
+            args.num_records,
+            Duration::from_millis(args.timeout_ms),
+            clock,
+        )));
+    }
+    Ok(tasks)
+}
+
+async fn join_consumers(
+    tasks: Vec<tokio::task::JoinHandle<Result<ConsumeStats, PerfError>>>,
+) -> Result<ConsumeStats, PerfError> {
+    let mut all = ConsumeStats::default();
+    for t in tasks {
+        let s = t.await.map_err(|_| ClientError::Disconnected)??;
+        all.records += s.records;
+        all.bytes += s.bytes;
+        all.latency.merge(&s.latency);
+    }
+    Ok(all)
+}
+
+async fn consume_cmd(args: &PerfArgs) -> Result<Report, PerfError> {
+    let cfg = ConsumerConfig::from(args)?;
+    let start = Instant::now();
+    let tasks = start_consumers(args, cfg, None).await?;
+    let s = join_consumers(tasks).await?;
+    Ok(Report::new("consume", s.records, s.bytes, start.elapsed()))
+}
+
+async fn e2e(args: &PerfArgs) -> Result<Report, PerfError> {
+    let mut cfg = ConsumerConfig::from(args)?;
+    cfg.from_latest = true;
+    let clock = Clock::new();
+    // Create the topic first (the producer would), then start consuming from its end.
+    {
+        let mut client = Client::connect(&args.bootstrap_server, "strom-perf-e2e", 1).await?;
+        topic_for(&mut client, args).await?;
+    }
+    let tasks = start_consumers(args, cfg, Some(clock)).await?;
+    let start = Instant::now();
+    let (produced, acked) = produce(args, Some(clock)).await?;
+    let s = join_consumers(tasks).await?;
+    let mut report = Report::new("e2e", s.records, s.bytes, start.elapsed());
+    report.latency_ms = Some(Latency::of(&s.latency));
+    report.errors = produced.errors + acked.saturating_sub(s.records);
+    Ok(report)
+}
