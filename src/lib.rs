@@ -6,6 +6,8 @@
 //! - `log`: the segmented, crash-safe partition log and the log manager.
 //! - `metadata`: topics, partitions and topic configs behind one seam.
 //! - `coordinator`: the group coordinator: consumer groups and committed offsets in `__consumer_offsets`.
+//! - `declared_topics`: the config file's `[[topics]]`, created at start-up when missing.
+//! - `metrics`: Prometheus metrics (kafka_exporter's names) and the `/metrics`, `/health`, `/ready` endpoint.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, request framing.
@@ -17,8 +19,10 @@
 pub mod client;
 pub mod config;
 pub mod coordinator;
+pub mod declared_topics;
 pub mod log;
 pub mod metadata;
+pub mod metrics;
 pub mod network;
 pub mod perf;
 pub mod producer_ids;

@@ -104,6 +104,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         .flat_map(|t| (0..t.partitions).map(move |p| (t.name.clone(), p)))
         .collect();
     let started = std::time::Instant::now();
+    let keep_unknown_logs = metadata.cluster_state_lost();
     tokio::task::block_in_place(|| {
         for topic in &topics {
             replica_manager.install_topic(topic.clone())?;
@@ -112,6 +113,10 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         // (deleted while the broker was down) are removed.
         for (topic, partition, dir) in log_manager.existing_partitions() {
             if !known.contains(&(topic.clone(), partition)) {
+                if keep_unknown_logs {
+                    tracing::warn!(topic, partition, dir = %dir.display(), "keeping the log of a partition the metadata store does not know (cluster state lost); re-create the topic or remove the directory by hand");
+                    continue;
+                }
                 tracing::warn!(topic, partition, dir = %dir.display(), "deleting log of a partition no topic has");
                 if let Err(e) = crate::replica_manager::delete_partition_dir(&dir) {
                     tracing::warn!(dir = %dir.display(), error = %e, "could not delete stray log");

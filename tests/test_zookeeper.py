@@ -302,6 +302,26 @@ def test_session_expiry_recreates_what_the_broker_owns(make_broker, zookeeper):
     create_topic(broker.bootstrap, "zk-after-expiry", partitions=1)
 
 
+def test_emptied_zookeeper_at_start_keeps_local_logs(make_broker, zookeeper):
+    """A broker whose log dirs belong to a cluster, started against a
+    ZooKeeper without that cluster's state (emptied, or the wrong chroot),
+    must not delete the logs of the topics ZooKeeper doesn't know."""
+    broker = make_broker(zk_overrides(zookeeper))
+    create_topic(broker.bootstrap, "zk-precious", partitions=1)
+    p = ck.Producer({"bootstrap.servers": broker.bootstrap, "broker.address.family": "v4"})
+    for i in range(10):
+        p.produce("zk-precious", value=f"v{i}".encode())
+    assert p.flush(15) == 0
+    broker.stop()
+    zookeeper.restart(fresh=True)
+    broker.start()
+    assert (broker.data_dir / "zk-precious-0").is_dir()
+    segments = list((broker.data_dir / "zk-precious-0").glob("*.log"))
+    assert segments and sum(s.stat().st_size for s in segments) > 0
+    assert "logs of topics ZooKeeper does not know are kept" in broker.log_path.read_text()
+    broker.check_alive()
+
+
 def test_second_broker_with_same_id_refuses_to_start(make_broker, zookeeper):
     first = make_broker(zk_overrides(zookeeper))
     second = make_broker(zk_overrides(zookeeper), start=False)

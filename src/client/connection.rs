@@ -131,7 +131,11 @@ impl Connection {
         let req = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("strom"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-        let mut resp: ApiVersionsResponse = self.start(req.clone(), API_VERSIONS_FIRST).await?.wait().await?;
+        let mut resp: ApiVersionsResponse = self
+            .start(req.clone(), API_VERSIONS_FIRST)
+            .await?
+            .wait()
+            .await?;
         if resp.error_code == kafka_protocol::ResponseError::UnsupportedVersion.code() {
             resp = self.start(req, 0).await?.wait().await?;
         }
@@ -221,11 +225,10 @@ impl Connection {
             .with_correlation_id(correlation_id)
             .with_client_id(Some(self.client_id.clone()));
         let header_version = Req::header_version(version);
-        let size = header
-            .compute_size(header_version)
-            .map_err(encode_err)?
+        let size = header.compute_size(header_version).map_err(encode_err)?
             + req.compute_size(version).map_err(encode_err)?;
-        let size_i32 = i32::try_from(size).map_err(|_| ClientError::Encode("request over 2 GiB".into()))?;
+        let size_i32 =
+            i32::try_from(size).map_err(|_| ClientError::Encode("request over 2 GiB".into()))?;
         self.out.clear();
         self.out.reserve(4 + size);
         self.out.put_i32(size_i32);

@@ -89,7 +89,11 @@ impl Client {
         max_in_flight: usize,
     ) -> Result<Self, ClientError> {
         let mut last = None;
-        for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        for addr in bootstrap
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
             match Connection::connect(addr, client_id, max_in_flight).await {
                 Ok(conn) => {
                     let mut client = Client {
@@ -182,10 +186,18 @@ impl Client {
                 message: format!(" for topic {name}"),
             });
         }
-        let n = t.partitions.iter().map(|p| p.partition_index + 1).max().unwrap_or(0);
+        let n = t
+            .partitions
+            .iter()
+            .map(|p| p.partition_index + 1)
+            .max()
+            .unwrap_or(0);
         let mut leaders = vec![-1; usize::try_from(n).unwrap_or(0)];
         for p in &t.partitions {
-            if let Some(slot) = usize::try_from(p.partition_index).ok().and_then(|i| leaders.get_mut(i)) {
+            if let Some(slot) = usize::try_from(p.partition_index)
+                .ok()
+                .and_then(|i| leaders.get_mut(i))
+            {
                 *slot = p.leader_id.0;
             }
         }
@@ -218,7 +230,10 @@ impl Client {
                 return Err(ClientError::Broker {
                     api: "CreateTopics",
                     code: t.error_code,
-                    message: t.error_message.map(|m| format!(": {}", m.as_str())).unwrap_or_default(),
+                    message: t
+                        .error_message
+                        .map(|m| format!(": {}", m.as_str()))
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -271,7 +286,10 @@ impl Client {
                             message: format!(" for {}-{}", topic.name, p.partition_index),
                         });
                     }
-                    if let Some(slot) = usize::try_from(p.partition_index).ok().and_then(|i| out.get_mut(i)) {
+                    if let Some(slot) = usize::try_from(p.partition_index)
+                        .ok()
+                        .and_then(|i| out.get_mut(i))
+                    {
                         *slot = p.offset;
                     }
                 }

@@ -112,7 +112,12 @@ impl BatchBuilder {
         body + varint_len(body as i64) + 10
     }
 
-    fn body_size(ts_delta: i64, offset_delta: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> usize {
+    fn body_size(
+        ts_delta: i64,
+        offset_delta: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> usize {
         let field = |f: Option<&[u8]>| match f {
             Some(b) => varint_len(b.len() as i64) + b.len(),
             None => 1,
@@ -207,7 +212,11 @@ fn decompress(codec: i16, mut data: Bytes) -> Result<Bytes, ClientError> {
         2 => Snappy::decompress(&mut data, take),
         3 => Lz4::decompress(&mut data, take),
         4 => Zstd::decompress(&mut data, take),
-        c => return Err(ClientError::Decode(format!("unknown compression codec {c}"))),
+        c => {
+            return Err(ClientError::Decode(format!(
+                "unknown compression codec {c}"
+            )))
+        }
     };
     r.map_err(|e| ClientError::Decode(format!("decompression: {e}")))
 }
@@ -338,12 +347,20 @@ mod tests {
             assert_eq!(&bytes[CRC_OFFSET..CRC_OFFSET + 4], &crc.to_be_bytes());
             let mut seen = Vec::new();
             for_each_record(&bytes, &infos[0], 41, |r| {
-                seen.push((r.offset, r.timestamp, r.key.map(|k| k.to_vec()), r.value.map(|v| v.to_vec())))
+                seen.push((
+                    r.offset,
+                    r.timestamp,
+                    r.key.map(|k| k.to_vec()),
+                    r.value.map(|v| v.to_vec()),
+                ))
             })
             .unwrap();
             assert_eq!(
                 seen,
-                vec![(41, 1005, Some(b"k".to_vec()), Some(vec![])), (42, 999, None, None)],
+                vec![
+                    (41, 1005, Some(b"k".to_vec()), Some(vec![])),
+                    (42, 999, None, None)
+                ],
                 "{codec}"
             );
         }
@@ -356,7 +373,10 @@ mod tests {
         b.append(5, None, Some(&[7u8; 100]));
         let written = b.size() - before;
         let estimate = BatchBuilder::record_size(None, Some(&[7u8; 100]));
-        assert!(written <= estimate && estimate <= written + 10, "{written} {estimate}");
+        assert!(
+            written <= estimate && estimate <= written + 10,
+            "{written} {estimate}"
+        );
     }
 
     #[test]
@@ -368,7 +388,10 @@ mod tests {
         for cut in 0..bytes.len() {
             let part = bytes.slice(..cut);
             assert!(batches(&part).next().is_none());
-            let short = BatchInfo { size: cut.max(BATCH_HEADER_SIZE).min(bytes.len()), ..info };
+            let short = BatchInfo {
+                size: cut.max(BATCH_HEADER_SIZE).min(bytes.len()),
+                ..info
+            };
             if cut >= BATCH_HEADER_SIZE {
                 let _ = for_each_record(&bytes.slice(..short.size), &short, 0, |_| {});
             }

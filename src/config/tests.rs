@@ -696,7 +696,13 @@ fn shipped_server_toml_loads() {
     let declared: Vec<(&str, i32, &str)> = c
         .declared_topics
         .iter()
-        .map(|t| (t.name.as_str(), t.partitions, t.configs["retention.ms"].as_str()))
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.partitions,
+                t.configs["retention.ms"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         declared,

@@ -209,9 +209,11 @@ pub(crate) fn resolve(
         }
         // Cross-field checks (e.g. a value that overflows once converted).
         config.log_config(&t.configs).map_err(|e| match e {
-            ConfigError::InvalidValue { key: k, value, reason } => {
-                invalid(&key(&format!("config.{k}")), &value, reason)
-            }
+            ConfigError::InvalidValue {
+                key: k,
+                value,
+                reason,
+            } => invalid(&key(&format!("config.{k}")), &value, reason),
             other => other,
         })?;
         out.push(DeclaredTopic {

@@ -227,6 +227,11 @@ impl GroupCoordinator {
         }
     }
 
+    /// Whether `__consumer_offsets` has been replayed (the group APIs answer).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
     fn check_loaded(&self) -> Result<(), E> {
         if self.loaded.load(Ordering::Acquire) {
             Ok(())

@@ -61,6 +61,12 @@ pub enum MetadataError {
 pub trait MetadataStore: Send + Sync {
     /// The cluster id reported in Metadata and DescribeCluster.
     fn cluster_id(&self) -> String;
+    /// True when the store came up without the cluster state this broker's
+    /// logs belong to (e.g. an emptied ZooKeeper or a wrong chroot): the
+    /// broker then keeps log dirs of unknown topics instead of deleting them.
+    fn cluster_state_lost(&self) -> bool {
+        false
+    }
     /// Every topic.
     async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError>;
     /// Records a new topic; `TopicExists` if the name is taken.

@@ -65,6 +65,8 @@ pub struct ZookeeperMetadataStore {
     controller_epoch: AtomicI32,
     /// Session events, subscribed before registration so none is missed.
     events: parking_lot::Mutex<Option<broadcast::Receiver<SessionEvent>>>,
+    /// `/cluster/id` was missing at start although the log dirs belong to a cluster.
+    state_lost_at_start: bool,
 }
 
 /// The broker registration Kafka derives from the listener config.
@@ -138,9 +140,14 @@ impl ZookeeperMetadataStore {
             zk.make_sure_persistent_paths_exist().await?;
 
             let stored = stored_cluster_id(&config.log_dirs);
+            let mut state_lost_at_start = false;
             let cluster_id = match zk.get_cluster_id().await? {
                 Some(id) => id,
                 None => {
+                    if let Some(stored) = &stored {
+                        state_lost_at_start = true;
+                        tracing::warn!(cluster_id = %stored, "ZooKeeper has no /cluster/id but the log dirs belong to this cluster: ZooKeeper lost the cluster state (or zookeeper.connect names the wrong chroot); logs of topics ZooKeeper does not know are kept, not deleted");
+                    }
                     let proposed = stored
                         .clone()
                         .unwrap_or_else(super::standalone::new_cluster_id);
@@ -164,6 +171,7 @@ impl ZookeeperMetadataStore {
                 topics: tokio::sync::Mutex::new(BTreeMap::new()),
                 controller_epoch: AtomicI32::new(0),
                 events: parking_lot::Mutex::new(Some(events)),
+                state_lost_at_start,
             };
             store.write_meta_properties();
             store.zk.check_endpoints_free(&store.broker).await?;
@@ -497,6 +505,10 @@ enum Fired {
 impl MetadataStore for ZookeeperMetadataStore {
     fn cluster_id(&self) -> String {
         self.cluster_id.clone()
+    }
+
+    fn cluster_state_lost(&self) -> bool {
+        self.state_lost_at_start
     }
 
     async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError> {

@@ -46,7 +46,13 @@ pub(super) async fn serve(
             tracing::debug!("connection closed mid-frame");
             return;
         }
-        let response = match broker.handle(&ctx, frame.freeze()).await {
+        let api_key = frame
+            .get(..2)
+            .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
+        let started = std::time::Instant::now();
+        let handled = broker.handle(&ctx, frame.freeze()).await;
+        crate::metrics::request_done(api_key, started.elapsed(), handled.is_err());
+        let response = match handled {
             Ok(r) => r, // None: an acks=0 produce, which gets no response
             Err(e) => {
                 tracing::warn!(error = %e, "closing connection: bad request");

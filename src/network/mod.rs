@@ -65,6 +65,7 @@ impl BoundListener {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let advertised = Arc::new(self.advertised);
+        let open_connections = crate::metrics::ConnectionGauge::for_listener(&self.listener.name);
         let mut backoff = Duration::from_millis(10);
         loop {
             let permit = tokio::select! {
@@ -85,11 +86,13 @@ impl BoundListener {
                     let broker = broker.clone();
                     let advertised = advertised.clone();
                     let shutdown = shutdown.clone();
+                    let open = open_connections.open();
                     let span =
                         tracing::info_span!("connection", listener = %self.listener.name, %peer);
                     tokio::spawn(
                         async move {
                             connection::serve(stream, peer, advertised, broker, shutdown).await;
+                            drop(open);
                             drop(permit);
                         }
                         .instrument(span),

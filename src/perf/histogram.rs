@@ -126,7 +126,11 @@ mod tests {
             last = i;
             assert!(upper(i) >= v.min(upper(i)), "{v}");
             if v < 1 << 40 {
-                assert!(upper(i) >= v && upper(i) - v <= v / 1000 + 1, "{v} {}", upper(i));
+                assert!(
+                    upper(i) >= v && upper(i) - v <= v / 1000 + 1,
+                    "{v} {}",
+                    upper(i)
+                );
             }
         }
     }

@@ -49,7 +49,11 @@ pub enum PerfError {
     #[error("{0} record(s) failed to produce; first error: {1}")]
     ProduceFailed(u64, String),
     #[error("timed out: consumed {got} of {want} records with no new data for {timeout_ms} ms")]
-    ConsumeTimeout { got: u64, want: u64, timeout_ms: u64 },
+    ConsumeTimeout {
+        got: u64,
+        want: u64,
+        timeout_ms: u64,
+    },
 }
 
 /// `strom perf`'s modes.
@@ -209,7 +213,12 @@ impl Report {
     fn text(&self) -> String {
         let mut s = format!(
             "{}: {} records, {} bytes in {:.3} s: {:.1} records/sec ({:.2} MB/sec)",
-            self.mode, self.records, self.bytes, self.elapsed_s, self.records_per_sec, self.mb_per_sec
+            self.mode,
+            self.records,
+            self.bytes,
+            self.elapsed_s,
+            self.records_per_sec,
+            self.mb_per_sec
         );
         if let Some(l) = &self.latency_ms {
             s.push_str(&format!(
@@ -307,7 +316,10 @@ impl ProducerConfig {
             "0" => 0,
             other => return Err(PerfError::Property("acks".into(), other.into())),
         };
-        let codec = p.get("compression.type").map(String::as_str).unwrap_or("none");
+        let codec = p
+            .get("compression.type")
+            .map(String::as_str)
+            .unwrap_or("none");
         Ok(ProducerConfig {
             acks,
             linger: Duration::from_millis(prop(&p, "linger.ms", 5u64)?),
@@ -406,7 +418,11 @@ async fn ack_task(mut rx: mpsc::Receiver<InFlight>, clock: Clock) -> AckStats {
 impl Leader {
     /// Sends the sealed batches as produce requests (one batch per
     /// partition per request, up to max.request.size).
-    async fn send_ready(&mut self, topic: &TopicInfo, cfg: &ProducerConfig) -> Result<(), PerfError> {
+    async fn send_ready(
+        &mut self,
+        topic: &TopicInfo,
+        cfg: &ProducerConfig,
+    ) -> Result<(), PerfError> {
         while !self.ready.is_empty() {
             let mut partitions = Vec::new();
             let mut meta = Vec::new();
@@ -419,7 +435,11 @@ impl Leader {
                     continue;
                 }
                 size += batch.len();
-                partitions.push(PartitionProduceData::default().with_index(p).with_records(Some(batch)));
+                partitions.push(
+                    PartitionProduceData::default()
+                        .with_index(p)
+                        .with_records(Some(batch)),
+                );
                 meta.push((p, sent, bytes));
             }
             self.ready = deferred;
@@ -440,7 +460,10 @@ impl Leader {
                 Some(self.conn.start(req, self.version).await?)
             };
             self.acks
-                .send(InFlight { pending, batches: meta })
+                .send(InFlight {
+                    pending,
+                    batches: meta,
+                })
                 .await
                 .map_err(|_| ClientError::Disconnected)?;
         }
@@ -452,7 +475,8 @@ impl Leader {
 /// records acknowledged. `e2e` is told the start when given.
 async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64), PerfError> {
     let cfg = ProducerConfig::from(args)?;
-    let mut client = Client::connect(&args.bootstrap_server, &cfg.client_id, cfg.max_in_flight).await?;
+    let mut client =
+        Client::connect(&args.bootstrap_server, &cfg.client_id, cfg.max_in_flight).await?;
     let topic = topic_for(&mut client, args).await?;
     let clock = clock.unwrap_or_else(Clock::new);
     let mut leaders: HashMap<i32, Leader> = HashMap::new();
@@ -467,7 +491,16 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
         }
         let (tx, rx) = mpsc::channel(cfg.max_in_flight * 2);
         let task = tokio::spawn(ack_task(rx, clock));
-        leaders.insert(l, Leader { conn, version, ready: VecDeque::new(), acks: tx, task });
+        leaders.insert(
+            l,
+            Leader {
+                conn,
+                version,
+                ready: VecDeque::new(),
+                acks: tx,
+                task,
+            },
+        );
     }
     let n_partitions = topic.leaders.len();
     let capacity = cfg.batch_size.min(4 << 20) + 1024;
@@ -484,8 +517,13 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
     let mut sticky = 0usize;
     let start = Instant::now();
 
-    let seal = |p: usize, open: &mut Vec<OpenBatch>, leaders: &mut HashMap<i32, Leader>| -> Result<(), PerfError> {
-        let Some(b) = open.get_mut(p) else { return Ok(()) };
+    let seal = |p: usize,
+                open: &mut Vec<OpenBatch>,
+                leaders: &mut HashMap<i32, Leader>|
+     -> Result<(), PerfError> {
+        let Some(b) = open.get_mut(p) else {
+            return Ok(());
+        };
         if b.builder.record_count() == 0 {
             return Ok(());
         }
@@ -582,8 +620,14 @@ struct ConsumerConfig {
 impl ConsumerConfig {
     fn from(args: &PerfArgs) -> Result<Self, PerfError> {
         let p = props(&args.consumer_props)?;
-        let isolation = p.get("isolation.level").map(String::as_str).unwrap_or("read_uncommitted");
-        let reset = p.get("auto.offset.reset").map(String::as_str).unwrap_or("earliest");
+        let isolation = p
+            .get("isolation.level")
+            .map(String::as_str)
+            .unwrap_or("read_uncommitted");
+        let reset = p
+            .get("auto.offset.reset")
+            .map(String::as_str)
+            .unwrap_or("earliest");
         Ok(ConsumerConfig {
             min_bytes: prop(&p, "fetch.min.bytes", 1)?,
             max_bytes: prop(&p, "fetch.max.bytes", 52_428_800)?,
@@ -658,7 +702,12 @@ async fn consume_leader(
     while let Some(p) = pending.take() {
         let resp = p.wait().await?;
         if resp.error_code != 0 {
-            return Err(ClientError::Broker { api: "Fetch", code: resp.error_code, message: String::new() }.into());
+            return Err(ClientError::Broker {
+                api: "Fetch",
+                code: resp.error_code,
+                message: String::new(),
+            }
+            .into());
         }
         // Work out the next offsets from the batch headers alone, and send
         // the next fetch before walking the records.
@@ -703,7 +752,9 @@ async fn consume_leader(
                         if let Some(ts) = v.get(8..16) {
                             let mut b = [0u8; 8];
                             b.copy_from_slice(ts);
-                            stats.latency.record(clock.now_us().saturating_sub(u64::from_be_bytes(b)));
+                            stats
+                                .latency
+                                .record(clock.now_us().saturating_sub(u64::from_be_bytes(b)));
                         }
                     }
                 })?;
@@ -741,7 +792,10 @@ async fn start_consumers(
         .await?;
     let mut by_leader: HashMap<i32, Vec<(i32, i64)>> = HashMap::new();
     for (p, (&leader, &offset)) in topic.leaders.iter().zip(&offsets).enumerate() {
-        by_leader.entry(leader).or_default().push((p as i32, offset));
+        by_leader
+            .entry(leader)
+            .or_default()
+            .push((p as i32, offset));
     }
     let topic = Arc::new(topic);
     let cfg = Arc::new(cfg);

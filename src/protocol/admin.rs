@@ -39,6 +39,33 @@ fn store_refusal(e: MetadataError) -> Refusal {
     }
 }
 
+/// A topic creation refused, as CreateTopics would answer it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} ({error:?})")]
+pub struct TopicRefused {
+    /// The Kafka error.
+    pub error: ResponseError,
+    /// What went wrong, for the log.
+    pub message: String,
+}
+
+impl Broker {
+    /// Creates a topic exactly as CreateTopics does (the same validation;
+    /// the metadata store is written before the topic is installed). For the
+    /// topics declared in the config file, at start-up.
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+    ) -> Result<TopicMetadata, TopicRefused> {
+        create_topic(self, name, partitions, replication_factor, configs, false)
+            .await
+            .map_err(|(error, message)| TopicRefused { error, message })
+    }
+}
+
 /// Creates one topic (validated as Kafka does); `validate_only` stops before any change.
 pub(crate) async fn create_topic(
     broker: &Broker,
@@ -315,6 +342,7 @@ async fn delete_topic(broker: &Broker, name: &str) -> Result<(), Refusal> {
         .replica_manager
         .remove_topic(name)
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))?;
+    crate::metrics::topic_deleted(name);
     tracing::info!(topic = name, "deleted topic");
     Ok(())
 }

@@ -126,6 +126,9 @@ pub(super) async fn handle(
         })
         .collect();
     for (w, mut data) in wanted.iter().zip(results) {
+        if let (Ok(p), Some(records)) = (&w.target, &data.records) {
+            crate::metrics::fetched(&p.topic, records.len() as u64);
+        }
         if isolation_committed {
             data.aborted_transactions = Some(Vec::new());
         }

@@ -33,6 +33,8 @@ use crate::metadata::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
 
+pub use admin::TopicRefused;
+
 /// What the handlers know of the connection a request came in on.
 pub struct RequestContext {
     /// The client's address.

@@ -74,12 +74,18 @@ pub(super) async fn handle(
                     .records
                     .map(|r| BytesMut::from(&r[..]))
                     .unwrap_or_default();
+                let bytes = records.len() as u64;
                 match broker
                     .replica_manager
                     .append(&name, data.index, records)
                     .await
                 {
                     Ok(info) => {
+                        crate::metrics::produced(
+                            &name,
+                            bytes,
+                            u64::try_from(info.record_count).unwrap_or(0),
+                        );
                         result.base_offset = info.first_offset;
                         result.log_append_time_ms = info.log_append_time;
                         result.log_start_offset = info.log_start_offset;
