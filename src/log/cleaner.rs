@@ -248,13 +248,17 @@ pub fn check_keys(records: &[u8], infos: &[BatchInfo]) -> Result<(), LogError> {
             continue;
         }
         let data = records_section(b, &h)?;
-        if walk_records(&data, h.record_count)?
+        let indexes: Vec<i32> = walk_records(&data, h.record_count)?
             .iter()
-            .any(|r| r.key.is_none())
-        {
-            return Err(LogError::InvalidRecord(
-                "compacted topic cannot accept a record without a key".into(),
-            ));
+            .enumerate()
+            .filter(|(_, r)| r.key.is_none())
+            .map(|(i, _)| i32::try_from(i).unwrap_or(i32::MAX))
+            .collect();
+        if !indexes.is_empty() {
+            return Err(LogError::InvalidRecords {
+                message: "Compacted topic cannot accept message without key.".into(),
+                indexes,
+            });
         }
     }
     Ok(())
@@ -1139,6 +1143,7 @@ fn clean_dirtiest<P: AsRef<RwLock<Log>>>(
     in_progress.lock().remove(&dir);
     match result {
         Ok(stats) => {
+            crate::metrics::cleaner_cleaned(stats.bytes_read);
             let mut c = checkpoints.lock();
             if stats.tombstones_due_ms == i64::MAX {
                 c.tombstones_due.remove(&dir);

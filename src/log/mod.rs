@@ -52,6 +52,10 @@ pub enum LogError {
     /// INVALID_RECORD (87).
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// INVALID_RECORD (87) for particular records of a batch, reported to
+    /// the producer by their index in the batch (KIP-467).
+    #[error("invalid records at batch indexes {indexes:?}: {message}")]
+    InvalidRecords { message: String, indexes: Vec<i32> },
     /// MESSAGE_TOO_LARGE (10).
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge { size: usize, max: i32 },
@@ -88,7 +92,7 @@ impl LogError {
     pub fn kafka_error_code(&self) -> i16 {
         match self {
             LogError::CorruptMessage(_) => 2,
-            LogError::InvalidRecord(_) => 87,
+            LogError::InvalidRecord(_) | LogError::InvalidRecords { .. } => 87,
             LogError::MessageTooLarge { .. } => 10,
             LogError::UnsupportedMagic(_) => 43,
             LogError::OffsetOutOfRange { .. } => 1,
@@ -603,6 +607,7 @@ impl Log {
     /// fsyncs all dirty segments and indexes and advances the recovery point
     /// to the log end offset.
     pub fn flush(&mut self) -> Result<(), LogError> {
+        let started = std::time::Instant::now();
         self.join_roll_flush();
         let recovery_point = self.recovery_point();
         let last = self.segments.len().saturating_sub(1);
@@ -618,6 +623,7 @@ impl Log {
         let end = self.log_end_offset();
         self.recovery_point.fetch_max(end, Ordering::AcqRel);
         self.unflushed_messages = 0;
+        crate::metrics::log_flushed(started.elapsed());
         Ok(())
     }
 

@@ -12,7 +12,9 @@
 
 use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
@@ -37,7 +39,7 @@ fn has_transactional_batch(records: &[u8]) -> bool {
 pub(super) async fn handle(
     broker: &Broker,
     _ctx: &RequestContext,
-    _version: i16,
+    version: i16,
     request: ProduceRequest,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
@@ -94,6 +96,13 @@ pub(super) async fn handle(
                         tracing::debug!(topic = %name, partition = data.index, error = %e, "produce refused");
                         result.error_code = e.kafka_error_code();
                         result.error_message = Some(StrBytes::from_string(e.to_string()));
+                        // Record errors exist from v8 on (KIP-467).
+                        if let (Some(errors), true) = (record_errors(&e), version >= 8) {
+                            result.error_message = Some(StrBytes::from_static_str(
+                                "One or more records have been rejected",
+                            ));
+                            result.record_errors = errors;
+                        }
                     }
                 }
             }
@@ -109,4 +118,28 @@ pub(super) async fn handle(
         return None;
     }
     Some(ProduceResponse::default().with_responses(responses))
+}
+
+/// The per-record errors of a refused batch, when the log named the records.
+fn record_errors(
+    e: &crate::replica_manager::ReplicaError,
+) -> Option<Vec<BatchIndexAndErrorMessage>> {
+    match e {
+        crate::replica_manager::ReplicaError::Log(crate::log::LogError::InvalidRecords {
+            message,
+            indexes,
+        }) => Some(
+            indexes
+                .iter()
+                .map(|&i| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(i)
+                        .with_batch_index_error_message(Some(StrBytes::from_string(
+                            message.clone(),
+                        )))
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
 }

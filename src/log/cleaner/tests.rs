@@ -257,10 +257,10 @@ fn keyless_records_are_refused_on_compacted_logs() {
     let mut log = Log::open(dir.path(), config(), 0, 0, true, 0).unwrap();
     let mut b =
         BytesMut::from(&build_batch(0, &[(1, Some(b"k"), Some(b"v")), (1, None, Some(b"v"))])[..]);
-    assert!(matches!(
-        log.append(&mut b, 1),
-        Err(LogError::InvalidRecord(_))
-    ));
+    match log.append(&mut b, 1) {
+        Err(LogError::InvalidRecords { indexes, .. }) => assert_eq!(indexes, vec![1]),
+        other => panic!("expected InvalidRecords, got {other:?}"),
+    }
     assert_eq!(log.log_end_offset(), 0);
     append(&mut log, &[("k", Some("v")), ("k", None)], 1);
     assert_eq!(log.log_end_offset(), 2);
