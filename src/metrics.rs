@@ -28,7 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
@@ -91,6 +91,9 @@ impl ZooKeeperState {
         }
     }
 }
+
+/// The last state given to [`set_zookeeper_state`] (0: none yet).
+static ZOOKEEPER_STATE: AtomicU8 = AtomicU8::new(0);
 
 /// One API's pre-resolved handles.
 struct ApiMetrics {
@@ -317,8 +320,10 @@ pub fn cleaner_cleaned(bytes: u64) {
     }
 }
 
-/// Sets the ZooKeeper session state.
+/// Sets the ZooKeeper session state (an expired session makes `/ready` 503
+/// until the next one).
 pub fn set_zookeeper_state(state: ZooKeeperState) {
+    ZOOKEEPER_STATE.store(state as u8 + 1, Ordering::Release);
     let Some(m) = metrics() else { return };
     for s in ZooKeeperState::ALL {
         if let Ok(g) = m.zookeeper_state.get_metric_with_label_values(&[s.label()]) {
@@ -417,7 +422,9 @@ impl EndpointState {
             missing.push("listeners not bound");
         }
         if let Some(z) = &self.zookeeper_registered {
-            if !z.load(Ordering::Acquire) {
+            let expired =
+                ZOOKEEPER_STATE.load(Ordering::Acquire) == ZooKeeperState::Expired as u8 + 1;
+            if !z.load(Ordering::Acquire) || expired {
                 missing.push("not registered in ZooKeeper");
             }
         }

@@ -1,6 +1,7 @@
-//! Start-up and shutdown of the broker, in Kafka's order: recover the logs,
-//! register in ZooKeeper (with `zookeeper.connect`), load the topics, open
-//! the listeners; on shutdown close the listeners
+//! Start-up and shutdown of the broker, in Kafka's order: open the metrics
+//! endpoint (so `/health` answers during recovery), recover the logs,
+//! register in ZooKeeper (with `zookeeper.connect`), load the topics, create
+//! the missing declared topics, open the listeners; on shutdown close the listeners
 //! first, then flush, checkpoint and close the logs and mark the clean
 //! shutdown.
 
@@ -15,6 +16,7 @@ use tracing::Instrument;
 
 use crate::config::BrokerConfig;
 use crate::coordinator::GroupCoordinator;
+use crate::declared_topics::{ensure_declared_topics, DeclaredTopicError};
 use crate::log::cleaner::{CleanerConfig, LogCleaner};
 use crate::log::manager::LogManager;
 use crate::log::retention::{enforce_retention, FileDeleter};
@@ -22,6 +24,7 @@ use crate::log::LogError;
 use crate::metadata::{
     MetadataError, MetadataStore, StandaloneMetadataStore, ZookeeperMetadataStore,
 };
+use crate::metrics::{EndpointState, MetricsServer, Sources, ZooKeeperState};
 use crate::network::{connection_limit, BoundListener};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
@@ -60,12 +63,25 @@ pub enum ServerError {
     /// The configuration is inconsistent.
     #[error("configuration: {0}")]
     Config(String),
+    /// A topic declared in the config file could not be created.
+    #[error(transparent)]
+    DeclaredTopic(#[from] DeclaredTopicError),
+    /// The metrics endpoint (`metrics.listener`) could not be bound.
+    #[error("cannot bind metrics.listener {addr}: {source}")]
+    MetricsBind {
+        /// `host:port` as configured.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A started broker.
 pub struct RunningBroker {
     /// The addresses the listeners bound, by listener name.
     pub bound: Vec<(String, SocketAddr)>,
+    /// The address the metrics endpoint bound (`None` with `metrics.listener` empty).
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     replica_manager: Arc<ReplicaManager>,
@@ -77,6 +93,31 @@ pub struct RunningBroker {
 /// Recovers the logs, loads the topics and opens the listeners.
 pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let config = Arc::new(config);
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    // The metrics endpoint opens first, so /health answers (and /ready says
+    // what is missing) during a long log recovery or ZooKeeper connect.
+    let endpoint = Arc::new(EndpointState::new(config.zookeeper_connect.is_some()));
+    let metrics_addr = match &config.metrics_listener {
+        Some(addr) => {
+            let bind_err = |source| ServerError::MetricsBind {
+                addr: addr.clone(),
+                source,
+            };
+            let server = MetricsServer::bind(addr, endpoint.clone())
+                .await
+                .map_err(bind_err)?;
+            let local = server.local_addr().map_err(bind_err)?;
+            tracing::info!(%local, "metrics endpoint listening (/metrics, /health, /ready)");
+            tasks.spawn(
+                server
+                    .run(shutdown_rx.clone())
+                    .instrument(tracing::info_span!("metrics-http")),
+            );
+            Some(local)
+        }
+        None => None,
+    };
     let log_dirs = config.log_dirs.clone();
     let first_dir = log_dirs
         .first()
@@ -91,6 +132,10 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         Some(_) => Some(ZookeeperMetadataStore::start(&config).await?),
         None => None,
     };
+    if zookeeper.is_some() {
+        endpoint.zookeeper_registered(true);
+        crate::metrics::set_zookeeper_state(ZooKeeperState::Connected);
+    }
     let metadata: Arc<dyn MetadataStore> = match &zookeeper {
         Some(zk) => zk.clone(),
         None => Arc::new(StandaloneMetadataStore::open(&first_dir, config.broker_id)?),
@@ -145,9 +190,24 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         metadata.clone(),
         coordinator.clone(),
     ));
-    let (shutdown, shutdown_rx) = watch::channel(false);
+    // Declared topics are created before the listeners open, so the first
+    // client already finds them (auto.create.topics.enable is usually off).
+    if !config.declared_topics.is_empty() {
+        let done =
+            ensure_declared_topics(&broker, &replica_manager, &config.declared_topics).await?;
+        tracing::info!(
+            created = done.created.len(),
+            unchanged = done.unchanged.len(),
+            differing = done.differing.len(),
+            "declared topics reconciled"
+        );
+    }
+    endpoint.logs_recovered(Sources {
+        config: config.clone(),
+        replica_manager: replica_manager.clone(),
+        coordinator: coordinator.clone(),
+    });
     let limit = connection_limit(config.max_connections);
-    let mut tasks = JoinSet::new();
     let mut bound = Vec::new();
     for listener in &config.listeners {
         let advertised = config
@@ -178,6 +238,8 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
                 .instrument(span),
         );
     }
+
+    endpoint.listeners_bound();
 
     let rm = replica_manager.clone();
     let mut stop = shutdown_rx.clone();
@@ -215,6 +277,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     Ok(RunningBroker {
         log_cleaner,
         bound,
+        metrics_addr,
         shutdown,
         tasks,
         replica_manager,
@@ -294,6 +357,7 @@ fn spawn_log_maintenance(
                 .await;
                 match res {
                     Ok(Ok(s)) if s.deleted_segments > 0 => {
+                        crate::metrics::retention_deleted(s.deleted_segments as u64);
                         tracing::debug!(segments = s.deleted_segments, "retention pass done")
                     }
                     Ok(Err(e)) => {

@@ -217,6 +217,9 @@ class Broker:
         self.external_port, self.internal_port = self.ports
         self.bootstrap = f"127.0.0.1:{self.external_port}"
         self.internal_bootstrap = f"localhost:{self.internal_port}"
+        # The Prometheus endpoint (metrics.listener), on its own free port.
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}"
         self.tmp_dir = Path(tempfile.mkdtemp(prefix="strom-test-"))
         self.data_dir = self.tmp_dir / "logs"
         self.log_path = self.tmp_dir / "broker.log"
@@ -239,6 +242,7 @@ class Broker:
             "log.dirs": str(self.data_dir),
             "auto.create.topics.enable": "false",
             "num.partitions": "3",
+            "metrics.listener": f"127.0.0.1:{self.metrics_port}",
         }
         o.update({k: str(v) for k, v in self.extra_overrides.items()})
         return o

@@ -19,16 +19,17 @@ trap 'rc=$?; section "FAILED (exit $rc): $BASH_COMMAND"' ERR
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-section "system packages (kcat, zookeeper)"
+section "system packages (kcat, zookeeper, prometheus for promtool)"
 missing=()
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 dpkg-query -W -f='${Status}' zookeeper 2>/dev/null | grep -q "install ok installed" || missing+=(zookeeper)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     $SUDO apt-get update
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    echo "kcat and zookeeper already installed"
+    echo "kcat, zookeeper and promtool already installed"
 fi
 kcat -V 2>&1 | head -n 1 || true
 
@@ -58,6 +59,15 @@ print("confluent-kafka", v, "(librdkafka", confluent_kafka.libversion()[0] + ")"
 print("kafka-python", kafka.__version__)
 print("pytest", pytest.__version__)
 PY
+
+section "docker engine (tests/test_docker.py: image and compose stack)"
+if docker info --format 'Docker engine {{.ServerVersion}}' 2>/dev/null; then
+    docker compose version 2>/dev/null || docker-compose version --short 2>/dev/null || echo "no Docker Compose"
+elif [[ "${CI:-}" =~ ^(1|true|yes)$ ]]; then
+    echo "no Docker engine: CI=true, so tests/test_docker.py fails"
+else
+    echo "no Docker engine: tests/test_docker.py is skipped"
+fi
 
 section "cargo build --release"
 cargo build --release

@@ -284,11 +284,14 @@ async fn read_frame(reader: &mut BufReader<OwnedReadHalf>) -> Result<Bytes, Clie
         .ok()
         .filter(|&l| l <= MAX_RESPONSE_BYTES)
         .ok_or(ClientError::Decode(format!("bad response size {len}")))?;
-    let mut frame = BytesMut::zeroed(len);
-    reader
-        .read_exact(&mut frame)
-        .await
-        .map_err(|_| ClientError::Disconnected)?;
+    let mut frame = BytesMut::with_capacity(len);
+    while frame.len() < len {
+        let want = (len - frame.len()) as u64;
+        match (&mut *reader).take(want).read_buf(&mut frame).await {
+            Ok(n) if n > 0 => {}
+            _ => return Err(ClientError::Disconnected),
+        }
+    }
     Ok(frame.freeze())
 }
 

@@ -50,19 +50,26 @@ fn put_varint(out: &mut BytesMut, v: i64) {
     out.put_u8(z as u8);
 }
 
+#[inline]
 fn get_varint(buf: &mut &[u8]) -> Result<i64, ClientError> {
     let mut z: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let b = *buf
-            .first()
-            .ok_or_else(|| ClientError::Decode("truncated varint".into()))?;
-        *buf = &buf[1..];
+    let mut shift = 0u32;
+    let mut i = 0usize;
+    loop {
+        let Some(&b) = buf.get(i) else {
+            return Err(ClientError::Decode("truncated varint".into()));
+        };
+        i += 1;
         z |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
+            *buf = buf.get(i..).unwrap_or_default();
             return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
         }
+        shift += 7;
+        if shift > 63 {
+            return Err(ClientError::Decode("varint too long".into()));
+        }
     }
-    Err(ClientError::Decode("varint too long".into()))
 }
 
 /// Builds one v2 record batch, uncompressed in memory until [`finish`](Self::finish).

@@ -329,17 +329,21 @@ impl ZookeeperMetadataStore {
             tokio::select! {
                 event = events.recv() => match event {
                     Ok(SessionEvent::Disconnected) => {
+                        crate::metrics::set_zookeeper_state(crate::metrics::ZooKeeperState::Disconnected);
                         tracing::warn!("ZooKeeper connection lost: produce and fetch go on; topic changes fail with a retriable error until it is back");
                     }
                     Ok(SessionEvent::Reconnected) => {
+                        crate::metrics::set_zookeeper_state(crate::metrics::ZooKeeperState::Connected);
                         tracing::info!("ZooKeeper connection back; checking the broker registration");
                         resync = true;
                     }
                     Ok(SessionEvent::Expired) => {
+                        crate::metrics::set_zookeeper_state(crate::metrics::ZooKeeperState::Expired);
                         self.controller_epoch.store(0, Ordering::Release);
                         tracing::warn!("ZooKeeper session expired: resigned as controller; the registration will be re-created in a new session");
                     }
                     Ok(SessionEvent::NewSession) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        crate::metrics::set_zookeeper_state(crate::metrics::ZooKeeperState::Connected);
                         tracing::info!("re-creating the broker registration in the new ZooKeeper session");
                         resync = true;
                     }

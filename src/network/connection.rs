@@ -41,10 +41,19 @@ pub(super) async fn serve(
             );
             return;
         }
-        let mut frame = BytesMut::zeroed(len as usize);
-        if reader.read_exact(&mut frame).await.is_err() {
-            tracing::debug!("connection closed mid-frame");
-            return;
+        // Read into spare capacity: zero-filling a large produce frame first
+        // costs as much as a second copy of it.
+        let len = len as usize;
+        let mut frame = BytesMut::with_capacity(len);
+        while frame.len() < len {
+            let want = (len - frame.len()) as u64;
+            match (&mut reader).take(want).read_buf(&mut frame).await {
+                Ok(n) if n > 0 => {}
+                _ => {
+                    tracing::debug!("connection closed mid-frame");
+                    return;
+                }
+            }
         }
         let api_key = frame
             .get(..2)
