@@ -14,6 +14,7 @@
 //! - `protocol`: the API router and one handler per Kafka API.
 //! - `perf`: `strom perf`, the load tool.
 //! - `server`: start-up and shutdown order.
+//! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).
 //! - `zk`: ZooKeeper as Kafka uses it (the only code that talks to ZooKeeper).
 
 pub mod client;
@@ -29,5 +30,6 @@ pub mod producer_ids;
 pub mod protocol;
 pub mod replica_manager;
 pub mod server;
+pub mod tools;
 pub mod util;
 pub mod zk;

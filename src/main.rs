@@ -1,4 +1,5 @@
-//! The `strom` binary: `strom server` runs the broker; `strom perf` is the load tool.
+//! The `strom` binary: `strom server` runs the broker; `strom perf` is the load tool;
+//! `strom topics`, `console-producer`, … are Kafka's console tools (`strom::tools`).
 
 use std::path::PathBuf;
 
@@ -26,6 +27,9 @@ enum Command {
     /// Load tool: produce, consume or end-to-end against any Kafka broker.
     #[command(subcommand)]
     Perf(strom::perf::PerfCommand),
+    /// Kafka's console tools (also run as `kafka-topics`, … via symlinks).
+    #[command(flatten)]
+    Tool(strom::tools::ToolCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(strom::tools::rewrite_args(std::env::args_os()));
     match cli.command {
         Command::Server { config, overrides } => {
             let config =
@@ -63,6 +67,14 @@ fn main() -> anyhow::Result<()> {
             .context("cannot start the async runtime")?
             .block_on(strom::perf::run(cmd))
             .context("strom perf failed"),
+        Command::Tool(cmd) => {
+            // One line, no backtrace: the tools are run by operators and scripts.
+            if let Err(e) = strom::tools::run(cmd) {
+                eprintln!("Error: {e}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -248,6 +248,8 @@ pub struct RecordView<'a> {
     pub timestamp: i64,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
+    /// The record's headers section, undecoded (varint count, then headers).
+    pub headers: &'a [u8],
 }
 
 /// The header fields of one batch needed to consume it.
@@ -325,6 +327,7 @@ pub fn for_each_record(
                 timestamp: base_timestamp + ts_delta,
                 key,
                 value,
+                headers: rec,
             });
         }
     }

@@ -46,7 +46,7 @@ pub enum PerfError {
     Property(String, String),
     #[error("topic {0} does not exist (give --partitions to create it)")]
     NoTopic(String),
-    #[error("{0} record(s) failed to produce; first error: {1}")]
+    #[error("{0} record(s) failed; first error: {1}")]
     ProduceFailed(u64, String),
     #[error("timed out: consumed {got} of {want} records with no new data for {timeout_ms} ms")]
     ConsumeTimeout {
@@ -168,6 +168,9 @@ pub struct Report {
     /// Send → ack (produce), produce → consume (e2e); absent for consume.
     pub latency_ms: Option<Latency>,
     pub errors: u64,
+    /// The first error, when there were errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
 }
 
 /// Latency figures in milliseconds.
@@ -207,6 +210,7 @@ impl Report {
             mb_per_sec: bytes as f64 / s / (1024.0 * 1024.0),
             latency_ms: None,
             errors: 0,
+            first_error: None,
         }
     }
 
@@ -244,6 +248,12 @@ pub async fn run(cmd: PerfCommand) -> Result<(), PerfError> {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
         println!("{}", report.text());
+    }
+    if report.errors > 0 {
+        return Err(PerfError::ProduceFailed(
+            report.errors,
+            report.first_error.unwrap_or_default(),
+        ));
     }
     Ok(())
 }
@@ -598,12 +608,7 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
     let mut report = Report::new("produce", stats.records, stats.bytes, start.elapsed());
     report.latency_ms = Some(Latency::of(&stats.latency));
     report.errors = stats.errors;
-    if stats.errors > 0 && !args.json {
-        return Err(PerfError::ProduceFailed(
-            stats.errors,
-            stats.first_error.unwrap_or_default(),
-        ));
-    }
+    report.first_error = stats.first_error;
     Ok((report, stats.records))
 }
 
@@ -653,16 +658,31 @@ struct ConsumeStats {
 /// Fetches from one leader's partitions until `total` reaches `want` or
 /// nothing new arrives for `timeout`. Keeps the next fetch in flight while
 /// it walks the records of the previous response.
-async fn consume_leader(
-    mut conn: Connection,
+/// What one leader's fetch loop shares with the others.
+struct Shared {
     topic: Arc<TopicInfo>,
-    mut offsets: Vec<(i32, i64)>,
     cfg: Arc<ConsumerConfig>,
+    /// Records consumed by all loops together.
     total: Arc<AtomicU64>,
     want: u64,
     timeout: Duration,
+    /// Set in e2e mode: measure produce -> consume latency.
     clock: Option<Clock>,
+}
+
+async fn consume_leader(
+    mut conn: Connection,
+    mut offsets: Vec<(i32, i64)>,
+    shared: Shared,
 ) -> Result<ConsumeStats, PerfError> {
+    let Shared {
+        topic,
+        cfg,
+        total,
+        want,
+        timeout,
+        clock,
+    } = shared;
     let mut version = fetch_version(&conn)?;
     if topic.id == Uuid::nil() {
         version = version.min(TOPIC_ID_VERSION - 1);
@@ -803,16 +823,15 @@ async fn start_consumers(
     let mut tasks = Vec::new();
     for (leader, offsets) in by_leader {
         let conn = client.open(leader).await?;
-        tasks.push(tokio::spawn(consume_leader(
-            conn,
-            topic.clone(),
-            offsets,
-            cfg.clone(),
-            total.clone(),
-            args.num_records,
-            Duration::from_millis(args.timeout_ms),
+        let shared = Shared {
+            topic: topic.clone(),
+            cfg: cfg.clone(),
+            total: total.clone(),
+            want: args.num_records,
+            timeout: Duration::from_millis(args.timeout_ms),
             clock,
-        )));
+        };
+        tasks.push(tokio::spawn(consume_leader(conn, offsets, shared)));
     }
     Ok(tasks)
 }
@@ -854,5 +873,6 @@ async fn e2e(args: &PerfArgs) -> Result<Report, PerfError> {
     let mut report = Report::new("e2e", s.records, s.bytes, start.elapsed());
     report.latency_ms = Some(Latency::of(&s.latency));
     report.errors = produced.errors + acked.saturating_sub(s.records);
+    report.first_error = produced.first_error;
     Ok(report)
 }

@@ -1,0 +1,333 @@
+//! Kafka's console tools in the one binary: `strom topics`,
+//! `console-producer`, `console-consumer`, `consumer-groups`, `configs`,
+//! `get-offsets`, `broker-api-versions`, with Kafka 3.5's flags and output.
+//!
+//! Invoked under Kafka's names (`kafka-topics`, `kafka-topics.sh`, …: see
+//! [`rewrite_args`]) the binary behaves as that tool; `strom
+//! install-tool-links DIR` creates those links. The tools speak only standard
+//! Kafka APIs through `crate::client`, so they work against any Kafka broker.
+//!
+//! Every network step has a deadline (`--timeout-ms` where the tool has one,
+//! otherwise [`DEFAULT_TIMEOUT`]), and every failure is a [`ToolError`]
+//! printed as one line with a non-zero exit status: never a panic.
+
+pub mod broker_api_versions;
+pub mod configs;
+pub mod console_consumer;
+pub mod console_producer;
+pub mod consumer_groups;
+pub mod get_offsets;
+pub mod topics;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use kafka_protocol::messages::{FindCoordinatorRequest, GroupId};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use crate::client::{Client, ClientError, Connection};
+
+/// Deadline for connecting and for each request when the tool has no
+/// `--timeout-ms` of its own.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Kafka's script names and the subcommand each one is.
+pub const TOOL_NAMES: &[(&str, &str)] = &[
+    ("kafka-topics", "topics"),
+    ("kafka-console-producer", "console-producer"),
+    ("kafka-console-consumer", "console-consumer"),
+    ("kafka-consumer-groups", "consumer-groups"),
+    ("kafka-configs", "configs"),
+    ("kafka-get-offsets", "get-offsets"),
+    ("kafka-broker-api-versions", "broker-api-versions"),
+];
+
+/// Why a tool failed; printed as one line by `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("timed out after {ms} ms {what}")]
+    Timeout { what: String, ms: u128 },
+    #[error("{0}")]
+    Usage(String),
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+}
+
+impl ToolError {
+    /// A Kafka error code answered by the broker, with its name.
+    pub fn broker(api: &'static str, code: i16, message: Option<&StrBytes>) -> Self {
+        ToolError::Client(ClientError::Broker {
+            api,
+            code,
+            message: message
+                .map(|m| format!(": {}", m.as_str()))
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The console tools, as subcommands of `strom`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ToolCommand {
+    /// Create, delete, describe, alter or list topics (kafka-topics).
+    Topics(topics::TopicsArgs),
+    /// Read lines from stdin and produce them (kafka-console-producer).
+    ConsoleProducer(console_producer::ProducerArgs),
+    /// Print records of a topic to stdout (kafka-console-consumer).
+    ConsoleConsumer(console_consumer::ConsumerArgs),
+    /// List, describe, reset or delete consumer groups (kafka-consumer-groups).
+    ConsumerGroups(consumer_groups::GroupsArgs),
+    /// Describe or alter topic and broker configs (kafka-configs).
+    Configs(configs::ConfigsArgs),
+    /// Print partition offsets, `topic:partition:offset` (kafka-get-offsets).
+    GetOffsets(get_offsets::GetOffsetsArgs),
+    /// Print the API versions each broker supports (kafka-broker-api-versions).
+    BrokerApiVersions(broker_api_versions::ApiVersionsArgs),
+    /// Create symlinks named after Kafka's tools (kafka-topics, …) in DIR.
+    InstallToolLinks {
+        /// Directory for the links (created if missing).
+        dir: std::path::PathBuf,
+    },
+}
+
+/// Runs `cmd` on a current-thread runtime; the error is the one line to print.
+pub fn run(cmd: ToolCommand) -> Result<(), ToolError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ToolError::Io("cannot start the async runtime".into(), e))?;
+    runtime.block_on(async move {
+        match cmd {
+            ToolCommand::Topics(a) => topics::run(a).await,
+            ToolCommand::ConsoleProducer(a) => console_producer::run(a).await,
+            ToolCommand::ConsoleConsumer(a) => console_consumer::run(a).await,
+            ToolCommand::ConsumerGroups(a) => consumer_groups::run(a).await,
+            ToolCommand::Configs(a) => configs::run(a).await,
+            ToolCommand::GetOffsets(a) => get_offsets::run(a).await,
+            ToolCommand::BrokerApiVersions(a) => broker_api_versions::run(a).await,
+            ToolCommand::InstallToolLinks { dir } => install_links(&dir),
+        }
+    })
+}
+
+/// When the program is invoked as one of Kafka's tools (argv\[0\]'s file name
+/// `kafka-topics` or `kafka-topics.sh`, …), puts that tool's subcommand
+/// after argv\[0\]; any other invocation is returned unchanged.
+pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let sub = args.first().and_then(|a0| {
+        let name = Path::new(a0).file_name()?.to_str()?;
+        let name = name.strip_suffix(".sh").unwrap_or(name);
+        TOOL_NAMES
+            .iter()
+            .find(|(kafka, _)| *kafka == name)
+            .map(|(_, sub)| *sub)
+    });
+    if let Some(sub) = sub {
+        args.insert(1.min(args.len()), OsString::from(sub));
+    }
+    args
+}
+
+/// Creates `DIR/kafka-*` and `DIR/kafka-*.sh` symlinks to this executable.
+fn install_links(dir: &Path) -> Result<(), ToolError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| ToolError::Io("cannot find this executable".into(), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ToolError::Io(format!("cannot create {}", dir.display()), e))?;
+    for (name, _) in TOOL_NAMES {
+        for link in [dir.join(name), dir.join(format!("{name}.sh"))] {
+            if link.symlink_metadata().is_ok() {
+                std::fs::remove_file(&link)
+                    .map_err(|e| ToolError::Io(format!("cannot replace {}", link.display()), e))?;
+            }
+            std::os::unix::fs::symlink(&exe, &link)
+                .map_err(|e| ToolError::Io(format!("cannot create {}", link.display()), e))?;
+            println!("{} -> {}", link.display(), exe.display());
+        }
+    }
+    Ok(())
+}
+
+/// `fut` within `timeout`, else [`ToolError::Timeout`] naming `what`.
+pub async fn deadline<T, E: Into<ToolError>>(
+    timeout: Duration,
+    what: impl Into<String>,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, ToolError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(ToolError::Timeout {
+            what: what.into(),
+            ms: timeout.as_millis(),
+        }),
+    }
+}
+
+/// Connects to the bootstrap servers within `timeout`.
+pub async fn connect(
+    bootstrap: &str,
+    client_id: &str,
+    timeout: Duration,
+) -> Result<Client, ToolError> {
+    deadline(
+        timeout,
+        format!("connecting to {bootstrap}"),
+        Client::connect(bootstrap, client_id, 4),
+    )
+    .await
+}
+
+/// Parses `k=v` pairs (`--property`, `--config`, …), later ones winning.
+pub fn parse_props(items: &[String], flag: &str) -> Result<BTreeMap<String, String>, ToolError> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| ToolError::Usage(format!("{flag} expects key=value, got '{item}'")))?;
+        out.insert(k.trim().to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// A `k=v` property parsed as a number.
+pub fn num_prop<T: std::str::FromStr>(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T, ToolError> {
+    match props.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ToolError::Usage(format!("invalid value '{v}' for {key}"))),
+    }
+}
+
+/// A group id for a request.
+pub fn group_id(name: &str) -> GroupId {
+    GroupId(StrBytes::from_string(name.to_string()))
+}
+
+/// A string for a request.
+pub fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// The node id of `group`'s coordinator (FindCoordinator, retried while the
+/// coordinator is loading).
+pub async fn find_coordinator(client: &mut Client, group: &str) -> Result<i32, ToolError> {
+    loop {
+        let conn = client.any();
+        let version = conn.version_for::<FindCoordinatorRequest>(0)?;
+        let mut req = FindCoordinatorRequest::default().with_key_type(0);
+        if version >= 4 {
+            req.coordinator_keys = vec![str_bytes(group)];
+        } else {
+            req.key = str_bytes(group);
+        }
+        let resp = conn.send(req, version).await?;
+        let (code, node, message) = match resp.coordinators.first() {
+            Some(c) if version >= 4 => (c.error_code, c.node_id.0, c.error_message.clone()),
+            _ => (resp.error_code, resp.node_id.0, resp.error_message),
+        };
+        if code == ResponseError::CoordinatorNotAvailable.code()
+            || code == ResponseError::CoordinatorLoadInProgress.code()
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        if code != 0 {
+            return Err(ToolError::broker("FindCoordinator", code, message.as_ref()));
+        }
+        return Ok(node);
+    }
+}
+
+/// The connection to `group`'s coordinator.
+pub async fn coordinator<'a>(
+    client: &'a mut Client,
+    group: &str,
+) -> Result<&'a mut Connection, ToolError> {
+    let node = find_coordinator(client, group).await?;
+    Ok(client.broker(node).await?)
+}
+
+/// Kafka's murmur2 (the Java client's `Utils.murmur2`), for keyed partitioning.
+pub fn murmur2(data: &[u8]) -> i32 {
+    let seed: u32 = 0x9747_b28c;
+    let m: u32 = 0x5bd1_e995;
+    let r = 24;
+    let len = data.len() as u32;
+    let mut h: u32 = seed ^ len;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(m);
+        k ^= k >> r;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if let Some(&b) = rest.first() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(m);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// Kafka's partition for a keyed record: `toPositive(murmur2(key)) % n`.
+pub fn partition_for_key(key: &[u8], partitions: usize) -> usize {
+    let positive = (murmur2(key) & 0x7fff_ffff) as usize;
+    positive % partitions.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_names_become_subcommands() {
+        let args = rewrite_args(["/usr/bin/kafka-topics.sh", "--list"].map(OsString::from));
+        assert_eq!(args, ["/usr/bin/kafka-topics.sh", "topics", "--list"]);
+        let args = rewrite_args(["kafka-console-consumer", "--topic", "t"].map(OsString::from));
+        assert_eq!(args[1], "console-consumer");
+        let args = rewrite_args(["strom", "server"].map(OsString::from));
+        assert_eq!(args, ["strom", "server"]);
+    }
+
+    #[test]
+    fn murmur2_matches_kafka() {
+        // Values from Kafka's UtilsTest.testMurmur2.
+        assert_eq!(murmur2(b"21"), -973_932_308);
+        assert_eq!(murmur2(b"foobar"), -790_332_482);
+        assert_eq!(murmur2(b"a-little-bit-long-string"), -985_981_536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string"), -1_486_304_829);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58_897_971
+        );
+        assert_eq!(murmur2(b"abc"), 479_470_107);
+    }
+}
