@@ -299,7 +299,17 @@ impl ReplicaManager {
     ) -> Result<AppendInfo, ReplicaError> {
         let partition = self.partition(topic, index)?;
         let info = tokio::task::spawn_blocking(move || {
-            partition.log.write().append(&mut records, now_ms())
+            let (info, sync) = partition
+                .log
+                .write()
+                .append_with_deferred_sync(&mut records, now_ms())?;
+            // Group commit: the fsync runs outside the write lock, so other
+            // producers' appends meanwhile share it; the acknowledgement waits.
+            if let Some(sync) = sync {
+                let end = sync.sync()?;
+                partition.log.read().mark_flushed(end);
+            }
+            Ok::<_, LogError>(info)
         })
         .await
         .map_err(|e| ReplicaError::Task(e.to_string()))??;

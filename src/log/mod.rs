@@ -117,6 +117,28 @@ pub struct AppendInfo {
     pub record_count: i64,
 }
 
+/// An fsync of the active segment owed before an append may be acknowledged,
+/// run outside the log's lock (see [`Log::append_with_deferred_sync`]).
+#[derive(Debug)]
+pub struct PendingSync {
+    file: std::sync::Arc<std::fs::File>,
+    path: PathBuf,
+    end_offset: i64,
+}
+
+impl PendingSync {
+    /// fsyncs the segment; returns the offset everything below which is durable.
+    pub fn sync(self) -> Result<i64, LogError> {
+        let started = std::time::Instant::now();
+        self.file.sync_data().map_err(|source| LogError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        crate::metrics::log_flushed(started.elapsed());
+        Ok(self.end_offset)
+    }
+}
+
 /// One partition's log.
 pub struct Log {
     dir: PathBuf,
@@ -317,19 +339,44 @@ impl Log {
     /// Validates and appends the record batches in `records`; see the module
     /// docs. On error nothing is appended.
     pub fn append(&mut self, records: &mut BytesMut, now_ms: i64) -> Result<AppendInfo, LogError> {
+        let (info, sync) = self.append_with_deferred_sync(records, now_ms)?;
+        if let Some(sync) = sync {
+            let end = sync.sync()?;
+            self.mark_flushed(end);
+        }
+        Ok(info)
+    }
+
+    /// Like [`Log::append`], but when `flush.messages`/`flush.ms` ask for an
+    /// fsync that only the active segment's `.log` needs, the fsync is handed
+    /// back as a [`PendingSync`] for the caller to run *after* releasing the
+    /// log's write lock, and only then to acknowledge (group commit: appends
+    /// made meanwhile by other producers are covered by one fsync). The
+    /// caller then calls [`Log::mark_flushed`] with what it returns.
+    pub fn append_with_deferred_sync(
+        &mut self,
+        records: &mut BytesMut,
+        now_ms: i64,
+    ) -> Result<(AppendInfo, Option<PendingSync>), LogError> {
         let mut infos = batch::validate_batches(records, self.config.max_message_bytes)?;
         if self.config.cleanup_compact {
             cleaner::check_keys(records, &infos)?;
         }
         let producer = self.check_producers(records, &infos, now_ms)?;
         if let producer_state::ProducerAppend::Duplicate(b) = producer {
-            return Ok(AppendInfo {
+            // The original may still await its fsync (group commit): a retry
+            // is acknowledged only once it is durable too.
+            if self.config.flush_messages != i64::MAX && self.recovery_point() <= b.last_offset {
+                self.flush()?;
+            }
+            let info = AppendInfo {
                 first_offset: b.first_offset,
                 last_offset: b.last_offset,
                 log_append_time: -1,
                 log_start_offset: self.log_start_offset,
                 record_count: 0,
-            });
+            };
+            return Ok((info, None));
         }
         if let Some(converted) = validator::validate_records(records, &infos, &self.config, now_ms)?
         {
@@ -337,13 +384,14 @@ impl Log {
             infos = batch::validate_batches(records, self.config.max_message_bytes)?;
         }
         if infos.is_empty() {
-            return Ok(AppendInfo {
+            let info = AppendInfo {
                 first_offset: -1,
                 last_offset: -1,
                 log_append_time: -1,
                 log_start_offset: self.log_start_offset,
                 record_count: 0,
-            });
+            };
+            return Ok((info, None));
         }
         let record_count: i64 = infos
             .iter()
@@ -385,20 +433,53 @@ impl Log {
         }
 
         self.unflushed_messages += record_count;
+        let mut pending = None;
         if self.unflushed_messages >= self.config.flush_messages
             || (self.config.flush_ms != i64::MAX
                 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms)
         {
-            self.flush()?;
             self.last_flush_ms = now_ms;
+            if self.only_active_is_dirty() {
+                let active = self.active()?;
+                pending = Some(PendingSync {
+                    file: active.log_file(),
+                    path: active.log_path().to_path_buf(),
+                    end_offset: self.log_end_offset(),
+                });
+                self.unflushed_messages = 0;
+            } else {
+                self.flush()?;
+            }
         }
-        Ok(AppendInfo {
+        let info = AppendInfo {
             first_offset,
             last_offset,
             log_append_time: if log_append_time { now_ms } else { -1 },
             log_start_offset: self.log_start_offset,
             record_count,
-        })
+        };
+        Ok((info, pending))
+    }
+
+    /// True when an fsync of the active segment's `.log` alone makes the
+    /// whole log durable: no rolled segment awaits its fsync, the directory
+    /// needs none, and every older segment is below the recovery point.
+    fn only_active_is_dirty(&self) -> bool {
+        if self.roll_flush.is_some() || self.dir_dirty {
+            return false;
+        }
+        let recovery_point = self.recovery_point();
+        let older = self.segments.len().saturating_sub(1);
+        self.segments
+            .iter()
+            .take(older)
+            .all(|seg| seg.next_offset() <= recovery_point)
+    }
+
+    /// Records that everything below `end_offset` is on disk (after a
+    /// [`PendingSync`] ran): the recovery point advances.
+    pub fn mark_flushed(&self, end_offset: i64) {
+        self.recovery_point.fetch_max(end_offset, Ordering::AcqRel);
     }
 
     fn maybe_roll(

@@ -178,6 +178,10 @@ impl LogSegment {
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
+    /// The `.log` file, shared (for an fsync outside the log's lock).
+    pub fn log_file(&self) -> Arc<File> {
+        self.log.clone()
+    }
     pub fn is_index_full(&self) -> bool {
         self.offset_index.is_full() || self.time_index.is_full()
     }

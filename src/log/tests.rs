@@ -503,3 +503,41 @@ fn log_start_offset_bounds_reads_and_empty_log_starts_there() {
     ));
     assert_eq!(all_offsets(&log), vec![42, 43]);
 }
+
+#[test]
+fn deferred_sync_advances_the_recovery_point_only_when_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        flush_messages: 1,
+        ..small_config()
+    };
+    let mut log = Log::open(dir.path(), config, 0, 0, true, 0).unwrap();
+    // A first append to a fresh log directory needs the directory fsynced
+    // too, so it may flush in place; later ones defer the segment's fsync.
+    append(&mut log, &simple_batch(2, 1), 0);
+    let mut b = BytesMut::from(&simple_batch(3, 1)[..]);
+    let (info, sync) = log.append_with_deferred_sync(&mut b, 1).unwrap();
+    assert_eq!(info.first_offset, 2);
+    let sync = sync.expect("flush.messages=1 owes an fsync");
+    assert_eq!(log.recovery_point(), 2, "not durable before the fsync ran");
+    let end = sync.sync().unwrap();
+    assert_eq!(end, 5);
+    log.mark_flushed(end);
+    assert_eq!(log.recovery_point(), 5);
+    // Without flush settings nothing is owed.
+    let mut plain = Log::open(
+        tempfile::tempdir().unwrap().path(),
+        small_config(),
+        0,
+        0,
+        true,
+        0,
+    )
+    .unwrap();
+    let mut b = BytesMut::from(&simple_batch(1, 1)[..]);
+    assert!(plain
+        .append_with_deferred_sync(&mut b, 1)
+        .unwrap()
+        .1
+        .is_none());
+}
