@@ -123,19 +123,36 @@ pub struct AppendInfo {
 pub struct PendingSync {
     file: std::sync::Arc<std::fs::File>,
     path: PathBuf,
+    /// The end of the append this sync makes durable.
     end_offset: i64,
+    /// How far the same segment has been written (by later appends too).
+    written: std::sync::Arc<AtomicI64>,
+    /// The log's recovery point.
+    durable: std::sync::Arc<AtomicI64>,
+    lock: std::sync::Arc<parking_lot::Mutex<()>>,
 }
 
 impl PendingSync {
-    /// fsyncs the segment; returns the offset everything below which is durable.
+    /// Makes the append durable: skipped when an earlier fsync already
+    /// covered it; otherwise one fsync of the segment covers everything
+    /// written to it so far, and the recovery point moves there. (Older
+    /// segments were durable when this sync was handed out.) Returns the
+    /// offset everything below which is durable.
     pub fn sync(self) -> Result<i64, LogError> {
+        let _serial = self.lock.lock();
+        let durable = self.durable.load(Ordering::Acquire);
+        if durable >= self.end_offset {
+            return Ok(durable);
+        }
+        let target = self.written.load(Ordering::Acquire).max(self.end_offset);
         let started = std::time::Instant::now();
         self.file.sync_data().map_err(|source| LogError::Io {
             path: self.path.clone(),
             source,
         })?;
         crate::metrics::log_flushed(started.elapsed());
-        Ok(self.end_offset)
+        self.durable.fetch_max(target, Ordering::AcqRel);
+        Ok(target)
     }
 }
 
@@ -148,6 +165,12 @@ pub struct Log {
     log_start_offset: i64,
     /// Shared with the background flush of rolled segments.
     recovery_point: Arc<AtomicI64>,
+    /// Group commit: the active segment's base offset and how far it was
+    /// written when the last deferred fsync was handed out.
+    active_written: Option<(i64, Arc<AtomicI64>)>,
+    /// Serialises deferred fsyncs, so a waiter whose data an earlier fsync
+    /// covered skips its own.
+    sync_lock: Arc<parking_lot::Mutex<()>>,
     unflushed_messages: i64,
     last_flush_ms: i64,
     /// fsync of the segments rolled last (chained: each waits for the previous).
@@ -294,6 +317,8 @@ impl Log {
             segments,
             log_start_offset,
             recovery_point: Arc::new(AtomicI64::new(0)),
+            active_written: None,
+            sync_lock: Arc::new(parking_lot::Mutex::new(())),
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             roll_flush: None,
@@ -440,11 +465,28 @@ impl Log {
         {
             self.last_flush_ms = now_ms;
             if self.only_active_is_dirty() {
+                let end_offset = self.log_end_offset();
                 let active = self.active()?;
+                let base = active.base_offset();
+                let (file, path) = (active.log_file(), active.log_path().to_path_buf());
+                let written = match &self.active_written {
+                    Some((b, w)) if *b == base => {
+                        w.fetch_max(end_offset, Ordering::AcqRel);
+                        w.clone()
+                    }
+                    _ => {
+                        let w = Arc::new(AtomicI64::new(end_offset));
+                        self.active_written = Some((base, w.clone()));
+                        w
+                    }
+                };
                 pending = Some(PendingSync {
-                    file: active.log_file(),
-                    path: active.log_path().to_path_buf(),
-                    end_offset: self.log_end_offset(),
+                    file,
+                    path,
+                    end_offset,
+                    written,
+                    durable: self.recovery_point.clone(),
+                    lock: self.sync_lock.clone(),
                 });
                 self.unflushed_messages = 0;
             } else {
