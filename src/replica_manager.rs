@@ -217,6 +217,87 @@ impl ReplicaManager {
         })
     }
 
+    /// Start-up: opens (recovering where needed) every partition of `topics`
+    /// on `threads` threads, then makes them all visible at once. Kafka's
+    /// `num.recovery.threads.per.data.dir` times the log dirs sets `threads`.
+    pub fn load_topics(
+        &self,
+        topics: &[TopicMetadata],
+        threads: usize,
+    ) -> Result<(), ReplicaError> {
+        let _guard = self.change_lock.lock();
+        let configs = topics
+            .iter()
+            .map(|t| self.log_config_for(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let work: Vec<(usize, i32)> = topics
+            .iter()
+            .enumerate()
+            .flat_map(|(t, m)| (0..m.partitions).map(move |p| (t, p)))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let open_one = |&(t, index): &(usize, i32)| -> Result<Arc<Partition>, ReplicaError> {
+            let (metadata, config) = topics
+                .get(t)
+                .zip(configs.get(t))
+                .ok_or_else(|| ReplicaError::Task("topic index out of range".into()))?;
+            let log = self.log_manager.open_log(
+                &metadata.name,
+                index,
+                metadata.topic_id,
+                config.clone(),
+                now_ms(),
+            )?;
+            Ok(Arc::new(Partition {
+                topic: Arc::from(metadata.name.as_str()),
+                index,
+                log: RwLock::new(log),
+            }))
+        };
+        let worker = || {
+            let mut opened = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = work.get(i) else { break };
+                opened.push((i, open_one(item)));
+            }
+            opened
+        };
+        let mut results: Vec<(usize, Result<Arc<Partition>, ReplicaError>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (1..threads.clamp(1, work.len().max(1)))
+                    .map(|_| scope.spawn(worker))
+                    .collect();
+                let mut all = worker();
+                for h in handles {
+                    all.extend(h.join().unwrap_or_default());
+                }
+                all
+            });
+        if results.len() != work.len() {
+            return Err(ReplicaError::Task("a log recovery thread panicked".into()));
+        }
+        results.sort_unstable_by_key(|(i, _)| *i);
+        let mut partitions: Vec<Vec<Arc<Partition>>> = vec![Vec::new(); topics.len()];
+        for ((t, _), (_, opened)) in work.iter().zip(results) {
+            if let Some(list) = partitions.get_mut(*t) {
+                list.push(opened?);
+            }
+        }
+        let mut next_map = HashMap::clone(&self.topics.load());
+        for (metadata, partitions) in topics.iter().zip(partitions) {
+            next_map.insert(
+                metadata.name.clone(),
+                Arc::new(Topic {
+                    metadata: metadata.clone(),
+                    partitions,
+                }),
+            );
+        }
+        self.topics.store(Arc::new(next_map));
+        Ok(())
+    }
+
     /// Opens (creating when missing) the logs of `metadata`'s partitions and
     /// makes the topic visible, or updates an existing topic: new partitions
     /// are opened, configs are applied to live logs.

@@ -123,6 +123,12 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         .first()
         .cloned()
         .ok_or_else(|| ServerError::Config("log.dirs is empty".into()))?;
+    let (fd_limit, segment_files) = crate::log::file_cache::size_for_descriptor_limit();
+    tracing::info!(
+        fd_limit,
+        segment_files,
+        "open file limit; segment files are kept open up to the second figure"
+    );
     let log_manager = Arc::new(tokio::task::block_in_place(|| {
         LogManager::startup(&log_dirs)
     })?);
@@ -151,9 +157,10 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let started = std::time::Instant::now();
     let keep_unknown_logs = metadata.cluster_state_lost();
     tokio::task::block_in_place(|| {
-        for topic in &topics {
-            replica_manager.install_topic(topic.clone())?;
-        }
+        let threads = usize::try_from(config.num_recovery_threads_per_data_dir)
+            .unwrap_or(1)
+            .saturating_mul(log_dirs.len());
+        replica_manager.load_topics(&topics, threads)?;
         // Partition directories of topics the metadata no longer has
         // (deleted while the broker was down) are removed.
         for (topic, partition, dir) in log_manager.existing_partitions() {

@@ -737,15 +737,17 @@ pub fn clean_log(
         let snapshot: Vec<SegmentSnapshot> = log
             .cleanable_segments(now_ms)
             .iter()
-            .map(|s| SegmentSnapshot {
-                base_offset: s.base_offset(),
-                next_offset: s.next_offset(),
-                size: s.size(),
-                largest_timestamp: s.max_timestamp(),
-                file: s.files()[0].clone(),
-                path: s.log_path().to_path_buf(),
+            .map(|s| {
+                Ok(SegmentSnapshot {
+                    base_offset: s.base_offset(),
+                    next_offset: s.next_offset(),
+                    size: s.size(),
+                    largest_timestamp: s.max_timestamp(),
+                    file: s.log_file()?,
+                    path: s.log_path().to_path_buf(),
+                })
             })
-            .collect();
+            .collect::<Result<_, LogError>>()?;
         (
             log.dir.clone(),
             log.config.clone(),

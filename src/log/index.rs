@@ -13,11 +13,12 @@
 //! but without `unsafe`. Entries are strictly increasing; neither file has a
 //! checksum, so a suspect index is rebuilt from the `.log`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::file_cache::SegmentFile;
 use super::LogError;
 
 pub(crate) fn io_err(path: &Path, source: std::io::Error) -> LogError {
@@ -33,7 +34,8 @@ const MAX_PENDING_ENTRIES: usize = 256;
 /// A file of fixed-size entries: the part the two indexes share.
 struct RawIndex<const E: usize> {
     path: PathBuf,
-    file: Arc<File>,
+    /// Opened on demand (see [`super::file_cache`]).
+    file: SegmentFile,
     /// Number of valid entries.
     count: usize,
     /// Capacity in entries (from `segment.index.bytes`).
@@ -48,17 +50,11 @@ struct RawIndex<const E: usize> {
 
 impl<const E: usize> RawIndex<E> {
     fn open(path: &Path, max_index_bytes: u32, active: bool) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| io_err(path, e))?;
-        let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        let (file, open) = SegmentFile::open(path)?;
+        let len = open.metadata().map_err(|e| io_err(path, e))?.len();
         let mut idx = RawIndex {
             path: path.to_path_buf(),
-            file: Arc::new(file),
+            file,
             count: 0,
             max_entries: (max_index_bytes as usize / E).max(1),
             mem: None,
@@ -72,7 +68,7 @@ impl<const E: usize> RawIndex<E> {
         let (mut lo, mut hi) = (0usize, slots);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if idx.read_file_entry(mid)? == [0u8; E] {
+            if idx.read_file_entry(&open, mid)? == [0u8; E] {
                 hi = mid;
             } else {
                 lo = mid + 1;
@@ -86,15 +82,14 @@ impl<const E: usize> RawIndex<E> {
             idx.written = 0;
         }
         if active {
-            idx.load_into_memory()?;
+            idx.load_into_memory(&open)?;
         }
         Ok(idx)
     }
 
-    fn load_into_memory(&mut self) -> Result<(), LogError> {
+    fn load_into_memory(&mut self, file: &File) -> Result<(), LogError> {
         let mut bytes = vec![0u8; self.count * E];
-        self.file
-            .read_exact_at(&mut bytes, 0)
+        file.read_exact_at(&mut bytes, 0)
             .map_err(|e| io_err(&self.path, e))?;
         let entries = bytes
             .chunks_exact(E)
@@ -102,14 +97,13 @@ impl<const E: usize> RawIndex<E> {
             .collect();
         self.mem = Some(entries);
         let want = (self.max_entries.max(self.count) * E) as u64;
-        self.file.set_len(want).map_err(|e| io_err(&self.path, e))?;
+        file.set_len(want).map_err(|e| io_err(&self.path, e))?;
         Ok(())
     }
 
-    fn read_file_entry(&self, i: usize) -> Result<[u8; E], LogError> {
+    fn read_file_entry(&self, file: &File, i: usize) -> Result<[u8; E], LogError> {
         let mut buf = [0u8; E];
-        self.file
-            .read_exact_at(&mut buf, (i * E) as u64)
+        file.read_exact_at(&mut buf, (i * E) as u64)
             .map_err(|e| io_err(&self.path, e))?;
         Ok(buf)
     }
@@ -120,7 +114,7 @@ impl<const E: usize> RawIndex<E> {
                 .get(i)
                 .copied()
                 .ok_or_else(|| LogError::CorruptMessage(format!("index entry {i} out of range"))),
-            None => self.read_file_entry(i),
+            None => self.read_file_entry(&*self.file.get()?, i),
         }
     }
 
@@ -131,10 +125,18 @@ impl<const E: usize> RawIndex<E> {
         key: impl Fn(&[u8; E]) -> K,
     ) -> Result<Option<usize>, LogError> {
         // Find the first entry with key > target.
+        let file = match self.mem {
+            Some(_) => None,
+            None => Some(self.file.get()?),
+        };
         let (mut lo, mut hi) = (0usize, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if key(&self.entry(mid)?) <= target {
+            let entry = match &file {
+                Some(f) => self.read_file_entry(f, mid)?,
+                None => self.entry(mid)?,
+            };
+            if key(&entry) <= target {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -161,6 +163,7 @@ impl<const E: usize> RawIndex<E> {
             }
             None => {
                 self.file
+                    .get()?
                     .write_all_at(&entry, (self.count * E) as u64)
                     .map_err(|e| io_err(&self.path, e))?;
                 self.count += 1;
@@ -179,6 +182,7 @@ impl<const E: usize> RawIndex<E> {
         let pending = m.get(self.written..self.count).unwrap_or(&[]);
         let bytes: Vec<u8> = pending.iter().flatten().copied().collect();
         self.file
+            .get()?
             .write_all_at(&bytes, (self.written * E) as u64)
             .map_err(|e| io_err(&self.path, e))?;
         self.written = self.count;
@@ -189,7 +193,10 @@ impl<const E: usize> RawIndex<E> {
     fn flush(&mut self) -> Result<(), LogError> {
         self.write_pending()?;
         if self.dirty {
-            self.file.sync_data().map_err(|e| io_err(&self.path, e))?;
+            self.file
+                .get()?
+                .sync_data()
+                .map_err(|e| io_err(&self.path, e))?;
             self.dirty = false;
         }
         Ok(())
@@ -200,6 +207,7 @@ impl<const E: usize> RawIndex<E> {
     fn seal(&mut self) -> Result<(), LogError> {
         self.write_pending()?;
         self.file
+            .get()?
             .set_len((self.count * E) as u64)
             .map_err(|e| io_err(&self.path, e))?;
         self.dirty = true;
@@ -209,21 +217,23 @@ impl<const E: usize> RawIndex<E> {
 
     /// Empties the index, keeping it active or sealed as it was.
     fn reset(&mut self) -> Result<(), LogError> {
-        self.file.set_len(0).map_err(|e| io_err(&self.path, e))?;
+        let file = self.file.get()?;
+        file.set_len(0).map_err(|e| io_err(&self.path, e))?;
         self.count = 0;
         self.written = 0;
         self.dirty = true;
         if let Some(m) = &mut self.mem {
             m.clear();
             let want = (self.max_entries * E) as u64;
-            self.file.set_len(want).map_err(|e| io_err(&self.path, e))?;
+            file.set_len(want).map_err(|e| io_err(&self.path, e))?;
         }
         Ok(())
     }
 
     fn make_active(&mut self) -> Result<(), LogError> {
         if self.mem.is_none() {
-            self.load_into_memory()?;
+            let file = self.file.get()?;
+            self.load_into_memory(&file)?;
         }
         Ok(())
     }
@@ -366,8 +376,8 @@ impl OffsetIndex {
     pub fn make_active(&mut self) -> Result<(), LogError> {
         self.raw.make_active()
     }
-    pub(crate) fn file(&self) -> Arc<File> {
-        self.raw.file.clone()
+    pub(crate) fn file(&self) -> Result<Arc<File>, LogError> {
+        self.raw.file.get()
     }
 }
 
@@ -504,8 +514,8 @@ impl TimeIndex {
     pub fn make_active(&mut self) -> Result<(), LogError> {
         self.raw.make_active()
     }
-    pub(crate) fn file(&self) -> Arc<File> {
-        self.raw.file.clone()
+    pub(crate) fn file(&self) -> Result<Arc<File>, LogError> {
+        self.raw.file.get()
     }
 }
 

@@ -21,6 +21,7 @@
 //!   concurrently under the caller's read lock; `append` needs the write lock.
 
 pub mod config;
+pub mod file_cache;
 pub use config::{LogConfig, TimestampType};
 pub mod batch;
 pub mod checkpoint;
@@ -468,7 +469,7 @@ impl Log {
                 let end_offset = self.log_end_offset();
                 let active = self.active()?;
                 let base = active.base_offset();
-                let (file, path) = (active.log_file(), active.log_path().to_path_buf());
+                let (file, path) = (active.log_file()?, active.log_path().to_path_buf());
                 let written = match &self.active_written {
                     Some((b, w)) if *b == base => {
                         w.fetch_max(end_offset, Ordering::AcqRel);
@@ -557,7 +558,7 @@ impl Log {
         let new_base = self.log_end_offset();
         let old = self.active_mut()?;
         old.seal()?;
-        let files = old.files();
+        let files = old.files()?;
         let new = LogSegment::create(&self.dir, new_base, &self.config)?;
         self.segments.push(new);
         self.dir_dirty = true;

@@ -7,12 +7,13 @@
 //! entry points at a batch start inside `size`. Only the active (last)
 //! segment is appended to; sealing trims its indexes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{self, BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD};
+use super::file_cache::SegmentFile;
 use super::index::{io_err, OffsetIndex, TimeIndex};
 use super::{LogConfig, LogError};
 
@@ -77,7 +78,8 @@ impl<'a> ChunkReader<'a> {
 pub struct LogSegment {
     base_offset: i64,
     log_path: PathBuf,
-    log: Arc<File>,
+    /// Opened on demand (see [`super::file_cache`]).
+    log: SegmentFile,
     /// Bytes of valid batches.
     size: u64,
     /// Last offset in the segment + 1 (base offset when empty).
@@ -129,18 +131,13 @@ impl LogSegment {
         let index_path = dir.join(file_name(base_offset, INDEX_FILE_SUFFIX));
         let time_index_path = dir.join(file_name(base_offset, TIME_INDEX_FILE_SUFFIX));
         let indexes_missing = !index_path.exists() || !time_index_path.exists();
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&log_path)
-            .map_err(|e| io_err(&log_path, e))?;
-        let size = log.metadata().map_err(|e| io_err(&log_path, e))?.len();
+        let (log, open) = SegmentFile::open(&log_path)?;
+        let size = open.metadata().map_err(|e| io_err(&log_path, e))?.len();
+        drop(open);
         let index_bytes = config.segment_index_bytes;
         Ok(LogSegment {
             base_offset,
-            log: Arc::new(log),
+            log,
             size,
             next_offset: base_offset,
             offset_index: OffsetIndex::open(&index_path, base_offset, index_bytes, active)?,
@@ -179,8 +176,8 @@ impl LogSegment {
         &self.log_path
     }
     /// The `.log` file, shared (for an fsync outside the log's lock).
-    pub fn log_file(&self) -> Arc<File> {
-        self.log.clone()
+    pub fn log_file(&self) -> Result<Arc<File>, LogError> {
+        self.log.get()
     }
     pub fn is_index_full(&self) -> bool {
         self.offset_index.is_full() || self.time_index.is_full()
@@ -191,12 +188,12 @@ impl LogSegment {
     pub fn time_index(&self) -> &TimeIndex {
         &self.time_index
     }
-    pub(crate) fn files(&self) -> [Arc<File>; 3] {
-        [
-            self.log.clone(),
-            self.offset_index.file(),
-            self.time_index.file(),
-        ]
+    pub(crate) fn files(&self) -> Result<[Arc<File>; 3], LogError> {
+        Ok([
+            self.log.get()?,
+            self.offset_index.file()?,
+            self.time_index.file()?,
+        ])
     }
 
     /// Reads the batch header at `pos` (must be inside `size`).
@@ -210,6 +207,7 @@ impl LogSegment {
         }
         let mut buf = [0u8; BATCH_HEADER_SIZE];
         self.log
+            .get()?
             .read_exact_at(&mut buf, pos)
             .map_err(|e| io_err(&self.log_path, e))?;
         let h = BatchHeader::parse(&buf)?;
@@ -227,6 +225,7 @@ impl LogSegment {
     /// Positional read of `buf.len()` bytes at `pos`.
     pub fn read_into(&self, pos: u64, buf: &mut [u8]) -> Result<(), LogError> {
         self.log
+            .get()?
             .read_exact_at(buf, pos)
             .map_err(|e| io_err(&self.log_path, e))
     }
@@ -281,8 +280,9 @@ impl LogSegment {
         now_ms: i64,
     ) -> Result<(), LogError> {
         let start = self.size;
-        if let Err(e) = self.log.write_all_at(buf, start) {
-            let _ = self.log.set_len(start);
+        let log = self.log.get()?;
+        if let Err(e) = log.write_all_at(buf, start) {
+            let _ = log.set_len(start);
             return Err(io_err(&self.log_path, e));
         }
         self.log_dirty = true;
@@ -383,12 +383,8 @@ impl LogSegment {
         self.offset_of_max_timestamp = -1;
         self.bytes_since_last_index_entry = 0;
         self.rolling_base_ms = None;
-        let file_size = self
-            .log
-            .metadata()
-            .map_err(|e| io_err(&self.log_path, e))?
-            .len();
-        let log = self.log.clone();
+        let log = self.log.get()?;
+        let file_size = log.metadata().map_err(|e| io_err(&self.log_path, e))?.len();
         let path = self.log_path.clone();
         let mut reader = ChunkReader {
             file: &log,
@@ -451,6 +447,7 @@ impl LogSegment {
                 self.next_offset
             );
             self.log
+                .get()?
                 .set_len(pos)
                 .map_err(|e| io_err(&self.log_path, e))?;
             self.log_dirty = true;
@@ -478,6 +475,7 @@ impl LogSegment {
     pub fn flush(&mut self) -> Result<(), LogError> {
         if self.log_dirty {
             self.log
+                .get()?
                 .sync_data()
                 .map_err(|e| io_err(&self.log_path, e))?;
             self.log_dirty = false;

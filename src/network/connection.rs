@@ -12,6 +12,9 @@ use tokio::sync::watch;
 use crate::config::Listener;
 use crate::protocol::{Broker, RequestContext};
 
+/// Read and write buffer of a connection.
+const CONNECTION_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Serves one connection until the peer closes it, it misbehaves, or the broker shuts down.
 pub(super) async fn serve(
     stream: TcpStream,
@@ -22,8 +25,10 @@ pub(super) async fn serve(
 ) {
     let max_frame = usize::try_from(broker.config().socket_request_max_bytes).unwrap_or(0);
     let (read_half, write_half) = stream.into_split();
-    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
-    let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
+    // Small buffers: an idle connection costs little (issue 9: 5,000 idle
+    // clients). Frames and responses larger than a buffer bypass it.
+    let mut reader = BufReader::with_capacity(CONNECTION_BUFFER_BYTES, read_half);
+    let mut writer = BufWriter::with_capacity(CONNECTION_BUFFER_BYTES, write_half);
     let ctx = RequestContext { peer, advertised };
     loop {
         let len = tokio::select! {
@@ -59,7 +64,9 @@ pub(super) async fn serve(
             .get(..2)
             .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
         let started = std::time::Instant::now();
-        let handled = broker.handle(&ctx, frame.freeze()).await;
+        // Boxed: the handler's future (every API's state) lives only while a
+        // request is in flight, not in every idle connection's task.
+        let handled = Box::pin(broker.handle(&ctx, frame.freeze())).await;
         crate::metrics::request_done(api_key, started.elapsed(), handled.is_err());
         let response = match handled {
             Ok(r) => r, // None: an acks=0 produce, which gets no response

@@ -278,7 +278,7 @@ fn crash_after_commit(dir: &Path, lock: &RwLock<Log>) -> i64 {
             next_offset: s.next_offset(),
             size: s.size(),
             largest_timestamp: s.max_timestamp(),
-            file: s.files()[0].clone(),
+            file: s.log_file().unwrap(),
             path: s.log_path().to_path_buf(),
         })
         .collect();
