@@ -227,6 +227,8 @@ class Broker:
         self.env = dict(env or {})
         self.config_file = config_file
         self.proc: subprocess.Popen | None = None
+        # RLIMIT_NOFILE (soft and hard) of the broker process; None keeps the harness's.
+        self.nofile: int | None = None
         self.starts = 0
         self.expected_exit = True  # False while running: an exit then is a crash
 
@@ -283,7 +285,7 @@ class Broker:
                 env=self.process_env(),
                 cwd=self.tmp_dir,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=self._preexec,
             )
         self.expected_exit = False
         try:
@@ -292,6 +294,13 @@ class Broker:
             self._kill_quietly()
             raise
         return self
+
+    def _preexec(self) -> None:
+        _die_with_parent()
+        if self.nofile is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Both listeners accept TCP and answer an ApiVersions round trip."""
