@@ -229,6 +229,15 @@ fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl BrokerConfig {
+    /// Threads that open, recover and close logs: Kafka's
+    /// `num.recovery.threads.per.data.dir` for each of `log.dirs`.
+    pub fn recovery_threads(&self) -> usize {
+        usize::try_from(self.num_recovery_threads_per_data_dir)
+            .unwrap_or(1)
+            .saturating_mul(self.log_dirs.len())
+            .max(1)
+    }
+
     /// Resolve from the sources. `file`: optional TOML path; `env`: the process
     /// environment (pass `std::env::vars()`); `overrides`: "name=value" strings.
     pub fn load(

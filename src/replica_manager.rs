@@ -235,7 +235,6 @@ impl ReplicaManager {
             .enumerate()
             .flat_map(|(t, m)| (0..m.partitions).map(move |p| (t, p)))
             .collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
         let open_one = |&(t, index): &(usize, i32)| -> Result<Arc<Partition>, ReplicaError> {
             let (metadata, config) = topics
                 .get(t)
@@ -254,34 +253,12 @@ impl ReplicaManager {
                 log: RwLock::new(log),
             }))
         };
-        let worker = || {
-            let mut opened = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = work.get(i) else { break };
-                opened.push((i, open_one(item)));
-            }
-            opened
-        };
-        let mut results: Vec<(usize, Result<Arc<Partition>, ReplicaError>)> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (1..threads.clamp(1, work.len().max(1)))
-                    .map(|_| scope.spawn(worker))
-                    .collect();
-                let mut all = worker();
-                for h in handles {
-                    all.extend(h.join().unwrap_or_default());
-                }
-                all
-            });
-        if results.len() != work.len() {
-            return Err(ReplicaError::Task("a log recovery thread panicked".into()));
-        }
-        results.sort_unstable_by_key(|(i, _)| *i);
+        let opened = crate::util::on_threads(&work, threads, open_one)
+            .ok_or_else(|| ReplicaError::Task("a log recovery thread panicked".into()))?;
         let mut partitions: Vec<Vec<Arc<Partition>>> = vec![Vec::new(); topics.len()];
-        for ((t, _), (_, opened)) in work.iter().zip(results) {
+        for ((t, _), partition) in work.iter().zip(opened) {
             if let Some(list) = partitions.get_mut(*t) {
-                list.push(opened?);
+                list.push(partition?);
             }
         }
         let mut next_map = HashMap::clone(&self.topics.load());
@@ -444,26 +421,20 @@ impl ReplicaManager {
         entries
     }
 
-    /// Flushes every log (fsync) and writes the checkpoints.
-    pub fn flush_all(&self) -> Result<(), ReplicaError> {
-        for topic in self.topics.load().values() {
-            for p in &topic.partitions {
-                p.log.write().flush()?;
-            }
-        }
-        self.log_manager.checkpoint(&self.checkpoint_entries())?;
-        Ok(())
-    }
-
-    /// Flushes, checkpoints and closes every log, then marks the clean shutdown.
-    pub fn shutdown(&self) -> Result<(), ReplicaError> {
+    /// Closes (flushing) every log on `threads` threads, checkpoints, then
+    /// marks the clean shutdown.
+    pub fn shutdown(&self, threads: usize) -> Result<(), ReplicaError> {
         let _guard = self.change_lock.lock();
-        self.flush_all()?;
-        for topic in self.topics.load().values() {
-            for p in &topic.partitions {
-                p.log.write().close()?;
-            }
-        }
+        let partitions: Vec<Arc<Partition>> = self
+            .topics
+            .load()
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect();
+        let closed = crate::util::on_threads(&partitions, threads, |p| p.log.write().close())
+            .ok_or_else(|| ReplicaError::Task("a log closing thread panicked".into()))?;
+        closed.into_iter().collect::<Result<Vec<()>, LogError>>()?;
+        self.log_manager.checkpoint(&self.checkpoint_entries())?;
         self.log_manager.mark_clean_shutdown()?;
         Ok(())
     }

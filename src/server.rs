@@ -157,10 +157,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let started = std::time::Instant::now();
     let keep_unknown_logs = metadata.cluster_state_lost();
     tokio::task::block_in_place(|| {
-        let threads = usize::try_from(config.num_recovery_threads_per_data_dir)
-            .unwrap_or(1)
-            .saturating_mul(log_dirs.len());
-        replica_manager.load_topics(&topics, threads)?;
+        replica_manager.load_topics(&topics, config.recovery_threads())?;
         // Partition directories of topics the metadata no longer has
         // (deleted while the broker was down) are removed.
         for (topic, partition, dir) in log_manager.existing_partitions() {
@@ -315,7 +312,8 @@ impl RunningBroker {
         }
         tracing::info!("flushing and closing logs");
         let rm = self.replica_manager.clone();
-        tokio::task::spawn_blocking(move || rm.shutdown())
+        let threads = rm.config().recovery_threads();
+        tokio::task::spawn_blocking(move || rm.shutdown(threads))
             .await
             .map_err(|e| ServerError::Config(format!("shutdown task failed: {e}")))??;
         tracing::info!("shut down cleanly");

@@ -30,8 +30,61 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Runs `f` over `items` on `threads` threads (the caller's among them),
+/// each taking the next item as it finishes one. Results come back in item
+/// order; `None` when a thread panicked.
+pub fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Option<Vec<R>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            done.push((i, f(item)));
+        }
+        done
+    };
+    let mut results = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.clamp(1, items.len().max(1)))
+            .map(|_| scope.spawn(worker))
+            .collect();
+        let mut all = worker();
+        for h in helpers {
+            all.extend(h.join().ok()?);
+        }
+        Some(all)
+    })?;
+    if results.len() != items.len() {
+        return None;
+    }
+    results.sort_unstable_by_key(|(i, _)| *i);
+    Some(results.into_iter().map(|(_, r)| r).collect())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn on_threads_keeps_item_order() {
+        let items: Vec<u64> = (0..1000).collect();
+        let out = super::on_threads(&items, 3, |x| x * 2).unwrap();
+        assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(super::on_threads(&[] as &[u64], 4, |x| *x), Some(vec![]));
+    }
+
+    #[test]
+    fn on_threads_reports_a_panicking_worker() {
+        let items: Vec<u64> = (0..64).collect();
+        let out = super::on_threads(&items, 2, |x| {
+            assert!(*x != 40, "boom");
+            *x
+        });
+        assert_eq!(out, None);
+    }
+
     #[test]
     fn base64_is_22_chars_url_safe() {
         let id = uuid::Uuid::from_bytes([0xff; 16]);
