@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::log::manager::LogManager;
-use crate::log::{AppendInfo, Log, LogConfig, LogError};
+use crate::log::{AppendInfo, Log, LogConfig, LogError, PendingSync};
 use crate::metadata::TopicMetadata;
 use crate::util::now_ms;
 
@@ -70,6 +70,30 @@ pub struct PartitionOffsets {
     pub high_watermark: i64,
     /// Last stable offset: the high watermark while no transaction is open.
     pub last_stable_offset: i64,
+}
+
+/// The fsync an append still owes before it may be acknowledged
+/// (`flush.messages`/`flush.ms`), already running; nothing when the topic
+/// asks for none.
+#[must_use = "an append is acknowledged only after its Durable is waited on"]
+pub struct Durable(Option<tokio::sync::oneshot::Receiver<Result<(), LogError>>>);
+
+impl Durable {
+    /// Whether an fsync is still owed.
+    pub fn is_owed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Waits until the append is on disk.
+    pub async fn wait(self) -> Result<(), ReplicaError> {
+        match self.0 {
+            None => Ok(()),
+            Some(wait) => wait
+                .await
+                .map_err(|_| ReplicaError::Task("the fsync thread is gone".into()))?
+                .map_err(Into::into),
+        }
+    }
 }
 
 /// A topic and its partitions.
@@ -122,17 +146,53 @@ pub struct ReplicaManager {
     /// Serialises topic changes (create, delete, add partitions, configs).
     change_lock: Mutex<()>,
     appends: watch::Sender<u64>,
+    /// Where appends hand the fsyncs they owe (group commit).
+    fsyncs: std::sync::mpsc::Sender<FsyncJob>,
+}
+
+/// An fsync owed by an append, and whom to tell when it is done.
+struct FsyncJob {
+    sync: PendingSync,
+    partition: Arc<Partition>,
+    done: tokio::sync::oneshot::Sender<Result<(), LogError>>,
+}
+
+/// The fsync thread: takes every fsync owed so far, runs them one after the
+/// other (one per log at most: a later one finds itself covered by the
+/// first), answers them all, and starts over with what came meanwhile. One
+/// thread for all logs keeps the fsyncs of concurrent producers grouped
+/// instead of queued one per batch on the blocking pool.
+fn run_fsyncs(jobs: std::sync::mpsc::Receiver<FsyncJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        batch.extend(jobs.try_iter());
+        for job in batch {
+            let result = job.sync.sync().map(|end| {
+                job.partition.log.read().mark_flushed(end);
+            });
+            let _ = job.done.send(result);
+        }
+    }
 }
 
 impl ReplicaManager {
     /// A replica manager over `log_manager` with no partitions yet.
     pub fn new(config: Arc<BrokerConfig>, log_manager: Arc<LogManager>) -> Self {
+        let (fsyncs, jobs) = std::sync::mpsc::channel();
+        if let Err(e) = std::thread::Builder::new()
+            .name("strom-fsync".into())
+            .spawn(move || run_fsyncs(jobs))
+        {
+            // Appends that owe an fsync then fail with an I/O error.
+            tracing::error!(error = %e, "cannot start the fsync thread");
+        }
         ReplicaManager {
             config,
             log_manager,
             topics: ArcSwap::from_pointee(HashMap::new()),
             change_lock: Mutex::new(()),
             appends: watch::channel(0).0,
+            fsyncs,
         }
     }
 
@@ -348,31 +408,55 @@ impl ReplicaManager {
     }
 
     /// Appends record batches to one partition (validation, offset
-    /// assignment, fsync per `flush.messages`) on the blocking pool.
+    /// assignment, fsync per `flush.messages`) on the blocking pool, and
+    /// returns once the append is as durable as the topic asks.
     pub async fn append(
         &self,
         topic: &str,
         index: i32,
-        mut records: BytesMut,
+        records: BytesMut,
     ) -> Result<AppendInfo, ReplicaError> {
+        let (info, durable) = self.append_deferred(topic, index, records).await?;
+        durable.wait().await?;
+        Ok(info)
+    }
+
+    /// Like [`ReplicaManager::append`], but returns as soon as the batches
+    /// are in the log (visible to fetchers), with the fsync that
+    /// `flush.messages`/`flush.ms` still owe before the append may be
+    /// acknowledged already started in the background. Appends to a
+    /// partition happen in call order; only the wait for their fsync can
+    /// overlap the next append (group commit across pipelined requests).
+    pub async fn append_deferred(
+        &self,
+        topic: &str,
+        index: i32,
+        mut records: BytesMut,
+    ) -> Result<(AppendInfo, Durable), ReplicaError> {
         let partition = self.partition(topic, index)?;
-        let info = tokio::task::spawn_blocking(move || {
+        let (info, sync) = tokio::task::spawn_blocking(move || {
             let (info, sync) = partition
                 .log
                 .write()
                 .append_with_deferred_sync(&mut records, now_ms())?;
-            // Group commit: the fsync runs outside the write lock, so other
-            // producers' appends meanwhile share it; the acknowledgement waits.
-            if let Some(sync) = sync {
-                let end = sync.sync()?;
-                partition.log.read().mark_flushed(end);
-            }
-            Ok::<_, LogError>(info)
+            Ok::<_, LogError>((info, sync.map(|s| (s, partition))))
         })
         .await
         .map_err(|e| ReplicaError::Task(e.to_string()))??;
         self.appends.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(info)
+        // The fsync runs outside the write lock, so appends made meanwhile
+        // (by other producers, or the same producer's next request) share it.
+        let durable = Durable(sync.map(|(sync, partition)| {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            // A send fails only without the fsync thread: `wait` then says so.
+            let _ = self.fsyncs.send(FsyncJob {
+                sync,
+                partition,
+                done,
+            });
+            wait
+        }));
+        Ok((info, durable))
     }
 
     /// Reads whole batches of one partition from `offset`, at most `max_bytes`

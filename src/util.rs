@@ -30,8 +30,8 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs `f` over `items` on `threads` threads (the caller's among them),
-/// each taking the next item as it finishes one. Results come back in item
+/// Runs `f` over `items` on `threads` threads, each taking the next item as
+/// it finishes one (the caller waits). Results come back in item
 /// order; `None` when a thread panicked.
 pub fn on_threads<T: Sync, R: Send>(
     items: &[T],
@@ -49,10 +49,10 @@ pub fn on_threads<T: Sync, R: Send>(
         done
     };
     let mut results = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.clamp(1, items.len().max(1)))
+        let helpers: Vec<_> = (0..threads.clamp(1, items.len().max(1)))
             .map(|_| scope.spawn(worker))
             .collect();
-        let mut all = worker();
+        let mut all = Vec::with_capacity(items.len());
         for h in helpers {
             all.extend(h.join().ok()?);
         }

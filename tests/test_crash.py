@@ -149,3 +149,52 @@ def test_kill9_without_flush_recovers_clean_log(make_broker):
     )
     continue_after_recovery(broker, topic, msgs2)
     admin_client(broker.bootstrap).list_topics(timeout=10)
+
+
+def test_flush_every_message_groups_the_fsyncs_of_pipelined_requests(make_broker):
+    """With log.flush.interval.messages=1 every produce is fsynced before its
+    acknowledgement, yet concurrent and pipelined requests (max.in.flight=5)
+    share fsyncs: fewer fsyncs than produce requests (one fsync per request
+    and partition would be at least as many), every message acknowledged,
+    each producer's messages in order."""
+    from test_metrics import get, parse, sample
+
+    ck = need_module("confluent_kafka")
+    broker = make_broker(extra_overrides={"log.flush.interval.messages": "1"})
+    topic = "flush-grouped"
+    create_topic(broker.bootstrap, topic, partitions=3)
+    before = parse(get(broker.metrics_url + "/metrics")[1])
+    # Three producers, each with up to 5 requests in flight on its connection.
+    producers = [ck.Producer({"bootstrap.servers": broker.bootstrap, "broker.address.family": "v4", "acks": "all",
+                              "linger.ms": 0, "batch.num.messages": 20,
+                              "max.in.flight.requests.per.connection": 5}) for _ in range(3)]
+    errors, acked = [], []
+    n = 6000
+    for i in range(n):
+        p = producers[(i // 3) % 3]
+        p.produce(topic, value=f"{(i // 3) % 3}:{i}".encode(), partition=i % 3,
+                  on_delivery=lambda err, msg: errors.append(err) if err else acked.append(msg.offset()))
+        if i % 500 == 0:
+            p.poll(0)
+    for p in producers:
+        assert p.flush(60) == 0
+    assert not errors, errors[:5]
+    assert len(acked) == n
+
+    after = parse(get(broker.metrics_url + "/metrics")[1])
+    def delta(name, **labels):
+        return (sample(after, name, **labels) or 0) - (sample(before, name, **labels) or 0)
+    fsyncs = delta("strom_log_flush_duration_seconds_count")
+    requests = delta("strom_requests_total", api="Produce")
+    print(f"{requests:.0f} produce requests, {fsyncs:.0f} fsyncs")
+    assert requests >= n / 20 / 3, "the producer sent fewer requests than its batch limit allows"
+    assert 0 < fsyncs < requests, f"{fsyncs} fsyncs for {requests} produce requests: not grouped"
+
+    by_partition = consume_all(broker.bootstrap, topic, range(3))
+    assert_dense_offsets(by_partition)
+    for part, msgs in by_partition.items():
+        assert len(msgs) == n // 3
+        # Each producer's messages keep their order within a partition.
+        for producer in range(3):
+            seq = [int(v.split(":")[1]) for v in (m.value().decode() for m in msgs) if v.startswith(f"{producer}:")]
+            assert seq == sorted(seq) and len(seq) == len(set(seq)), f"partition {part}, producer {producer}"

@@ -23,6 +23,9 @@ mod produce;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
@@ -173,12 +176,13 @@ impl Broker {
         &self.config
     }
 
-    /// Serves one request frame; `None` when the request wants no response (acks=0).
+    /// Serves one request frame. A produce is appended before this returns;
+    /// only the wait for its fsync may be left in a [`Reply::Later`].
     pub async fn handle(
         &self,
         ctx: &RequestContext,
         mut frame: Bytes,
-    ) -> Result<Option<BytesMut>, ProtocolError> {
+    ) -> Result<Reply, ProtocolError> {
         if frame.len() < 8 {
             return Err(ProtocolError::Truncated(frame.len()));
         }
@@ -193,7 +197,7 @@ impl Broker {
         if key == ApiKey::ApiVersions && version > support.max {
             // KIP-511: answer v0 with UNSUPPORTED_VERSION and our ranges so the client retries lower.
             let body = api_versions::unsupported_version_response();
-            return encode_response(key, correlation_id, 0, &body).map(Some);
+            return encode_response(key, correlation_id, 0, &body).map(|b| Reply::Now(Some(b)));
         }
         if version < support.min_decoded || version > support.max {
             return Err(ProtocolError::UnsupportedVersion { key, version });
@@ -222,14 +226,21 @@ impl Broker {
                 encode_response(key, cid, version, &response).map(Some)
             }};
         }
-        match key {
-            ApiKey::Produce => {
-                let request = decode(key, version, &mut frame)?;
-                match produce::handle(self, ctx, version, request).await {
-                    Some(response) => encode_response(key, cid, version, &response).map(Some),
-                    None => Ok(None),
+        if key == ApiKey::Produce {
+            let request = decode(key, version, &mut frame)?;
+            return match produce::handle(self, ctx, version, request).await {
+                None => Ok(Reply::Now(None)),
+                Some(appended) if appended.is_complete() => {
+                    let response = appended.complete().await;
+                    encode_response(key, cid, version, &response).map(|b| Reply::Now(Some(b)))
                 }
-            }
+                Some(appended) => Ok(Reply::Later(Box::pin(async move {
+                    let response = appended.complete().await;
+                    encode_response(key, cid, version, &response)
+                }))),
+            };
+        }
+        let response = match key {
             ApiKey::Fetch => serve!(fetch),
             ApiKey::ListOffsets => serve!(list_offsets),
             ApiKey::DeleteRecords => serve!(delete_records),
@@ -328,8 +339,19 @@ impl Broker {
                 encode_response(key, cid, version, &response).map(Some)
             }
             _ => Err(ProtocolError::UnknownApi(raw_key)),
-        }
+        };
+        response.map(Reply::Now)
     }
+}
+
+/// What serving a request gives the connection.
+pub enum Reply {
+    /// The response now; `None` when the request wants none (acks=0).
+    Now(Option<BytesMut>),
+    /// A produce already appended whose fsync (`flush.messages`) is still
+    /// running: its response, once durable. The connection may read and
+    /// serve its next request meanwhile but must send responses in order.
+    Later(Pin<Box<dyn Future<Output = Result<BytesMut, ProtocolError>> + Send>>),
 }
 
 fn decode<T: Decodable>(key: ApiKey, version: i16, frame: &mut Bytes) -> Result<T, ProtocolError> {

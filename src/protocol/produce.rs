@@ -1,7 +1,10 @@
 //! Produce: validate and append each partition's record batches through the
 //! replica manager; acks=0 gets no response, acks=1 and acks=-1 are the same
 //! on a single replica (the append is complete, and fsynced when
-//! `flush.messages` says so, before the answer).
+//! `flush.messages` says so, before the answer). The appends happen while the
+//! request is handled, in order; the wait for their fsync is handed back
+//! ([`Appended::complete`]) so the connection can go on reading (and
+//! appending) its next request meanwhile, its responses still in order.
 //!
 //! Transactions are not implemented. As Kafka does, transactional batches in
 //! a request without a transactional id fail the whole request with
@@ -19,6 +22,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::log::batch::{BatchHeader, LOG_OVERHEAD};
+use crate::replica_manager::Durable;
 
 use super::{Broker, RequestContext};
 
@@ -36,12 +40,51 @@ fn has_transactional_batch(records: &[u8]) -> bool {
     false
 }
 
+/// A produce whose batches are all appended; some may still await their
+/// fsync (`flush.messages`) before the response may be sent.
+pub(super) struct Appended {
+    response: ProduceResponse,
+    /// (topic index, partition index in the response, the fsync owed).
+    owed: Vec<(usize, usize, Durable)>,
+}
+
+impl Appended {
+    /// Whether the response can be sent right away.
+    pub(super) fn is_complete(&self) -> bool {
+        self.owed.is_empty()
+    }
+
+    /// The response, once every owed fsync is done; a partition whose fsync
+    /// failed answers with its error instead of its offsets.
+    pub(super) async fn complete(self) -> ProduceResponse {
+        let Appended { mut response, owed } = self;
+        for (t, p, durable) in owed {
+            if let Err(e) = durable.wait().await {
+                tracing::warn!(error = %e, "fsync of an appended produce failed");
+                if let Some(result) = response
+                    .responses
+                    .get_mut(t)
+                    .and_then(|topic| topic.partition_responses.get_mut(p))
+                {
+                    result.error_code = e.kafka_error_code();
+                    result.error_message = Some(StrBytes::from_string(e.to_string()));
+                    result.base_offset = -1;
+                    result.log_append_time_ms = -1;
+                }
+            }
+        }
+        response
+    }
+}
+
+/// Appends every partition's batches, in request order; returns `None` for
+/// acks=0 (no response; owed fsyncs still run).
 pub(super) async fn handle(
     broker: &Broker,
     _ctx: &RequestContext,
     version: i16,
     request: ProduceRequest,
-) -> Option<ProduceResponse> {
+) -> Option<Appended> {
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
     let transactional = request.topic_data.iter().any(|t| {
@@ -50,6 +93,7 @@ pub(super) async fn handle(
             .any(|p| p.records.as_deref().is_some_and(has_transactional_batch))
     });
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mut owed = Vec::new();
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_string();
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
@@ -79,10 +123,13 @@ pub(super) async fn handle(
                 let bytes = records.len() as u64;
                 match broker
                     .replica_manager
-                    .append(&name, data.index, records)
+                    .append_deferred(&name, data.index, records)
                     .await
                 {
-                    Ok(info) => {
+                    Ok((info, durable)) => {
+                        if durable.is_owed() {
+                            owed.push((responses.len(), partitions.len(), durable));
+                        }
                         crate::metrics::produced(
                             &name,
                             bytes,
@@ -117,7 +164,10 @@ pub(super) async fn handle(
     if acks == 0 {
         return None;
     }
-    Some(ProduceResponse::default().with_responses(responses))
+    Some(Appended {
+        response: ProduceResponse::default().with_responses(responses),
+        owed,
+    })
 }
 
 /// The per-record errors of a refused batch, when the log named the records.
