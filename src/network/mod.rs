@@ -9,7 +9,8 @@
 //!   `accept()`; a frame larger than `socket.request.max.bytes`, a negative
 //!   length or an undecodable header closes only that connection.
 //! - Requests on one connection are handled one at a time, in order, as
-//!   Kafka does (the channel is muted while a request is in flight).
+//!   Kafka does; only a produce's wait for its fsync (`flush.messages`) may
+//!   overlap the next requests, and responses are always written in order.
 
 mod connection;
 
