@@ -459,6 +459,36 @@ impl ReplicaManager {
         Ok((info, durable))
     }
 
+    /// Kafka's log flusher (`log.flush.scheduler.interval.ms`): flushes every
+    /// log whose `flush.ms` has passed since its last flush, the active
+    /// segment's fsync through the fsync thread.
+    pub async fn flush_due_logs(self: &Arc<Self>) -> Result<(), ReplicaError> {
+        let rm = self.clone();
+        let due = tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            let mut due = Vec::new();
+            for topic in rm.topics.load().values() {
+                for p in &topic.partitions {
+                    if let Some(sync) = p.log.write().flush_if_due(now)? {
+                        due.push((sync, p.clone()));
+                    }
+                }
+            }
+            Ok::<_, LogError>(due)
+        })
+        .await
+        .map_err(|e| ReplicaError::Task(e.to_string()))??;
+        for (sync, partition) in due {
+            let (done, _) = tokio::sync::oneshot::channel();
+            let _ = self.fsyncs.send(FsyncJob {
+                sync,
+                partition,
+                done,
+            });
+        }
+        Ok(())
+    }
+
     /// Reads whole batches of one partition from `offset`, at most `max_bytes`
     /// unless `min_one_batch`, together with the partition's offsets.
     pub fn read(

@@ -29,10 +29,6 @@ use crate::network::{connection_limit, BoundListener};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
 
-/// How often recovery points and log start offsets are checkpointed
-/// (Kafka's `log.flush.offset.checkpoint.interval.ms` default).
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Why the broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -245,11 +241,18 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
 
     endpoint.listeners_bound();
 
+    // Recovery points and log start offsets, every
+    // log.flush.offset.checkpoint.interval.ms.
+    let checkpoint_every = Duration::from_millis(
+        u64::try_from(config.log_flush_offset_checkpoint_interval_ms)
+            .unwrap_or(60_000)
+            .max(1),
+    );
     let rm = replica_manager.clone();
     let mut stop = shutdown_rx.clone();
     tasks.spawn(
         async move {
-            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            let mut tick = tokio::time::interval(checkpoint_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             tick.tick().await;
             loop {
@@ -269,6 +272,29 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         }
         .instrument(tracing::info_span!("log-checkpoint")),
     );
+    // Kafka's log flusher: off with the default Long.MAX_VALUE interval.
+    if let Ok(every) = u64::try_from(config.log_flush_scheduler_interval_ms) {
+        if every > 0 && config.log_flush_scheduler_interval_ms != i64::MAX {
+            let rm = replica_manager.clone();
+            let mut stop = shutdown_rx.clone();
+            tasks.spawn(
+                async move {
+                    let mut tick = tokio::time::interval(Duration::from_millis(every));
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    loop {
+                        tokio::select! {
+                            _ = tick.tick() => {}
+                            _ = stop.changed() => return,
+                        }
+                        if let Err(e) = rm.flush_due_logs().await {
+                            tracing::warn!(error = %e, "scheduled log flush failed");
+                        }
+                    }
+                }
+                .instrument(tracing::info_span!("log-flusher")),
+            );
+        }
+    }
     if let Some(zk) = zookeeper {
         // Follows the ZooKeeper session; closes it (deregistering) on shutdown.
         tasks.spawn(

@@ -1,6 +1,10 @@
 """Graceful restart: topics, config overrides and every message survive; new
 messages continue at the next offset."""
 
+import time
+
+import pytest
+
 from conftest import admin_client, assert_dense_offsets, consume_all, create_topic, kcat, need_module, wait_until
 
 ck = need_module("confluent_kafka")
@@ -101,3 +105,40 @@ def test_restart_twice_and_empty_log(broker):
     msgs = consume_all(broker.bootstrap, topic, [0])
     assert [m.value() for m in msgs[0]] == [f"m-{i}".encode() for i in range(50)]
     assert_dense_offsets(msgs)
+
+
+def _recovery_point(data_dir, topic: str, partition: int):
+    path = data_dir / "recovery-point-offset-checkpoint"
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines()[2:]:
+        t, p, off = line.rsplit(" ", 2)
+        if t == topic and int(p) == partition:
+            return int(off)
+    return None
+
+
+@pytest.mark.parametrize("scheduled", [True, False])
+def test_scheduled_flush_advances_the_recovery_point(make_broker, scheduled):
+    """Kafka's log flusher: with log.flush.scheduler.interval.ms and
+    log.flush.interval.ms set, a log that was written and then left alone is
+    fsynced on schedule, and its recovery point (checkpointed every
+    log.flush.offset.checkpoint.interval.ms) moves to the log end; with
+    Kafka's defaults it stays where it was."""
+    ck = need_module("confluent_kafka")
+    overrides = {"log.flush.offset.checkpoint.interval.ms": "200"}
+    if scheduled:
+        overrides.update({"log.flush.scheduler.interval.ms": "100", "log.flush.interval.ms": "300"})
+    broker = make_broker(extra_overrides=overrides)
+    topic = "sched-flush"
+    create_topic(broker.bootstrap, topic, partitions=1)
+    p = ck.Producer({"bootstrap.servers": broker.bootstrap, "broker.address.family": "v4", "acks": "1"})
+    for i in range(5):
+        p.produce(topic, value=f"m{i}".encode(), partition=0)
+    assert p.flush(20) == 0
+    if scheduled:
+        wait_until(lambda: _recovery_point(broker.data_dir, topic, 0) == 5, 10,
+                   "the recovery point checkpoint to reach the log end (5)")
+    else:
+        time.sleep(1.5)  # several checkpoint intervals
+        assert _recovery_point(broker.data_dir, topic, 0) == 0

@@ -459,41 +459,13 @@ impl Log {
         }
 
         self.unflushed_messages += record_count;
-        let mut pending = None;
-        if self.unflushed_messages >= self.config.flush_messages
-            || (self.config.flush_ms != i64::MAX
-                && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms)
+        let pending = if self.unflushed_messages >= self.config.flush_messages
+            || self.flush_ms_elapsed(now_ms)
         {
-            self.last_flush_ms = now_ms;
-            if self.only_active_is_dirty() {
-                let end_offset = self.log_end_offset();
-                let active = self.active()?;
-                let base = active.base_offset();
-                let (file, path) = (active.log_file()?, active.log_path().to_path_buf());
-                let written = match &self.active_written {
-                    Some((b, w)) if *b == base => {
-                        w.fetch_max(end_offset, Ordering::AcqRel);
-                        w.clone()
-                    }
-                    _ => {
-                        let w = Arc::new(AtomicI64::new(end_offset));
-                        self.active_written = Some((base, w.clone()));
-                        w
-                    }
-                };
-                pending = Some(PendingSync {
-                    file,
-                    path,
-                    end_offset,
-                    written,
-                    durable: self.recovery_point.clone(),
-                    lock: self.sync_lock.clone(),
-                });
-                self.unflushed_messages = 0;
-            } else {
-                self.flush()?;
-            }
-        }
+            self.deferred_flush(now_ms)?
+        } else {
+            None
+        };
         let info = AppendInfo {
             first_offset,
             last_offset,
@@ -502,6 +474,57 @@ impl Log {
             record_count,
         };
         Ok((info, pending))
+    }
+
+    /// Whether `flush.ms` has passed since the last flush.
+    fn flush_ms_elapsed(&self, now_ms: i64) -> bool {
+        self.config.flush_ms != i64::MAX
+            && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms
+    }
+
+    /// Kafka's scheduled flush (`log.flush.scheduler.interval.ms`): when
+    /// `flush.ms` has passed since the last flush and something is unflushed,
+    /// flushes — deferred as in [`Log::append_with_deferred_sync`] when only
+    /// the active segment needs it.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<Option<PendingSync>, LogError> {
+        if !self.flush_ms_elapsed(now_ms) || self.recovery_point() >= self.log_end_offset() {
+            return Ok(None);
+        }
+        self.deferred_flush(now_ms)
+    }
+
+    /// Flushes now, or hands back a [`PendingSync`] of the active segment
+    /// when no other segment needs one.
+    fn deferred_flush(&mut self, now_ms: i64) -> Result<Option<PendingSync>, LogError> {
+        self.last_flush_ms = now_ms;
+        if !self.only_active_is_dirty() {
+            self.flush()?;
+            return Ok(None);
+        }
+        let end_offset = self.log_end_offset();
+        let active = self.active()?;
+        let base = active.base_offset();
+        let (file, path) = (active.log_file()?, active.log_path().to_path_buf());
+        let written = match &self.active_written {
+            Some((b, w)) if *b == base => {
+                w.fetch_max(end_offset, Ordering::AcqRel);
+                w.clone()
+            }
+            _ => {
+                let w = Arc::new(AtomicI64::new(end_offset));
+                self.active_written = Some((base, w.clone()));
+                w
+            }
+        };
+        self.unflushed_messages = 0;
+        Ok(Some(PendingSync {
+            file,
+            path,
+            end_offset,
+            written,
+            durable: self.recovery_point.clone(),
+            lock: self.sync_lock.clone(),
+        }))
     }
 
     /// True when an fsync of the active segment's `.log` alone makes the
