@@ -655,8 +655,7 @@ impl Log {
             let available = seg.size() - pos;
             let want = available.min(budget as u64) as usize;
             let start = buf.len();
-            buf.resize(start + want, 0);
-            seg.read_into(pos, buf.get_mut(start..).unwrap_or(&mut []))?;
+            seg.read_append(pos, want, &mut buf)?;
             let chunk = buf.get(start..).unwrap_or(&[]);
             let mut p = 0usize;
             while p + LOG_OVERHEAD <= chunk.len() {
@@ -677,8 +676,8 @@ impl Log {
             if p == 0 {
                 if start == 0 && min_one_batch {
                     let size = header.total_size();
-                    buf.resize(size, 0);
-                    seg.read_into(pos, &mut buf)?;
+                    buf.clear();
+                    seg.read_append(pos, size, &mut buf)?;
                     p = size;
                 } else {
                     buf.truncate(start);

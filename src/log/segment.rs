@@ -230,6 +230,33 @@ impl LogSegment {
             .map_err(|e| io_err(&self.log_path, e))
     }
 
+    /// Appends the `len` bytes at `pos` to `buf`, read straight into its
+    /// spare capacity (no zero-filling first: for a fetch that would be a
+    /// pass over the data as costly as the read itself).
+    pub fn read_append(&self, pos: u64, len: usize, buf: &mut Vec<u8>) -> Result<(), LogError> {
+        let file = self.log.get()?;
+        let end = buf.len() + len;
+        buf.reserve_exact(len);
+        while buf.len() < end {
+            let at = pos + (buf.len() + len - end) as u64;
+            match rustix::io::pread(&*file, rustix::buffer::spare_capacity(buf), at) {
+                Ok(0) => {
+                    return Err(LogError::CorruptMessage(format!(
+                        "{} ends at {at}, before {} bytes from {pos} could be read",
+                        self.log_path.display(),
+                        len
+                    )))
+                }
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(io_err(&self.log_path, e.into())),
+            }
+        }
+        // Spare capacity beyond `len` may have been filled too.
+        buf.truncate(end);
+        Ok(())
+    }
+
     /// The first batch whose last offset is >= `offset`: its position and header.
     pub fn translate_offset(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let (_, pos) = self.offset_index.lookup(offset)?;
