@@ -60,6 +60,10 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def usage(pid: int) -> dict:
+    return {"rss_kib": rss_kib(pid), "open_fds": open_fds(pid)}
+
+
 class Server:
     def __init__(self, data_root: Path, extra: dict | None = None):
         self.port = free_port()
@@ -153,10 +157,10 @@ def scenario_partitions(args) -> dict:
         created_s = time.monotonic() - t0
         md = a.list_topics(timeout=60)
         total = sum(len(md.topics[n].partitions) for n in names)
-        before = {"rss_kib": rss_kib(srv.proc.pid), "open_fds": open_fds(srv.proc.pid)}
+        before = usage(srv.proc.pid)
         stop_s = srv.stop()
         ready_s = srv.start()
-        after = {"rss_kib": rss_kib(srv.proc.pid), "open_fds": open_fds(srv.proc.pid)}
+        after = usage(srv.proc.pid)
         md = admin(srv.bootstrap).list_topics(timeout=60)
         total_after = sum(len(md.topics[n].partitions) for n in names if n in md.topics)
         return {"scenario": "partitions", "topics": args.topics, "partitions": total,

@@ -36,6 +36,14 @@ pub struct Partition {
 }
 
 impl Partition {
+    fn new(topic: &str, index: i32, log: Log) -> Arc<Partition> {
+        Arc::new(Partition {
+            topic: Arc::from(topic),
+            index,
+            log: RwLock::new(log),
+        })
+    }
+
     /// Log start offset, high watermark (= log end offset) and last stable offset.
     pub fn offsets(&self) -> PartitionOffsets {
         let log = self.log.read();
@@ -307,11 +315,7 @@ impl ReplicaManager {
                 config.clone(),
                 now_ms(),
             )?;
-            Ok(Arc::new(Partition {
-                topic: Arc::from(metadata.name.as_str()),
-                index,
-                log: RwLock::new(log),
-            }))
+            Ok(Partition::new(&metadata.name, index, log))
         };
         let opened = crate::util::on_threads(&work, threads, open_one)
             .ok_or_else(|| ReplicaError::Task("a log recovery thread panicked".into()))?;
@@ -361,11 +365,7 @@ impl ReplicaManager {
                         log_config.clone(),
                         now_ms(),
                     )?;
-                    Arc::new(Partition {
-                        topic: Arc::from(metadata.name.as_str()),
-                        index,
-                        log: RwLock::new(log),
-                    })
+                    Partition::new(&metadata.name, index, log)
                 }
             };
             partitions.push(partition);
@@ -446,17 +446,24 @@ impl ReplicaManager {
         self.appends.send_modify(|n| *n = n.wrapping_add(1));
         // The fsync runs outside the write lock, so appends made meanwhile
         // (by other producers, or the same producer's next request) share it.
-        let durable = Durable(sync.map(|(sync, partition)| {
-            let (done, wait) = tokio::sync::oneshot::channel();
-            // A send fails only without the fsync thread: `wait` then says so.
-            let _ = self.fsyncs.send(FsyncJob {
-                sync,
-                partition,
-                done,
-            });
-            wait
-        }));
+        let durable = Durable(sync.map(|(sync, partition)| self.owe_fsync(sync, partition)));
         Ok((info, durable))
+    }
+
+    /// Hands an owed fsync to the fsync thread; the receiver says when it is
+    /// done (or, when the fsync thread is gone, that it never will be).
+    fn owe_fsync(
+        &self,
+        sync: PendingSync,
+        partition: Arc<Partition>,
+    ) -> tokio::sync::oneshot::Receiver<Result<(), LogError>> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let _ = self.fsyncs.send(FsyncJob {
+            sync,
+            partition,
+            done,
+        });
+        wait
     }
 
     /// Kafka's log flusher (`log.flush.scheduler.interval.ms`): flushes every
@@ -479,12 +486,8 @@ impl ReplicaManager {
         .await
         .map_err(|e| ReplicaError::Task(e.to_string()))??;
         for (sync, partition) in due {
-            let (done, _) = tokio::sync::oneshot::channel();
-            let _ = self.fsyncs.send(FsyncJob {
-                sync,
-                partition,
-                done,
-            });
+            // Nobody waits for a scheduled flush: the recovery point moves.
+            drop(self.owe_fsync(sync, partition));
         }
         Ok(())
     }

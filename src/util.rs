@@ -48,6 +48,8 @@ pub fn on_threads<T: Sync, R: Send>(
         }
         done
     };
+    // Every worker runs until the items are exhausted, so when none
+    // panicked every item has exactly one result.
     let mut results = std::thread::scope(|scope| {
         let helpers: Vec<_> = (0..threads.clamp(1, items.len().max(1)))
             .map(|_| scope.spawn(worker))
@@ -58,9 +60,6 @@ pub fn on_threads<T: Sync, R: Send>(
         }
         Some(all)
     })?;
-    if results.len() != items.len() {
-        return None;
-    }
     results.sort_unstable_by_key(|(i, _)| *i);
     Some(results.into_iter().map(|(_, r)| r).collect())
 }

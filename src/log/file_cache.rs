@@ -66,11 +66,6 @@ pub fn set_capacity(files: usize) {
         .store(files.max(MIN_CAPACITY), Ordering::Relaxed);
 }
 
-/// Segment files open right now.
-pub fn open_files() -> usize {
-    SEGMENT_FILES.len()
-}
-
 /// Raises the soft limit on open descriptors to the hard limit (as the JVM
 /// does for Kafka) and gives half of it to segment files, leaving the rest to
 /// connections. Returns (descriptor limit, segment file capacity).
@@ -149,6 +144,7 @@ impl FileCache {
         drop(removed); // closed outside the lock
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.slots.lock().files.len()
     }

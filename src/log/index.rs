@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::file_cache::SegmentFile;
@@ -33,8 +33,7 @@ const MAX_PENDING_ENTRIES: usize = 256;
 
 /// A file of fixed-size entries: the part the two indexes share.
 struct RawIndex<const E: usize> {
-    path: PathBuf,
-    /// Opened on demand (see [`super::file_cache`]).
+    /// The index file, opened on demand (see [`super::file_cache`]).
     file: SegmentFile,
     /// Number of valid entries.
     count: usize,
@@ -53,7 +52,6 @@ impl<const E: usize> RawIndex<E> {
         let (file, open) = SegmentFile::open(path)?;
         let len = open.metadata().map_err(|e| io_err(path, e))?.len();
         let mut idx = RawIndex {
-            path: path.to_path_buf(),
             file,
             count: 0,
             max_entries: (max_index_bytes as usize / E).max(1),
@@ -90,21 +88,22 @@ impl<const E: usize> RawIndex<E> {
     fn load_into_memory(&mut self, file: &File) -> Result<(), LogError> {
         let mut bytes = vec![0u8; self.count * E];
         file.read_exact_at(&mut bytes, 0)
-            .map_err(|e| io_err(&self.path, e))?;
+            .map_err(|e| io_err(self.file.path(), e))?;
         let entries = bytes
             .chunks_exact(E)
             .filter_map(|c| <[u8; E]>::try_from(c).ok())
             .collect();
         self.mem = Some(entries);
         let want = (self.max_entries.max(self.count) * E) as u64;
-        file.set_len(want).map_err(|e| io_err(&self.path, e))?;
+        file.set_len(want)
+            .map_err(|e| io_err(self.file.path(), e))?;
         Ok(())
     }
 
     fn read_file_entry(&self, file: &File, i: usize) -> Result<[u8; E], LogError> {
         let mut buf = [0u8; E];
         file.read_exact_at(&mut buf, (i * E) as u64)
-            .map_err(|e| io_err(&self.path, e))?;
+            .map_err(|e| io_err(self.file.path(), e))?;
         Ok(buf)
     }
 
@@ -165,7 +164,7 @@ impl<const E: usize> RawIndex<E> {
                 self.file
                     .get()?
                     .write_all_at(&entry, (self.count * E) as u64)
-                    .map_err(|e| io_err(&self.path, e))?;
+                    .map_err(|e| io_err(self.file.path(), e))?;
                 self.count += 1;
                 self.written = self.count;
                 self.dirty = true;
@@ -184,7 +183,7 @@ impl<const E: usize> RawIndex<E> {
         self.file
             .get()?
             .write_all_at(&bytes, (self.written * E) as u64)
-            .map_err(|e| io_err(&self.path, e))?;
+            .map_err(|e| io_err(self.file.path(), e))?;
         self.written = self.count;
         self.dirty = true;
         Ok(())
@@ -196,7 +195,7 @@ impl<const E: usize> RawIndex<E> {
             self.file
                 .get()?
                 .sync_data()
-                .map_err(|e| io_err(&self.path, e))?;
+                .map_err(|e| io_err(self.file.path(), e))?;
             self.dirty = false;
         }
         Ok(())
@@ -209,7 +208,7 @@ impl<const E: usize> RawIndex<E> {
         self.file
             .get()?
             .set_len((self.count * E) as u64)
-            .map_err(|e| io_err(&self.path, e))?;
+            .map_err(|e| io_err(self.file.path(), e))?;
         self.dirty = true;
         self.mem = None;
         Ok(())
@@ -218,14 +217,15 @@ impl<const E: usize> RawIndex<E> {
     /// Empties the index, keeping it active or sealed as it was.
     fn reset(&mut self) -> Result<(), LogError> {
         let file = self.file.get()?;
-        file.set_len(0).map_err(|e| io_err(&self.path, e))?;
+        file.set_len(0).map_err(|e| io_err(self.file.path(), e))?;
         self.count = 0;
         self.written = 0;
         self.dirty = true;
         if let Some(m) = &mut self.mem {
             m.clear();
             let want = (self.max_entries * E) as u64;
-            file.set_len(want).map_err(|e| io_err(&self.path, e))?;
+            file.set_len(want)
+                .map_err(|e| io_err(self.file.path(), e))?;
         }
         Ok(())
     }
@@ -284,7 +284,7 @@ impl OffsetIndex {
         self.raw.is_full()
     }
     pub fn path(&self) -> &Path {
-        &self.raw.path
+        self.raw.file.path()
     }
 
     /// The i-th entry as (absolute offset, position).
@@ -407,7 +407,7 @@ impl TimeIndex {
         self.raw.is_full()
     }
     pub fn path(&self) -> &Path {
-        &self.raw.path
+        self.raw.file.path()
     }
 
     /// The i-th entry as (timestamp, absolute offset).

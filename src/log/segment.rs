@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::batch::{self, BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD};
@@ -77,8 +77,7 @@ impl<'a> ChunkReader<'a> {
 
 pub struct LogSegment {
     base_offset: i64,
-    log_path: PathBuf,
-    /// Opened on demand (see [`super::file_cache`]).
+    /// The `.log` file, opened on demand (see [`super::file_cache`]).
     log: SegmentFile,
     /// Bytes of valid batches.
     size: u64,
@@ -149,7 +148,6 @@ impl LogSegment {
             active,
             log_dirty: false,
             indexes_missing,
-            log_path,
         })
     }
 
@@ -173,7 +171,7 @@ impl LogSegment {
         self.rolling_base_ms
     }
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.log.path()
     }
     /// The `.log` file, shared (for an fsync outside the log's lock).
     pub fn log_file(&self) -> Result<Arc<File>, LogError> {
@@ -202,21 +200,21 @@ impl LogSegment {
             return Err(LogError::CorruptMessage(format!(
                 "batch header at {pos} extends past the end ({}) of {}",
                 self.size,
-                self.log_path.display()
+                self.log.path().display()
             )));
         }
         let mut buf = [0u8; BATCH_HEADER_SIZE];
         self.log
             .get()?
             .read_exact_at(&mut buf, pos)
-            .map_err(|e| io_err(&self.log_path, e))?;
+            .map_err(|e| io_err(self.log.path(), e))?;
         let h = BatchHeader::parse(&buf)?;
         if pos + h.total_size() as u64 > self.size {
             return Err(LogError::CorruptMessage(format!(
                 "batch at {pos} of {} bytes extends past the end ({}) of {}",
                 h.total_size(),
                 self.size,
-                self.log_path.display()
+                self.log.path().display()
             )));
         }
         Ok(h)
@@ -227,7 +225,7 @@ impl LogSegment {
         self.log
             .get()?
             .read_exact_at(buf, pos)
-            .map_err(|e| io_err(&self.log_path, e))
+            .map_err(|e| io_err(self.log.path(), e))
     }
 
     /// Appends the `len` bytes at `pos` to `buf`, read straight into its
@@ -243,13 +241,13 @@ impl LogSegment {
                 Ok(0) => {
                     return Err(LogError::CorruptMessage(format!(
                         "{} ends at {at}, before {} bytes from {pos} could be read",
-                        self.log_path.display(),
+                        self.log.path().display(),
                         len
                     )))
                 }
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(io_err(&self.log_path, e.into())),
+                Err(e) => return Err(io_err(self.log.path(), e.into())),
             }
         }
         // Spare capacity beyond `len` may have been filled too.
@@ -310,7 +308,7 @@ impl LogSegment {
         let log = self.log.get()?;
         if let Err(e) = log.write_all_at(buf, start) {
             let _ = log.set_len(start);
-            return Err(io_err(&self.log_path, e));
+            return Err(io_err(self.log.path(), e));
         }
         self.log_dirty = true;
         for b in batches {
@@ -336,13 +334,13 @@ impl LogSegment {
     /// looks wrong. Returns the bytes truncated by such a recovery.
     pub fn load(&mut self, config: &LogConfig) -> Result<u64, LogError> {
         if self.indexes_missing {
-            tracing::info!(segment = %self.log_path.display(), "index files missing, rebuilding them");
+            tracing::info!(segment = %self.log.path().display(), "index files missing, rebuilding them");
             return self.recover(config);
         }
         match self.load_from_indexes() {
             Ok(()) => Ok(0),
             Err(reason) => {
-                tracing::warn!(segment = %self.log_path.display(), %reason, "index or segment inconsistent, rebuilding indexes");
+                tracing::warn!(segment = %self.log.path().display(), %reason, "index or segment inconsistent, rebuilding indexes");
                 self.recover(config)
             }
         }
@@ -411,8 +409,11 @@ impl LogSegment {
         self.bytes_since_last_index_entry = 0;
         self.rolling_base_ms = None;
         let log = self.log.get()?;
-        let file_size = log.metadata().map_err(|e| io_err(&self.log_path, e))?.len();
-        let path = self.log_path.clone();
+        let file_size = log
+            .metadata()
+            .map_err(|e| io_err(self.log.path(), e))?
+            .len();
+        let path = self.log.path().to_path_buf();
         let mut reader = ChunkReader {
             file: &log,
             path: &path,
@@ -465,7 +466,7 @@ impl LogSegment {
         let truncated = file_size - pos;
         if let Some(reason) = problem {
             tracing::warn!(
-                segment = %self.log_path.display(),
+                segment = %self.log.path().display(),
                 position = pos,
                 truncated_bytes = truncated,
                 first_dropped_offset = self.next_offset,
@@ -476,7 +477,7 @@ impl LogSegment {
             self.log
                 .get()?
                 .set_len(pos)
-                .map_err(|e| io_err(&self.log_path, e))?;
+                .map_err(|e| io_err(self.log.path(), e))?;
             self.log_dirty = true;
         }
         self.size = pos;
@@ -504,7 +505,7 @@ impl LogSegment {
             self.log
                 .get()?
                 .sync_data()
-                .map_err(|e| io_err(&self.log_path, e))?;
+                .map_err(|e| io_err(self.log.path(), e))?;
             self.log_dirty = false;
         }
         self.offset_index.flush()?;
@@ -588,7 +589,7 @@ impl LogSegment {
     /// Removes the segment's files.
     pub fn delete(self) -> Result<(), LogError> {
         let paths = [
-            self.log_path.clone(),
+            self.log.path().to_path_buf(),
             self.offset_index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
         ];

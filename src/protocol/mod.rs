@@ -228,16 +228,18 @@ impl Broker {
         }
         if key == ApiKey::Produce {
             let request = decode(key, version, &mut frame)?;
-            return match produce::handle(self, ctx, version, request).await {
-                None => Ok(Reply::Now(None)),
-                Some(appended) if appended.is_complete() => {
-                    let response = appended.complete().await;
-                    encode_response(key, cid, version, &response).map(|b| Reply::Now(Some(b)))
-                }
-                Some(appended) => Ok(Reply::Later(Box::pin(async move {
-                    let response = appended.complete().await;
-                    encode_response(key, cid, version, &response)
-                }))),
+            let Some(appended) = produce::handle(self, ctx, version, request).await else {
+                return Ok(Reply::Now(None)); // acks=0
+            };
+            let complete = appended.is_complete();
+            let response = async move {
+                let response = appended.complete().await;
+                encode_response(key, cid, version, &response)
+            };
+            return if complete {
+                response.await.map(|b| Reply::Now(Some(b)))
+            } else {
+                Ok(Reply::Later(Box::pin(response)))
             };
         }
         let response = match key {
