@@ -79,6 +79,17 @@ pub enum LogError {
     /// OUT_OF_ORDER_SEQUENCE_NUMBER (45): an idempotent producer skipped or reordered a sequence.
     #[error("out of order sequence number: {0}")]
     OutOfOrderSequence(String),
+    /// Another process holds the log dir's `.lock` (start-up only; Kafka
+    /// refuses to start the same way).
+    #[error(
+        "log dir {dir} is locked by another process ({holder}); is another broker running on it?"
+    )]
+    LogDirLocked {
+        /// The log dir.
+        dir: PathBuf,
+        /// What the lock file says of its holder (its pid), or "unknown".
+        holder: String,
+    },
     /// KAFKA_STORAGE_ERROR (56).
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -97,7 +108,7 @@ impl LogError {
             LogError::MessageTooLarge { .. } => 10,
             LogError::UnsupportedMagic(_) => 43,
             LogError::OffsetOutOfRange { .. } => 1,
-            LogError::Io { .. } => 56,
+            LogError::Io { .. } | LogError::LogDirLocked { .. } => 56,
             LogError::InvalidTimestamp(_) => 32,
             LogError::InvalidProducerEpoch(_) => 47,
             LogError::OutOfOrderSequence(_) => 45,
