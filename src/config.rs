@@ -40,6 +40,18 @@ pub enum ConfigError {
     /// An unknown topic config (INVALID_CONFIG at the protocol edge).
     #[error("unknown configuration {0}")]
     UnknownConfig(String),
+    /// A broker property name neither strom nor Kafka knows, in the config
+    /// file or an `--override` (a typo: refused at start).
+    #[error("unknown broker property {name:?} in the {source_name}{}", suggestion_text(.suggestion))]
+    UnknownProperty {
+        name: String,
+        source_name: &'static str,
+        suggestion: Option<&'static str>,
+    },
+}
+
+fn suggestion_text(suggestion: &Option<&'static str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!("; did you mean {s:?}?"))
 }
 
 /// One listener, `NAME://host:port`. `host` is "" for all interfaces and keeps
@@ -261,8 +273,19 @@ impl BrokerConfig {
             for (name, value) in layer {
                 if props::broker_prop(&name).is_some() {
                     explicit.insert(name, value.trim().to_string());
-                } else {
+                } else if props::is_ignored_kafka_prop(&name) {
+                    tracing::warn!(config = %name, %source, "Kafka property that strom deliberately ignores (see the README); ignored");
+                } else if source == "environment" {
+                    // A compose file's environment also carries client and
+                    // tool variables (KAFKA_BOOTSTRAP_SERVERS, a UI's
+                    // KAFKA_CLUSTERS_0_*): a warning, as Kafka's image gives.
                     tracing::warn!(config = %name, %source, "unknown configuration ignored");
+                } else {
+                    return Err(ConfigError::UnknownProperty {
+                        suggestion: props::nearest_broker_prop(&name),
+                        name,
+                        source_name: source,
+                    });
                 }
             }
         }

@@ -521,6 +521,90 @@ pub(crate) static BROKER_SYNONYM_GROUPS: &[&[&str]] = &[
     ],
 ];
 
+/// Kafka broker properties that strom knows and deliberately ignores: JVM,
+/// JMX and metrics-reporter settings, thread pools strom sizes itself, and
+/// security and replication settings of features it does not have yet. They
+/// are accepted with a warning, so a Kafka config file carries over.
+const IGNORED_KAFKA_PROPS: &[&str] = &[
+    "num.replica.alter.log.dirs.threads",
+    "replica.socket.timeout.ms",
+    "leader.imbalance.check.interval.seconds",
+    "controlled.shutdown.max.retries",
+    "authorizer.class.name",
+    "super.users",
+    "allow.everyone.if.no.acl.found",
+    "confluent.support.metrics.enable",
+    "kafka.metrics.reporters",
+    "kafka.metrics.polling.interval.secs",
+    "jmx.port",
+    "jmx.hostname",
+    "heap.opts",
+    "jvm.performance.opts",
+    "log4j.root.loglevel",
+    "log4j.loggers",
+    "tools.log4j.loglevel",
+    "confluent.license.topic.replication.factor",
+    "confluent.metrics.reporter.topic.replicas",
+    "confluent.balancer.topic.replication.factor",
+];
+
+/// Prefixes of such property families (TLS and SASL settings, per-listener
+/// settings, ZooKeeper TLS, Confluent's own).
+const IGNORED_KAFKA_PREFIXES: &[&str] = &[
+    "ssl.",
+    "sasl.",
+    "listener.name.",
+    "zookeeper.ssl.",
+    "zookeeper.set.acl",
+    "confluent.",
+    "opts",
+];
+
+/// A Kafka property strom accepts and ignores (with a warning).
+pub(crate) fn is_ignored_kafka_prop(name: &str) -> bool {
+    IGNORED_KAFKA_PROPS.contains(&name)
+        || IGNORED_KAFKA_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The known broker property nearest to a mistyped name (Levenshtein
+/// distance at most a third of its length, and at most 4).
+pub(crate) fn nearest_broker_prop(name: &str) -> Option<&'static str> {
+    let max = (name.len() / 3).clamp(1, 4);
+    BROKER_PROPS
+        .iter()
+        .map(|d| (edit_distance(name, d.name), d.name))
+        .filter(|(d, _)| *d <= max)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+#[cfg(test)]
+#[test]
+fn ignored_props_are_not_known_props() {
+    for name in IGNORED_KAFKA_PROPS {
+        assert!(
+            broker_prop(name).is_none(),
+            "{name} is known and listed as ignored"
+        );
+    }
+}
+
+/// Levenshtein distance over bytes (property names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
 pub(crate) fn broker_prop(name: &str) -> Option<&'static PropDef> {
     BROKER_PROPS
         .binary_search_by(|d| d.name.cmp(name))
