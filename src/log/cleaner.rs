@@ -47,19 +47,20 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use std::borrow::Cow;
+
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::batch::{
-    self, BatchHeader, BatchInfo, ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET,
-    CRC_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, RECORD_COUNT_OFFSET,
+    self, BatchHeader, ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, CRC_OFFSET,
+    LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, RECORD_COUNT_OFFSET,
 };
 use super::checkpoint;
 use super::index::io_err;
 use super::manager::parse_partition_dir_name;
 use super::retention::{rename_to_deleted, FileDeleter};
 use super::segment::{self, AppendedBatch, LogSegment};
+use super::validator::{compress, decompress, Codec, MAX_DECOMPRESSED_BATCH_BYTES};
 use super::{Log, LogConfig, LogError};
 
 /// Kafka's checkpoint of the first dirty offset of every compacted log, one per log dir.
@@ -198,70 +199,17 @@ fn walk_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, LogError>
     Ok(out)
 }
 
-fn codec_error(e: anyhow::Error) -> LogError {
-    corrupt(format!("record batch compression: {e}"))
-}
-
-/// The records section of a batch, decompressed.
-fn records_section(batch: &[u8], h: &BatchHeader) -> Result<Bytes, LogError> {
+/// The records section of a batch, decompressed with the validator's bound
+/// ([`MAX_DECOMPRESSED_BATCH_BYTES`]): a batch that expands beyond it is
+/// CORRUPT_MESSAGE, never an unbounded allocation.
+fn records_section<'a>(batch: &'a [u8], h: &BatchHeader) -> Result<Cow<'a, [u8]>, LogError> {
     let raw = batch
         .get(BATCH_HEADER_SIZE..h.total_size())
         .ok_or_else(|| corrupt("record batch shorter than its length"))?;
-    let mut input = Bytes::copy_from_slice(raw);
-    let take = |b: &mut Bytes| Ok(b.split_off(0));
-    match h.compression() {
-        0 => Ok(input),
-        1 => Gzip::decompress(&mut input, take).map_err(codec_error),
-        2 => Snappy::decompress(&mut input, take).map_err(codec_error),
-        3 => Lz4::decompress(&mut input, take).map_err(codec_error),
-        4 => Zstd::decompress(&mut input, take).map_err(codec_error),
-        c => Err(corrupt(format!("unknown compression codec {c}"))),
+    match Codec::from_attributes(h.attributes)? {
+        Codec::None => Ok(Cow::Borrowed(raw)),
+        codec => decompress(codec, raw, MAX_DECOMPRESSED_BATCH_BYTES).map(Cow::Owned),
     }
-}
-
-fn compress(codec: i16, raw: &[u8]) -> Result<Vec<u8>, LogError> {
-    let mut out = BytesMut::new();
-    let fill = |tmp: &mut BytesMut| {
-        tmp.extend_from_slice(raw);
-        Ok(())
-    };
-    match codec {
-        0 => out.extend_from_slice(raw),
-        1 => <Gzip as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        2 => <Snappy as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        3 => <Lz4 as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        4 => <Zstd as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        c => return Err(corrupt(format!("unknown compression codec {c}"))),
-    }
-    Ok(out.to_vec())
-}
-
-/// Append validation for compacted topics: every record needs a key, as in
-/// Kafka (INVALID_RECORD otherwise). Control batches are exempt.
-pub fn check_keys(records: &[u8], infos: &[BatchInfo]) -> Result<(), LogError> {
-    for info in infos {
-        let b = records
-            .get(info.position..info.position + info.size)
-            .ok_or_else(|| corrupt("record batch truncated"))?;
-        let h = BatchHeader::parse(b)?;
-        if h.is_control() {
-            continue;
-        }
-        let data = records_section(b, &h)?;
-        let indexes: Vec<i32> = walk_records(&data, h.record_count)?
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.key.is_none())
-            .map(|(i, _)| i32::try_from(i).unwrap_or(i32::MAX))
-            .collect();
-        if !indexes.is_empty() {
-            return Err(LogError::InvalidRecords {
-                message: "Compacted topic cannot accept message without key.".into(),
-                indexes,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// What filtering did to a batch.
@@ -298,7 +246,7 @@ fn filter_batch(
     for r in &kept {
         raw.extend_from_slice(r.bytes);
     }
-    let body = compress(h.compression(), &raw)?;
+    let body = compress(Codec::from_attributes(h.attributes)?, &raw)?;
     let mut out = Vec::with_capacity(BATCH_HEADER_SIZE + body.len());
     out.extend_from_slice(batch.get(..BATCH_HEADER_SIZE).unwrap_or(&[]));
     out.extend_from_slice(&body);

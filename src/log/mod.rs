@@ -385,9 +385,6 @@ impl Log {
         now_ms: i64,
     ) -> Result<(AppendInfo, Option<PendingSync>), LogError> {
         let mut infos = batch::validate_batches(records, self.config.max_message_bytes)?;
-        if self.config.cleanup_compact {
-            cleaner::check_keys(records, &infos)?;
-        }
         let producer = self.check_producers(records, &infos, now_ms)?;
         if let producer_state::ProducerAppend::Duplicate(b) = producer {
             // The original may still await its fsync (group commit): a retry

@@ -37,7 +37,9 @@ use super::LogError;
 /// Largest decompressed size of one batch's records. Kafka streams records
 /// out of the decompressor; strom decompresses a batch whole, so a bound keeps
 /// a small "compression bomb" from exhausting memory. Beyond it: CORRUPT_MESSAGE.
-pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 256 << 20;
+/// 64 MiB is 64 times the default `max.message.bytes`, and every decompression
+/// in the broker (produce validation, the cleaner, the offsets loader) uses it.
+pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 64 << 20;
 
 /// xerial snappy-java's stream header: magic, version 1, compatible version 1.
 const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
@@ -322,6 +324,8 @@ struct RecordSpan {
 struct Scan {
     /// Offset deltas are exactly 0..n-1.
     offsets_in_order: bool,
+    /// Indexes of the records without a key (collected only when asked).
+    keyless: Vec<i32>,
     /// Kept only when asked (for re-encoding).
     spans: Vec<RecordSpan>,
 }
@@ -333,10 +337,12 @@ fn scan_records(
     header: &BatchHeader,
     ts_window: Option<(i64, i64)>,
     keep_spans: bool,
+    require_keys: bool,
 ) -> Result<Scan, LogError> {
     let count = header.record_count.max(0) as usize;
-    let mut spans = Vec::with_capacity(if keep_spans { count } else { 0 });
+    let mut spans = Vec::with_capacity(if keep_spans { count.min(1 << 16) } else { 0 });
     let mut offsets_in_order = true;
+    let mut keyless = Vec::new();
     let mut pos = 0usize;
     for i in 0..count {
         if pos >= records.len() {
@@ -362,6 +368,12 @@ fn scan_records(
         let ts_delta = read_varlong(rec, &mut pos)?;
         let offset_delta = read_varint(rec, &mut pos)?;
         let tail = pos;
+        if require_keys {
+            let mut p = tail;
+            if read_varint(rec, &mut p)? < 0 {
+                keyless.push(i32::try_from(i).unwrap_or(i32::MAX));
+            }
+        }
         skip_bytes(rec, &mut pos, end, true, "key")?;
         skip_bytes(rec, &mut pos, end, true, "value")?;
         let headers = read_varint(rec, &mut pos)?;
@@ -405,6 +417,7 @@ fn scan_records(
     }
     Ok(Scan {
         offsets_in_order,
+        keyless,
         spans,
     })
 }
@@ -482,7 +495,9 @@ pub fn validate_batch(
     let ts_window = (config.message_timestamp_type == TimestampType::CreateTime
         && config.message_timestamp_difference_max_ms < i64::MAX)
         .then_some((now_ms, config.message_timestamp_difference_max_ms));
-    if source == Codec::None && target == Codec::None && ts_window.is_none() {
+    // Kafka's LogValidator: a compacted topic refuses records without a key.
+    let require_keys = config.cleanup_compact;
+    if source == Codec::None && target == Codec::None && ts_window.is_none() && !require_keys {
         return Ok(None);
     }
     let body = batch.get(BATCH_HEADER_SIZE..).unwrap_or(&[]);
@@ -493,7 +508,13 @@ pub fn validate_batch(
         decompressed = decompress(source, body, MAX_DECOMPRESSED_BATCH_BYTES)?;
         &decompressed
     };
-    let scan = scan_records(records, &header, ts_window, true)?;
+    let scan = scan_records(records, &header, ts_window, true, require_keys)?;
+    if !scan.keyless.is_empty() {
+        return Err(LogError::InvalidRecords {
+            message: "Compacted topic cannot accept message without key.".into(),
+            indexes: scan.keyless,
+        });
+    }
     // Kafka keeps an uncompressed batch's inner offset deltas as they are and
     // re-assigns them only when it re-encodes a compressed batch.
     let renumber_needed = source != Codec::None && !scan.offsets_in_order;

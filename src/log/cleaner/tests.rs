@@ -1,5 +1,6 @@
 use super::*;
 use crate::log::batch::testing::build_batch;
+use bytes::Bytes;
 use bytes::BytesMut;
 
 fn config() -> LogConfig {
