@@ -33,8 +33,8 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::BrokerConfig;
-use crate::log::validator::Codec;
 use crate::metadata::{MetadataError, MetadataStore, TopicMetadata};
+use crate::records::Codec;
 use crate::replica_manager::ReplicaManager;
 use crate::util::now_ms;
 
@@ -350,7 +350,7 @@ impl GroupCoordinator {
     fn offsets_codec(&self) -> Codec {
         i16::try_from(self.config.offsets_topic_compression_codec)
             .ok()
-            .and_then(|id| Codec::from_attributes(id).ok())
+            .and_then(|id| Codec::from_id(id).ok())
             .unwrap_or(Codec::None)
     }
 
@@ -417,7 +417,7 @@ impl GroupCoordinator {
                         let mut pos = 0usize;
                         let mut next = offset;
                         while let Some(rest) = data.get(pos..) {
-                            let Ok(header) = crate::log::batch::BatchHeader::parse(rest) else {
+                            let Ok(header) = crate::records::BatchHeader::parse(rest) else {
                                 break;
                             };
                             let size = header.total_size();

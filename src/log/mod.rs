@@ -88,6 +88,17 @@ pub enum LogError {
     },
 }
 
+impl From<crate::records::RecordsError> for LogError {
+    fn from(e: crate::records::RecordsError) -> Self {
+        use crate::records::RecordsError as R;
+        match e {
+            R::Corrupt(m) => LogError::CorruptMessage(m),
+            R::UnsupportedMagic(m) => LogError::UnsupportedMagic(m),
+            e @ (R::Compress { .. } | R::Oversized(_)) => LogError::InvalidRecord(e.to_string()),
+        }
+    }
+}
+
 impl LogError {
     /// The Kafka protocol error code of this error.
     pub fn kafka_error_code(&self) -> i16 {
