@@ -159,6 +159,9 @@ pub struct BrokerConfig {
     pub offsets_topic_replication_factor: i16,
     /// `offsets.topic.segment.bytes`.
     pub offsets_topic_segment_bytes: i32,
+    /// `offsets.topic.compression.codec`: the codec id (0 none, 1 gzip,
+    /// 2 snappy, 3 lz4, 4 zstd) of the coordinator's batches.
+    pub offsets_topic_compression_codec: i32,
     /// `offsets.retention.minutes`.
     pub offsets_retention_minutes: i32,
     /// `offsets.retention.check.interval.ms`.
@@ -495,6 +498,7 @@ impl BrokerConfig {
             offsets_topic_num_partitions: int("offsets.topic.num.partitions")?,
             offsets_topic_replication_factor: short("offsets.topic.replication.factor")?,
             offsets_topic_segment_bytes: int("offsets.topic.segment.bytes")?,
+            offsets_topic_compression_codec: int("offsets.topic.compression.codec")?,
             offsets_retention_minutes: int("offsets.retention.minutes")?,
             offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms")?,
             offset_metadata_max_bytes: int("offset.metadata.max.bytes")?,

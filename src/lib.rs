@@ -12,6 +12,7 @@
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, request framing.
 //! - `protocol`: the API router and one handler per Kafka API.
+//! - `records`: Kafka's record format (batch v2 header, CRC, varints, records, codecs, builder); a leaf.
 //! - `perf`: `strom perf`, the load tool.
 //! - `server`: start-up and shutdown order.
 //! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).
@@ -28,6 +29,7 @@ pub mod network;
 pub mod perf;
 pub mod producer_ids;
 pub mod protocol;
+pub mod records;
 pub mod replica_manager;
 pub mod server;
 pub mod tools;

@@ -149,6 +149,7 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("offsets.load.buffer.size", I, Some("5242880"), AtLeast(1), "Read buffer for loading offsets at start-up."),
     p("offsets.retention.check.interval.ms", Lg, Some("600000"), AtLeast(1), "How often stale offsets are looked for."),
     p("offsets.retention.minutes", I, Some("10080"), AtLeast(1), "Keep the offsets of an empty group this long."),
+    p("offsets.topic.compression.codec", I, Some("0"), Between(0.0, 4.0), "Codec id of the coordinator's __consumer_offsets batches: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd."),
     p("offsets.topic.num.partitions", I, Some("50"), AtLeast(1), "Partitions of __consumer_offsets."),
     p("offsets.topic.replication.factor", S, Some("3"), AtLeast(1), "Replication factor of __consumer_offsets (capped at the live brokers)."),
     p("offsets.topic.segment.bytes", I, Some("104857600"), AtLeast(1), "Segment size of __consumer_offsets."),
@@ -679,6 +680,9 @@ fn parse_int<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, String> {
 fn check_number(n: i64, check: Check) -> Result<(), String> {
     match check {
         Check::AtLeast(min) if n < min => Err(format!("value must be at least {min}")),
+        Check::Between(lo, hi) if (n as f64) < lo || (n as f64) > hi => {
+            Err(format!("value must be between {lo} and {hi}"))
+        }
         _ => Ok(()),
     }
 }

@@ -99,6 +99,17 @@ pub enum LogError {
     },
 }
 
+impl From<crate::records::RecordsError> for LogError {
+    fn from(e: crate::records::RecordsError) -> Self {
+        use crate::records::RecordsError as R;
+        match e {
+            R::Corrupt(m) => LogError::CorruptMessage(m),
+            R::UnsupportedMagic(m) => LogError::UnsupportedMagic(m),
+            e @ (R::Compress { .. } | R::Oversized(_)) => LogError::InvalidRecord(e.to_string()),
+        }
+    }
+}
+
 impl LogError {
     /// The Kafka protocol error code of this error.
     pub fn kafka_error_code(&self) -> i16 {
@@ -396,9 +407,6 @@ impl Log {
         now_ms: i64,
     ) -> Result<(AppendInfo, Option<PendingSync>), LogError> {
         let mut infos = batch::validate_batches(records, self.config.max_message_bytes)?;
-        if self.config.cleanup_compact {
-            cleaner::check_keys(records, &infos)?;
-        }
         let producer = self.check_producers(records, &infos, now_ms)?;
         if let producer_state::ProducerAppend::Duplicate(b) = producer {
             // The original may still await its fsync (group commit): a retry
