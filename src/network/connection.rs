@@ -293,12 +293,11 @@ async fn read_into<R: AsyncRead + Unpin>(
 ) -> Result<(), Stop> {
     while buf.len() < upto {
         let want = (upto - buf.len()) as u64;
-        match limits
+        let n = limits
             .within_idle((&mut *reader).take(want).read_buf(buf))
-            .await?
-        {
-            0 => return Err(Stop::Closed),
-            _ => {}
+            .await?;
+        if n == 0 {
+            return Err(Stop::Closed);
         }
     }
     Ok(())
