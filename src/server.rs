@@ -316,8 +316,9 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
 }
 
 impl RunningBroker {
-    /// Closes the listeners and connections, then flushes, checkpoints and
-    /// closes every log and marks the clean shutdown.
+    /// Closes the listeners, lets each connection finish the request it is
+    /// serving and close (within `network::CONNECTION_DRAIN`), then flushes,
+    /// checkpoints and closes every log and marks the clean shutdown.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         tracing::info!("shutting down: closing listeners");
         let _ = self.shutdown.send(true);
