@@ -200,12 +200,15 @@ pub struct BrokerConfig {
     pub num_io_threads: i32,
     /// `num.recovery.threads.per.data.dir`.
     pub num_recovery_threads_per_data_dir: i32,
-    /// `queued.max.requests`.
-    pub queued_max_requests: i32,
-    /// `connections.max.idle.ms`.
+    /// `queued.max.request.bytes`: memory for request frames across
+    /// connections; `None` (a value <= 0) is unbounded.
+    pub queued_max_request_bytes: Option<u64>,
+    /// `connections.max.idle.ms`; negative: never.
     pub connections_max_idle_ms: i64,
     /// `max.connections.per.ip`.
     pub max_connections_per_ip: i32,
+    /// `max.connections.per.ip.overrides`: (host or IP, limit), in the order given.
+    pub max_connections_per_ip_overrides: Vec<(String, i32)>,
     /// `socket.send.buffer.bytes` (-1 = OS default).
     pub socket_send_buffer_bytes: i32,
     /// `socket.receive.buffer.bytes` (-1 = OS default).
@@ -233,6 +236,27 @@ pub struct BrokerConfig {
     pub declared_topics: Vec<DeclaredTopic>,
     /// Known properties set explicitly (after precedence), trimmed.
     explicit: BTreeMap<String, String>,
+}
+
+/// `max.connections.per.ip.overrides`: Kafka's `host1:100,127.0.0.1:200`
+/// (an IPv6 address keeps its colons: the limit follows the last one).
+fn parse_ip_overrides(raw: &str) -> Result<Vec<(String, i32)>, String> {
+    let mut out = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (host, n) = item
+            .rsplit_once(':')
+            .ok_or_else(|| format!("`{item}` is not host:count"))?;
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let n: i32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{item}`: the count is not an int"))?;
+        if host.is_empty() || n < 0 {
+            return Err(format!("`{item}`: needs a host and a count >= 0"));
+        }
+        out.push((host.to_string(), n));
+    }
+    Ok(out)
 }
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
@@ -276,8 +300,8 @@ impl BrokerConfig {
             for (name, value) in layer {
                 if props::broker_prop(&name).is_some() {
                     explicit.insert(name, value.trim().to_string());
-                } else if props::is_ignored_kafka_prop(&name) {
-                    tracing::warn!(config = %name, %source, "Kafka property that strom deliberately ignores (see the README); ignored");
+                } else if let Some(why) = props::ignored_kafka_prop(&name) {
+                    tracing::warn!(config = %name, %source, reason = why, "Kafka property that strom deliberately ignores (see the README); ignored");
                 } else if source == "environment" {
                     // A compose file's environment also carries client and
                     // tool variables (KAFKA_BOOTSTRAP_SERVERS, a UI's
@@ -474,6 +498,34 @@ impl BrokerConfig {
             ));
         }
 
+        // The socket server's limits, with Kafka's cross-checks.
+        let socket_request_max_bytes = int("socket.request.max.bytes")?;
+        let queued_max_request_bytes = u64::try_from(num("queued.max.request.bytes")?)
+            .ok()
+            .filter(|&n| n > 0);
+        if let Some(q) = queued_max_request_bytes {
+            if q < socket_request_max_bytes as u64 {
+                return Err(invalid(
+                    "queued.max.request.bytes",
+                    &q.to_string(),
+                    format!(
+                        "must be larger or equal to socket.request.max.bytes ({socket_request_max_bytes})"
+                    ),
+                ));
+            }
+        }
+        let max_connections_per_ip = int("max.connections.per.ip")?;
+        let overrides_raw = raw("max.connections.per.ip.overrides").unwrap_or_default();
+        let max_connections_per_ip_overrides = parse_ip_overrides(overrides_raw)
+            .map_err(|reason| invalid("max.connections.per.ip.overrides", overrides_raw, reason))?;
+        if max_connections_per_ip == 0 && max_connections_per_ip_overrides.is_empty() {
+            return Err(invalid(
+                "max.connections.per.ip",
+                "0",
+                "can be set to zero only if max.connections.per.ip.overrides is set",
+            ));
+        }
+
         // Cross-checks on the log settings: resolving the broker-level topic defaults
         // catches e.g. an overflowing log.retention.hours now rather than at first use.
         let mut cfg = BrokerConfig {
@@ -489,7 +541,7 @@ impl BrokerConfig {
             zookeeper_connect: opt_str("zookeeper.connect"),
             zookeeper_session_timeout_ms: num("zookeeper.session.timeout.ms")?,
             zookeeper_connection_timeout_ms: opt_num("zookeeper.connection.timeout.ms")?,
-            socket_request_max_bytes: int("socket.request.max.bytes")?,
+            socket_request_max_bytes,
             max_connections: int("max.connections")?,
             log_retention_check_interval_ms: num("log.retention.check.interval.ms")?,
             delete_topic_enable: boolean("delete.topic.enable")?,
@@ -520,9 +572,10 @@ impl BrokerConfig {
             num_network_threads: int("num.network.threads")?,
             num_io_threads: int("num.io.threads")?,
             num_recovery_threads_per_data_dir: int("num.recovery.threads.per.data.dir")?,
-            queued_max_requests: int("queued.max.requests")?,
+            queued_max_request_bytes,
             connections_max_idle_ms: num("connections.max.idle.ms")?,
-            max_connections_per_ip: int("max.connections.per.ip")?,
+            max_connections_per_ip,
+            max_connections_per_ip_overrides,
             socket_send_buffer_bytes: int("socket.send.buffer.bytes")?,
             socket_receive_buffer_bytes: int("socket.receive.buffer.bytes")?,
             fetch_max_bytes: int("fetch.max.bytes")?,

@@ -10,7 +10,7 @@
 //! - `metrics`: Prometheus metrics (kafka_exporter's names) and the `/metrics`, `/health`, `/ready` endpoint.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
-//! - `network`: listeners, accept loop, request framing.
+//! - `network`: listeners, accept loop, connection limits and idle timeout, request framing, the request-memory pool.
 //! - `protocol`: the API router and one handler per Kafka API.
 //! - `records`: Kafka's record format (batch v2 header, CRC, varints, records, codecs, builder); a leaf.
 //! - `perf`: `strom perf`, the load tool.

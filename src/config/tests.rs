@@ -852,3 +852,64 @@ fn shipped_config_files_load() {
         }
     }
 }
+
+#[test]
+fn socket_server_limits() {
+    let c = load(None, &[], &[]).unwrap();
+    assert_eq!(c.queued_max_request_bytes, Some(256 * 1024 * 1024));
+    assert_eq!(c.connections_max_idle_ms, 600_000);
+    assert!(c.max_connections_per_ip_overrides.is_empty());
+
+    let c = load(
+        None,
+        &[],
+        &[
+            "queued.max.request.bytes=-1",
+            "max.connections.per.ip.overrides=host1:100, 127.0.0.1:200,[::1]:7",
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.queued_max_request_bytes, None);
+    assert_eq!(
+        c.max_connections_per_ip_overrides,
+        vec![
+            ("host1".to_string(), 100),
+            ("127.0.0.1".to_string(), 200),
+            ("::1".to_string(), 7)
+        ]
+    );
+
+    // Kafka's cross-checks.
+    let e = load(None, &[], &["queued.max.request.bytes=1000"]).unwrap_err();
+    assert!(e.to_string().contains("queued.max.request.bytes"), "{e}");
+    let e = load(None, &[], &["max.connections.per.ip=0"]).unwrap_err();
+    assert!(e.to_string().contains("max.connections.per.ip"), "{e}");
+    load(
+        None,
+        &[],
+        &[
+            "max.connections.per.ip=0",
+            "max.connections.per.ip.overrides=10.0.0.1:5",
+        ],
+    )
+    .unwrap();
+    for bad in ["host1", "host1:x", ":5", "h:-1"] {
+        let e = load(
+            None,
+            &[],
+            &[&format!("max.connections.per.ip.overrides={bad}")],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("max.connections.per.ip.overrides"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
+fn queued_max_requests_is_ignored_with_a_warning() {
+    // Not a known property any more: it loads, and is not described as applied.
+    let c = load(None, &[], &["queued.max.requests=10"]).unwrap();
+    assert_eq!(c.get("queued.max.requests"), None);
+}
