@@ -11,6 +11,7 @@
 
 mod admin;
 mod api_versions;
+pub mod bounded;
 mod configs;
 mod delete_records;
 mod fetch;
@@ -126,6 +127,16 @@ pub enum ProtocolError {
         /// What the decoder said.
         reason: String,
     },
+    /// The bounded walker refused the frame before kafka-protocol saw it.
+    #[error("refused {key:?} v{version} before decoding: {reason}")]
+    Unbounded {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// What the walker found.
+        reason: bounded::BoundedError,
+    },
     /// The response did not encode (a bug; logged).
     #[error("cannot encode response to {key:?} v{version}: {reason}")]
     Encode {
@@ -202,6 +213,7 @@ impl Broker {
         if version < support.min_decoded || version > support.max {
             return Err(ProtocolError::UnsupportedVersion { key, version });
         }
+        let _checked = bounded::admit(ctx.peer, key, version, &frame)?;
         let header_version = key.request_header_version(version);
         let header = RequestHeader::decode(&mut frame, header_version).map_err(|e| {
             ProtocolError::Decode {
