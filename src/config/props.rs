@@ -154,6 +154,8 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("offsets.topic.segment.bytes", I, Some("104857600"), AtLeast(1), "Segment size of __consumer_offsets."),
     p("producer.id.expiration.ms", I, Some("86400000"), AtLeast(1), "Forget an idle producer id after this long."),
     p("queued.max.requests", I, Some("500"), AtLeast(1), "Requests queued before the network threads stop reading."),
+    p("quota.window.num", I, Some("11"), AtLeast(1), "Samples kept in memory for client quotas."),
+    p("quota.window.size.seconds", I, Some("1"), AtLeast(1), "Time span of each client quota sample."),
     p("replica.fetch.max.bytes", I, Some("1048576"), AtLeast(0), "Bytes fetched per partition by a replica."),
     p("replica.fetch.response.max.bytes", I, Some("10485760"), AtLeast(0), "Largest replica fetch response."),
     p("replica.lag.time.max.ms", Lg, Some("30000"), Any, "A follower this far behind leaves the ISR."),

@@ -10,10 +10,12 @@
 //!   undecodable frame closes the connection.
 
 mod admin;
+mod alter_client_quotas;
 mod alter_partition_reassignments;
 mod api_versions;
 mod configs;
 mod delete_records;
+mod describe_client_quotas;
 mod describe_log_dirs;
 mod describe_producers;
 mod elect_leaders;
@@ -34,12 +36,13 @@ use std::pin::Pin;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
 use crate::config::{BrokerConfig, Listener};
 use crate::coordinator::GroupCoordinator;
 use crate::metadata::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
+use crate::quotas::ClientQuotaManager;
 use crate::replica_manager::ReplicaManager;
 
 pub use admin::TopicRefused;
@@ -50,6 +53,41 @@ pub struct RequestContext {
     pub peer: SocketAddr,
     /// The advertised endpoint of the listener the connection came in on.
     pub advertised: Arc<Listener>,
+    /// The request being served: its client id and size, for quotas.
+    current: parking_lot::Mutex<(StrBytes, usize)>,
+    /// Kafka's channel muting after a throttled response: the connection
+    /// reads nothing more until then.
+    muted_until: parking_lot::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl RequestContext {
+    /// A new connection's context.
+    pub fn new(peer: SocketAddr, advertised: Arc<Listener>) -> RequestContext {
+        RequestContext {
+            peer,
+            advertised,
+            current: parking_lot::Mutex::new((StrBytes::default(), 0)),
+            muted_until: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The client id and frame size of the request being served.
+    pub fn current_request(&self) -> (StrBytes, usize) {
+        self.current.lock().clone()
+    }
+
+    /// Reads no further request from this connection for `ms` (after the
+    /// response now being served is handed to the writer).
+    pub fn mute_for(&self, ms: u64) {
+        let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+        let mut muted = self.muted_until.lock();
+        *muted = Some(muted.map_or(until, |m| m.max(until)));
+    }
+
+    /// The end of a mute set while serving the last request, once.
+    pub fn take_mute(&self) -> Option<tokio::time::Instant> {
+        self.muted_until.lock().take()
+    }
 }
 
 /// One implemented API: the versions advertised in ApiVersions and the
@@ -109,6 +147,8 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::ElectLeaders, 0, 0, 2),
     api(ApiKey::ListPartitionReassignments, 0, 0, 0),
     api(ApiKey::AlterPartitionReassignments, 0, 0, 0),
+    api(ApiKey::DescribeClientQuotas, 0, 0, 1),
+    api(ApiKey::AlterClientQuotas, 0, 0, 1),
 ];
 
 /// Why a frame could not be served; the connection is closed.
@@ -157,6 +197,7 @@ pub struct Broker {
     metadata: Arc<dyn MetadataStore>,
     coordinator: Arc<GroupCoordinator>,
     producer_ids: Arc<ProducerIdManager>,
+    quotas: Arc<ClientQuotaManager>,
 }
 
 impl Broker {
@@ -174,12 +215,26 @@ impl Broker {
                 .map_or(std::path::Path::new("."), |d| d.as_path()),
             config.broker_id,
         ));
+        let quotas = Arc::new(ClientQuotaManager::new(
+            config.quota_window_num,
+            config.quota_window_size_seconds,
+        ));
         Broker {
             config,
             replica_manager,
             metadata,
             coordinator,
             producer_ids,
+            quotas,
+        }
+    }
+
+    /// Loads the client quotas in force from the metadata store (at start-up,
+    /// after AlterClientQuotas, and periodically for other writers' changes).
+    pub async fn reload_quotas(&self) {
+        match self.metadata.entity_configs().await {
+            Ok(configs) => self.quotas.set_quotas(&configs),
+            Err(e) => tracing::warn!(error = %e, "cannot load client quotas"),
         }
     }
 
@@ -198,6 +253,7 @@ impl Broker {
         if frame.len() < 8 {
             return Err(ProtocolError::Truncated(frame.len()));
         }
+        let frame_len = frame.len();
         let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
         let version = i16::from_be_bytes([frame[2], frame[3]]);
         let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
@@ -230,6 +286,7 @@ impl Broker {
             client_id = header.client_id.as_deref().unwrap_or("")
         );
         let _enter = span.enter();
+        *ctx.current.lock() = (header.client_id.clone().unwrap_or_default(), frame_len);
         let cid = header.correlation_id;
         macro_rules! serve {
             ($module:ident) => {{
@@ -312,6 +369,8 @@ impl Broker {
             ApiKey::ElectLeaders => serve!(elect_leaders),
             ApiKey::ListPartitionReassignments => serve!(list_partition_reassignments),
             ApiKey::AlterPartitionReassignments => serve!(alter_partition_reassignments),
+            ApiKey::DescribeClientQuotas => serve!(describe_client_quotas),
+            ApiKey::AlterClientQuotas => serve!(alter_client_quotas),
             ApiKey::DescribeCluster => {
                 let request = decode(key, version, &mut frame)?;
                 let response = metadata::describe_cluster(self, ctx, request);

@@ -13,6 +13,7 @@
 //! printed as one line with a non-zero exit status: never a panic.
 
 pub mod broker_api_versions;
+pub mod client_quotas;
 pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
