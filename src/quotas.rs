@@ -199,12 +199,15 @@ impl Rate {
     }
 }
 
+/// Entity path → (producer_byte_rate, consumer_byte_rate).
+type QuotaTable = HashMap<String, (Option<f64>, Option<f64>)>;
+
 /// The quotas in force and the rates of the clients they apply to.
 pub struct ClientQuotaManager {
     window_ms: i64,
     samples: usize,
     /// Entity path → (producer_byte_rate, consumer_byte_rate).
-    quotas: ArcSwap<HashMap<String, (Option<f64>, Option<f64>)>>,
+    quotas: ArcSwap<QuotaTable>,
     any: AtomicBool,
     rates: Mutex<HashMap<(QuotaType, String, String), Rate>>,
 }
@@ -226,7 +229,7 @@ impl ClientQuotaManager {
         let rate = |c: &BTreeMap<String, String>, key: &str| {
             c.get(key).and_then(|v| v.trim().parse::<f64>().ok())
         };
-        let table: HashMap<String, (Option<f64>, Option<f64>)> = configs
+        let table: QuotaTable = configs
             .iter()
             .filter(|(path, _)| QuotaEntity::from_path(path).is_some())
             .map(|(path, c)| {

@@ -99,13 +99,16 @@ impl LeaderEpochCache {
         Ok(true)
     }
 
-    /// Kafka's `truncateFromEnd`: drops the entries starting at or beyond
-    /// `end_offset` (the log end after recovery or truncation).
+    /// Kafka's `truncateFromEnd`: drops the entries starting beyond
+    /// `end_offset` (the log end after recovery or truncation). Unlike
+    /// Kafka, an entry starting exactly at the log end is kept (its epoch
+    /// began there and has no data yet): it answers the same, and an empty
+    /// partition's file is not rewritten at every start.
     pub fn truncate_from_end(&mut self, end_offset: i64) -> Result<bool, LogError> {
-        if end_offset < 0 || !self.entries.iter().any(|e| e.start_offset >= end_offset) {
+        if end_offset < 0 || !self.entries.iter().any(|e| e.start_offset > end_offset) {
             return Ok(false);
         }
-        self.entries.retain(|e| e.start_offset < end_offset);
+        self.entries.retain(|e| e.start_offset <= end_offset);
         self.flush()?;
         Ok(true)
     }
@@ -298,7 +301,11 @@ mod tests {
     #[test]
     fn truncation_from_both_ends() {
         let (dir, mut c) = cache(&[(0, 0), (1, 10), (2, 20)]);
-        assert!(c.truncate_from_end(20).unwrap());
+        assert!(
+            !c.truncate_from_end(20).unwrap(),
+            "an epoch starting at the end stays"
+        );
+        assert!(c.truncate_from_end(19).unwrap());
         assert_eq!(c.latest_epoch(), Some(1));
         assert!(!c.truncate_from_end(30).unwrap());
         assert!(c.truncate_from_start(15).unwrap());

@@ -463,8 +463,13 @@ impl Log {
             self.producer_state
                 .update(&h, first_offset, last_offset, now_ms);
         }
+        // A log opened without a leader (tests, tools) starts its epoch here.
+        // The batches are written: a failed checkpoint write is reported, not
+        // the append (the cache in memory has the entry).
         if self.leader_epochs.latest_epoch().is_none() {
-            self.leader_epochs.assign(leader_epoch, first_offset)?;
+            if let Err(e) = self.leader_epochs.assign(leader_epoch, first_offset) {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the leader epoch checkpoint");
+            }
         }
 
         self.unflushed_messages += record_count;

@@ -56,11 +56,8 @@ pub(super) async fn handle(
                         return result
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
-                    if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH {
-                        return result.with_error_code(ResponseError::FencedLeaderEpoch.code());
-                    }
-                    if p.current_leader_epoch > LEADER_EPOCH {
-                        return result.with_error_code(ResponseError::UnknownLeaderEpoch.code());
+                    if let Some(error) = check_current_epoch(p.current_leader_epoch, LEADER_EPOCH) {
+                        return result.with_error_code(error.code());
                     }
                     match partition.with_log(|log| log.end_offset_for_epoch(p.leader_epoch)) {
                         Some((epoch, offset)) => {
@@ -76,6 +73,20 @@ pub(super) async fn handle(
         })
         .collect();
     OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
+
+/// Kafka's `Partition.checkCurrentLeaderEpoch`: the client's current leader
+/// epoch (-1: none given) against the partition's.
+fn check_current_epoch(current: i32, local: i32) -> Option<ResponseError> {
+    if current < 0 {
+        None
+    } else if current < local {
+        Some(ResponseError::FencedLeaderEpoch)
+    } else if current > local {
+        Some(ResponseError::UnknownLeaderEpoch)
+    } else {
+        None
+    }
 }
 
 fn decode_err(version: i16, reason: &str) -> ProtocolError {
@@ -201,6 +212,20 @@ mod tests {
             b.put_i32(e);
         }
         b.freeze()
+    }
+
+    #[test]
+    fn current_leader_epoch_fences_as_kafka() {
+        assert_eq!(check_current_epoch(-1, 3), None);
+        assert_eq!(check_current_epoch(3, 3), None);
+        assert_eq!(
+            check_current_epoch(2, 3),
+            Some(ResponseError::FencedLeaderEpoch)
+        );
+        assert_eq!(
+            check_current_epoch(4, 3),
+            Some(ResponseError::UnknownLeaderEpoch)
+        );
     }
 
     #[test]

@@ -37,7 +37,10 @@ pub fn java_double(v: f64) -> String {
 
 /// (entity type, name or default) in the order given; `Some(None)` is the
 /// default entity, `None` any entity of the type (describe only).
-fn entities(args: &ConfigsArgs) -> Result<Vec<(&'static str, Option<Option<String>>)>, ToolError> {
+/// (entity type, `Some(name)`, `Some(None)` for the default, `None` for any).
+type Wanted = Vec<(&'static str, Option<Option<String>>)>;
+
+fn entities(args: &ConfigsArgs) -> Result<Wanted, ToolError> {
     let mut names = args.entity_name.iter();
     let mut out = Vec::new();
     for t in &args.entity_type {
