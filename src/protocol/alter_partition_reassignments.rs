@@ -1,6 +1,6 @@
 //! AlterPartitionReassignments (v0): Kafka's controller checks on a single
 //! broker (`KafkaController.processApiPartitionReassignment`):
-//! - a target replica list that is empty, has duplicates or negative ids, or
+//! - a target replica list that is empty, repeats an id or has a negative one, or
 //!   names a broker that is not alive (any but this one) is
 //!   INVALID_REPLICA_ASSIGNMENT (39);
 //! - a null list (cancel) with no reassignment in progress — there never is
