@@ -9,6 +9,7 @@
 //! - `declared_topics`: the config file's `[[topics]]`, created at start-up when missing.
 //! - `metrics`: Prometheus metrics (kafka_exporter's names) and the `/metrics`, `/health`, `/ready` endpoint.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
+//! - `quotas`: client quotas (produce and fetch byte rates) and their throttle times.
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, connection limits and idle timeout, request framing, the request-memory pool.
 //! - `protocol`: the API router and one handler per Kafka API.
@@ -29,6 +30,7 @@ pub mod network;
 pub mod perf;
 pub mod producer_ids;
 pub mod protocol;
+pub mod quotas;
 pub mod records;
 pub mod replica_manager;
 pub mod server;
