@@ -41,6 +41,7 @@ pub const DELETE_HORIZON_FLAG_MASK: i16 = 0x40;
 /// Smallest legal batchLength: a header with no records.
 pub const MIN_BATCH_LENGTH: i32 = (BATCH_HEADER_SIZE - LOG_OVERHEAD) as i32;
 
+#[inline]
 fn get_array<const N: usize>(buf: &[u8], at: usize) -> Result<[u8; N], RecordsError> {
     buf.get(at..at.saturating_add(N))
         .and_then(|s| <[u8; N]>::try_from(s).ok())
@@ -53,23 +54,29 @@ fn get_array<const N: usize>(buf: &[u8], at: usize) -> Result<[u8; N], RecordsEr
 }
 
 /// Big-endian field readers, bounds-checked.
+#[inline]
 pub fn get_i64(buf: &[u8], at: usize) -> Result<i64, RecordsError> {
     get_array::<8>(buf, at).map(i64::from_be_bytes)
 }
+#[inline]
 pub fn get_i32(buf: &[u8], at: usize) -> Result<i32, RecordsError> {
     get_array::<4>(buf, at).map(i32::from_be_bytes)
 }
+#[inline]
 pub fn get_u32(buf: &[u8], at: usize) -> Result<u32, RecordsError> {
     get_array::<4>(buf, at).map(u32::from_be_bytes)
 }
+#[inline]
 pub fn get_i16(buf: &[u8], at: usize) -> Result<i16, RecordsError> {
     get_array::<2>(buf, at).map(i16::from_be_bytes)
 }
+#[inline]
 pub fn get_i8(buf: &[u8], at: usize) -> Result<i8, RecordsError> {
     get_array::<1>(buf, at).map(i8::from_be_bytes)
 }
 
 /// Writes `bytes` at `at`, bounds-checked.
+#[inline]
 pub fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), RecordsError> {
     match buf.get_mut(at..at.saturating_add(bytes.len())) {
         Some(dst) => {
@@ -193,6 +200,7 @@ pub fn records_section<'a>(
 }
 
 /// CRC-32C of a batch as stored in its header: over attributes to the end.
+#[inline]
 pub fn compute_crc(batch: &[u8]) -> u32 {
     crc32c::crc32c(batch.get(ATTRIBUTES_OFFSET..).unwrap_or(&[]))
 }
