@@ -48,7 +48,8 @@ SUBSET="0001 0002 0003 0005 0007 0008 0011 0012 0013 0014 0015 0017 0019 0021 00
 #  0052 0077 0109 0115 0119  need KAFKA_PATH: they run Kafka's own shell tools
 #  0081                      CreateAcls: ACLs need an authorizer (SASL/ACL issue)
 #  0103 0129                 transactions (not implemented yet)
-KNOWN_FAILURES="0052 0077 0081 0103 0109 0115 0119 0129"
+#  0055 0061                 their transactional sub-tests (init_transactions times out)
+KNOWN_FAILURES="0052 0055 0061 0077 0081 0103 0109 0115 0119 0129"
 
 stamp="$src/.strom-build-stamp"
 if [ ! -f "$stamp" ] || [ ! -x "$src/tests/test-runner" ]; then
