@@ -768,11 +768,7 @@ impl Group {
         self.transition(GroupState::CompletingRebalance, now);
         self.sync_deadline_ms = now + self.max_rebalance_timeout();
         tracing::info!(group = %self.id, generation = self.generation, members = self.members.len(), protocol = ?self.protocol_name, "rebalance: new generation");
-        // Followers first, the leader last: a follower answers with its
-        // SyncGroup at once, while the leader must run the assignment first.
-        let mut ids: Vec<String> = self.members.keys().cloned().collect();
-        ids.sort_by_key(|id| self.leader.as_deref() == Some(id.as_str()));
-        for id in ids {
+        for id in self.join_answer_order() {
             let result = self.current_join_result(&id);
             if let Some(m) = self.members.get_mut(&id) {
                 m.last_heartbeat_ms = now;
@@ -780,6 +776,19 @@ impl Group {
             }
         }
         false
+    }
+
+    /// The order completed JoinGroups are answered in: followers first, the
+    /// leader last. A follower answers with its SyncGroup at once while the
+    /// leader must run the assignment first; answered first, the followers'
+    /// SyncGroups reach the coordinator before a fast leader can sync, revoke
+    /// and rejoin, which would send them back to JoinGroup with
+    /// REBALANCE_IN_PROGRESS (Kafka's order is a hash map's, and its slower
+    /// leader path hides the race).
+    fn join_answer_order(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.members.keys().cloned().collect();
+        ids.sort_by_key(|id| self.leader.as_deref() == Some(id.as_str()));
+        ids
     }
 
     fn remove_member(&mut self, member_id: &str) {
@@ -1357,6 +1366,19 @@ mod tests {
             SyncOutcome::Now(s) => assert_eq!(&s.assignment[..], b"P0"),
             _ => panic!(),
         }
+    }
+
+    #[test]
+    fn followers_are_answered_before_the_leader() {
+        let mut g = Group::new("g", CFG, 0);
+        let (leader, follower) = stable_group(&mut g);
+        assert_eq!(
+            g.join_answer_order(),
+            vec![follower.clone(), leader.clone()]
+        );
+        // Whatever the ids sort as, the leader comes last.
+        g.leader = Some(follower.clone());
+        assert_eq!(g.join_answer_order(), vec![leader, follower]);
     }
 
     #[test]
