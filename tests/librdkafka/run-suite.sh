@@ -92,7 +92,7 @@ for t in "${tests[@]}"; do
     t0=$SECONDS
     # (the subshell keeps bash's "Aborted" notices out of the report)
     if (RDKAFKA_TEST_CONF="$work/test.conf" TEST_KAFKA_VERSION=3.5.0 TESTS=$t \
-        timeout "${TEST_TIMEOUT:-300}" ./test-runner "${mode[@]}" >"$work/$t.log" 2>&1) 2>/dev/null; then
+        timeout "${TEST_TIMEOUT:-300}" ./test-runner "${mode[@]}" >"$work/$t.log" 2>&1; exit $?) 2>/dev/null; then
         passed=$((passed + 1)); echo "PASS $t ($((SECONDS - t0))s)"
     else
         failed=$((failed + 1))
