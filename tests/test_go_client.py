@@ -115,18 +115,21 @@ def test_sarama_v2_every_codec_group_commit_and_offsets(broker, saramacheck):
 
 
 def test_sarama_default_version_old_apis(broker, saramacheck):
-    """sarama's default Version (0.8.2): Produce v0 (message format v0, each
-    codec sarama has for it), Fetch v0, ListOffsets v0, OffsetCommit v1 with
-    generation -1 and OffsetFetch v1. A ConsumerGroup needs 0.10.2, so the
+    """sarama's default Version (0.8.2): Produce v0 (message format v0: none,
+    gzip, snappy), then 0.10.0 for Produce v2 (magic 1, lz4); Fetch v0,
+    ListOffsets v0, OffsetCommit v1 with generation -1 and OffsetFetch v1. A ConsumerGroup needs 0.10.2, so the
     group part runs with 0.10.2.0 (JoinGroup v1, SyncGroup v0, OffsetCommit
     v1, Fetch v3, ListOffsets v1)."""
     topic = "go-old"
     create_topic(broker.bootstrap, topic, partitions=PARTITIONS)
     records = []
     next_offset = {p: 0 for p in range(PARTITIONS)}
-    for codec in ("none", "gzip", "snappy", "lz4"):  # zstd needs record batches
-        out = run(saramacheck, "produce", broker, "-topic", topic, "-version", "default", "-codec", codec,
-                  "-count", "10", "-partitions", str(PARTITIONS), "-prefix", f"old-{codec}")
+    # Produce v0 (magic 0) with sarama's default; sarama allows lz4 only from
+    # 0.10.0 (Produce v2, magic 1); zstd needs record batches.
+    for version, codec in (("default", "none"), ("default", "gzip"), ("default", "snappy"),
+                           ("0.10.0.0", "none"), ("0.10.0.0", "lz4")):
+        out = run(saramacheck, "produce", broker, "-topic", topic, "-version", version, "-codec", codec,
+                  "-count", "10", "-partitions", str(PARTITIONS), "-prefix", f"old-{version}-{codec}")
         for r in out["records"]:
             assert r["offset"] == next_offset[r["partition"]], f"{codec}: offsets not dense: {out['records']}"
             next_offset[r["partition"]] += 1
