@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # strom's test command: installs what the tests need, builds, runs the unit tests
-# (cargo test) and the integration tests (pytest driving the real binary with
-# kcat, confluent-kafka and kafka-python).
+# (cargo test), the integration tests (pytest driving the real binary with
+# kcat, confluent-kafka, kafka-python, sarama, ...) and a full-mode subset of
+# librdkafka's regression suite (tests/librdkafka/run-suite.sh).
 #
 #   bash tests/run.sh              everything
 #   bash tests/run.sh -k listeners extra arguments go to pytest
@@ -19,21 +20,47 @@ trap 'rc=$?; section "FAILED (exit $rc): $BASH_COMMAND"' ERR
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-section "system packages (kcat, zookeeper, prometheus for promtool)"
+section "system packages (kcat, zookeeper, prometheus, Go + sarama, librdkafka build deps)"
+# golang-go + golang-github-shopify-sarama-dev: tests/test_go_client.py (sarama 1.22.1).
+# The rest builds librdkafka 2.0.2 from Debian's source package (below) with
+# SSL and SASL: build-essential, the -dev libraries, dpkg-dev for `apt-get source`.
+pkgs=(kcat zookeeper prometheus golang-go golang-github-shopify-sarama-dev
+    build-essential libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev python3 dpkg-dev)
 missing=()
-command -v kcat >/dev/null 2>&1 || missing+=(kcat)
-dpkg-query -W -f='${Status}' zookeeper 2>/dev/null | grep -q "install ok installed" || missing+=(zookeeper)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-# libFuzzer (tests/fuzz.sh, through cargo-fuzz) is C++.
-command -v g++ >/dev/null 2>&1 || missing+=(g++)
+# build-essential also brings g++ for libFuzzer (tests/fuzz.sh, through cargo-fuzz).
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# `apt-get source librdkafka` needs a deb-src line: mirror the bookworm deb line.
+deb_src=/etc/apt/sources.list.d/strom-deb-src.sources
+need_update=0
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "adding $deb_src (deb-src for bookworm, for apt-get source librdkafka)"
+    printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm bookworm-updates' \
+        'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' | $SUDO tee "$deb_src" >/dev/null
+    need_update=1
+fi
+if [ "${#missing[@]}" -gt 0 ] || [ "$need_update" = 1 ]; then
+    $SUDO apt-get update
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
-    $SUDO apt-get update
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 else
-    echo "kcat, zookeeper and promtool already installed"
+    echo "all system packages already installed"
 fi
 kcat -V 2>&1 | head -n 1 || true
+go version
+
+section "librdkafka 2.0.2 from Debian's source package (cached under target/librdkafka)"
+rdk_cache=target/librdkafka
+rdk_src=$rdk_cache/librdkafka-2.0.2
+if [ ! -d "$rdk_src" ]; then
+    mkdir -p "$rdk_cache"
+    (cd "$rdk_cache" && apt-get source librdkafka=2.0.2-1)
+else
+    echo "already unpacked: $rdk_src"
+fi
 
 section "python clients (tests/requirements.txt)"
 python3 --version
@@ -95,6 +122,13 @@ set -e
 # Exit code 5 means pytest collected no test: that is a failure here too.
 if [ "$rc" -ne 0 ]; then
     failed+=("pytest (exit $rc)")
+fi
+
+section "librdkafka regression suite: single-broker subset, full mode (Debian's 2.0.2)"
+# Built once with SSL and SASL (tests/librdkafka/run-suite.sh keeps a stamp);
+# the subset is named in run-suite.sh (SUBSET) and takes about 6 minutes.
+if ! bash tests/librdkafka/run-suite.sh "$rdk_src" --subset; then
+    failed+=("librdkafka subset")
 fi
 
 if [ "${#failed[@]}" -gt 0 ]; then

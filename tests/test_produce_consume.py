@@ -193,3 +193,44 @@ def test_kafka_python_round_trip(broker):
     # And confluent-kafka sees the same records kafka-python wrote.
     msgs = consume_all(broker.bootstrap, topic, range(PARTITIONS))
     assert sum(len(v) for v in msgs.values()) == KP_N
+
+
+def test_kcat_balanced_group_commits_and_lists(broker):
+    """Debian's kcat (librdkafka 2.0.2) as a balanced group consumer (-G):
+    it joins, is assigned every partition, reads everything and commits on
+    exit; confluent-kafka (a current librdkafka) sees the committed offsets.
+    `kcat -L` lists the topic with every partition led by broker 1 and
+    `kcat -Q` (ListOffsets by timestamp) finds the first offset."""
+    topic, group = "kcat-group", "kcat-group-1"
+    create_topic(broker.bootstrap, topic, partitions=PARTITIONS)
+    lines = "".join(f"k{i}:v{i}\n" for i in range(90))
+    kcat("-P", "-b", broker.bootstrap, "-t", topic, "-K:", "-X", "broker.address.family=v4", input=lines, timeout=60)
+    highs = {}
+    c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "broker.address.family": "v4", "group.id": group})
+    try:
+        for p in range(PARTITIONS):
+            highs[p] = c.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)[1]
+    finally:
+        c.close()
+    assert sum(highs.values()) == 90
+
+    r = kcat("-G", group, "-b", broker.bootstrap, "-X", "broker.address.family=v4", "-X", "auto.offset.reset=earliest",
+             "-X", "topic.auto.offset.reset=earliest", "-e", "-f", "%p %o %k %s\n", topic, timeout=90)
+    rows = [line.split(" ") for line in r.stdout.decode().splitlines() if line]
+    assert sorted((k, v) for _, _, k, v in rows) == sorted((f"k{i}", f"v{i}") for i in range(90)), r.stderr.decode()[-2000:]
+    seen = {(int(p), int(o)) for p, o, _, _ in rows}
+    assert seen == {(p, o) for p in range(PARTITIONS) for o in range(highs[p])}
+
+    c = ck.Consumer({"bootstrap.servers": broker.bootstrap, "broker.address.family": "v4", "group.id": group})
+    try:
+        committed = c.committed([ck.TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=15)
+    finally:
+        c.close()
+    assert {tp.partition: tp.offset for tp in committed} == highs
+
+    md = json.loads(kcat("-L", "-J", "-b", broker.bootstrap, "-X", "broker.address.family=v4", "-t", topic).stdout)
+    (t,) = md["topics"]
+    assert t["topic"] == topic and sorted(p["partition"] for p in t["partitions"]) == list(range(PARTITIONS))
+    assert all(p["leader"] == 1 for p in t["partitions"])
+    q = kcat("-Q", "-b", broker.bootstrap, "-X", "broker.address.family=v4", "-t", f"{topic}:0:0").stdout.decode()
+    assert f"{topic} [0] offset 0" in q, q

@@ -341,12 +341,23 @@ impl Group {
         self.members.contains_key(member_id)
     }
 
-    /// A static member whose instance id maps to another member id is fenced.
-    pub fn is_fenced(&self, instance: Option<&str>, member_id: &str) -> bool {
-        match instance.and_then(|i| self.static_members.get(i)) {
-            Some(known) => known != member_id,
-            None => false,
+    /// Kafka's `validateCurrentMember`: a static member's instance id must
+    /// map to this member id (else FENCED_INSTANCE_ID; an unknown instance id
+    /// is UNKNOWN_MEMBER_ID), and the member must exist. The fencing check
+    /// comes first, so the old incarnation of a replaced static member learns
+    /// that it is fenced rather than unknown (and stops instead of rejoining).
+    fn validate_current_member(&self, member_id: &str, instance: Option<&str>) -> Result<(), E> {
+        if let Some(i) = instance {
+            match self.static_members.get(i) {
+                Some(known) if known != member_id => return Err(E::FencedInstanceId),
+                Some(_) => {}
+                None => return Err(E::UnknownMemberId),
+            }
         }
+        if !self.has(member_id) {
+            return Err(E::UnknownMemberId);
+        }
+        Ok(())
     }
 
     /// Protocols every member supports.
@@ -757,8 +768,7 @@ impl Group {
         self.transition(GroupState::CompletingRebalance, now);
         self.sync_deadline_ms = now + self.max_rebalance_timeout();
         tracing::info!(group = %self.id, generation = self.generation, members = self.members.len(), protocol = ?self.protocol_name, "rebalance: new generation");
-        let ids: Vec<String> = self.members.keys().cloned().collect();
-        for id in ids {
+        for id in self.join_answer_order() {
             let result = self.current_join_result(&id);
             if let Some(m) = self.members.get_mut(&id) {
                 m.last_heartbeat_ms = now;
@@ -766,6 +776,19 @@ impl Group {
             }
         }
         false
+    }
+
+    /// The order completed JoinGroups are answered in: followers first, the
+    /// leader last. A follower answers with its SyncGroup at once while the
+    /// leader must run the assignment first; answered first, the followers'
+    /// SyncGroups reach the coordinator before a fast leader can sync, revoke
+    /// and rejoin, which would send them back to JoinGroup with
+    /// REBALANCE_IN_PROGRESS (Kafka's order is a hash map's, and its slower
+    /// leader path hides the race).
+    fn join_answer_order(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.members.keys().cloned().collect();
+        ids.sort_by_key(|id| self.leader.as_deref() == Some(id.as_str()));
+        ids
     }
 
     fn remove_member(&mut self, member_id: &str) {
@@ -812,11 +835,8 @@ impl Group {
         if self.state == GroupState::Dead {
             return SyncOutcome::Now(SyncResult::error(E::CoordinatorNotAvailable));
         }
-        if !self.has(member_id) {
-            return SyncOutcome::Now(SyncResult::error(E::UnknownMemberId));
-        }
-        if self.is_fenced(instance, member_id) {
-            return SyncOutcome::Now(SyncResult::error(E::FencedInstanceId));
+        if let Err(e) = self.validate_current_member(member_id, instance) {
+            return SyncOutcome::Now(SyncResult::error(e));
         }
         if generation != self.generation {
             return SyncOutcome::Now(SyncResult::error(E::IllegalGeneration));
@@ -928,12 +948,7 @@ impl Group {
         if self.state == GroupState::Dead {
             return Err(E::CoordinatorNotAvailable);
         }
-        if !self.has(member_id) {
-            return Err(E::UnknownMemberId);
-        }
-        if self.is_fenced(instance, member_id) {
-            return Err(E::FencedInstanceId);
-        }
+        self.validate_current_member(member_id, instance)?;
         if generation != self.generation {
             return Err(E::IllegalGeneration);
         }
@@ -970,8 +985,15 @@ impl Group {
         Ok(self.remove_member_and_update(&target, now))
     }
 
-    /// Offset commit checks (Kafka's `handleCommitOffsets` order). On success
-    /// the commit also counts as a heartbeat.
+    /// Offset commit checks, in the order of Kafka's `validateOffsetCommit`
+    /// and `doCommitOffsets`: generation -1 commits freely into an Empty
+    /// group; a member commit is checked for fencing, membership and
+    /// generation (ILLEGAL_GENERATION for a stale one, whatever the state);
+    /// a valid one is accepted in Stable and PreparingRebalance (the
+    /// heartbeat tells the member of the rebalance) and refused with
+    /// REBALANCE_IN_PROGRESS in CompletingRebalance. A commit without member
+    /// id and generation into a non-empty group is UNKNOWN_MEMBER_ID. On
+    /// success the commit also counts as a heartbeat.
     pub fn check_commit(
         &mut self,
         member_id: &str,
@@ -982,25 +1004,27 @@ impl Group {
         if self.state == GroupState::Dead {
             return Err(E::CoordinatorNotAvailable);
         }
-        if self.is_fenced(instance, member_id) {
-            return Err(E::FencedInstanceId);
-        }
         if generation < 0 && self.state == GroupState::Empty {
             return Ok(());
         }
-        if self.state == GroupState::CompletingRebalance {
-            return Err(E::RebalanceInProgress);
-        }
-        if !self.has(member_id) {
+        if generation >= 0 || !member_id.is_empty() || instance.is_some() {
+            self.validate_current_member(member_id, instance)?;
+            if generation != self.generation {
+                return Err(E::IllegalGeneration);
+            }
+        } else if self.state != GroupState::Empty {
             return Err(E::UnknownMemberId);
         }
-        if generation != self.generation {
-            return Err(E::IllegalGeneration);
+        match self.state {
+            GroupState::CompletingRebalance => Err(E::RebalanceInProgress),
+            GroupState::Stable | GroupState::PreparingRebalance => {
+                if let Some(m) = self.members.get_mut(member_id) {
+                    m.last_heartbeat_ms = now;
+                }
+                Ok(())
+            }
+            GroupState::Empty | GroupState::Dead => Ok(()),
         }
-        if let Some(m) = self.members.get_mut(member_id) {
-            m.last_heartbeat_ms = now;
-        }
-        Ok(())
     }
 
     /// Session and rebalance timers: expires members whose session passed,
@@ -1311,9 +1335,27 @@ mod tests {
         assert_ne!(r.member_id, ra.member_id);
         assert_eq!(r.generation, 1);
         assert_eq!(g.state, GroupState::Stable);
-        // The old incarnation is fenced.
+        // The old incarnation is fenced: FENCED_INSTANCE_ID (not
+        // UNKNOWN_MEMBER_ID, which would make it rejoin) on every API.
         assert_eq!(
             g.heartbeat(&ra.member_id, Some("i1"), 1, 4),
+            Err(E::FencedInstanceId)
+        );
+        assert_eq!(
+            g.check_commit(&ra.member_id, Some("i1"), 1, 4),
+            Err(E::FencedInstanceId)
+        );
+        match g.sync(&ra.member_id, Some("i1"), 1, None, None, vec![], 4) {
+            SyncOutcome::Now(s) => assert_eq!(s.error, Some(E::FencedInstanceId)),
+            _ => panic!("fenced sync answers now"),
+        }
+        assert_eq!(
+            g.leave(&ra.member_id, Some("i1"), 4),
+            Err(E::FencedInstanceId)
+        );
+        // An instance id the group does not know is an unknown member.
+        assert_eq!(
+            g.heartbeat(&r.member_id, Some("i2"), 1, 4),
             Err(E::UnknownMemberId)
         );
         assert_eq!(
@@ -1324,6 +1366,61 @@ mod tests {
             SyncOutcome::Now(s) => assert_eq!(&s.assignment[..], b"P0"),
             _ => panic!(),
         }
+    }
+
+    #[test]
+    fn followers_are_answered_before_the_leader() {
+        let mut g = Group::new("g", CFG, 0);
+        let (leader, follower) = stable_group(&mut g);
+        assert_eq!(
+            g.join_answer_order(),
+            vec![follower.clone(), leader.clone()]
+        );
+        // Whatever the ids sort as, the leader comes last.
+        g.leader = Some(follower.clone());
+        assert_eq!(g.join_answer_order(), vec![leader, follower]);
+    }
+
+    #[test]
+    fn commit_rules_per_state_as_kafka() {
+        let mut g = Group::new("g", CFG, 0);
+        let (leader, follower) = stable_group(&mut g);
+        // Stable: current generation commits; a stale one is ILLEGAL_GENERATION.
+        assert_eq!(g.check_commit(&follower, None, 2, 5), Ok(()));
+        assert_eq!(
+            g.check_commit(&follower, None, 1, 5),
+            Err(E::IllegalGeneration)
+        );
+        // PreparingRebalance (the leader rejoined): the current generation
+        // still commits, a stale one does not.
+        let _l = wait(g.join(req(&leader, None, b"a"), 6));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert_eq!(g.check_commit(&follower, None, 2, 7), Ok(()));
+        assert_eq!(
+            g.check_commit(&follower, None, 1, 7),
+            Err(E::IllegalGeneration)
+        );
+        // No member id, no generation, non-empty group: UNKNOWN_MEMBER_ID.
+        assert_eq!(g.check_commit("", None, -1, 7), Err(E::UnknownMemberId));
+        assert_eq!(
+            g.check_commit("nobody", None, 2, 7),
+            Err(E::UnknownMemberId)
+        );
+        // CompletingRebalance (generation 3): the current generation is
+        // refused with REBALANCE_IN_PROGRESS, the old one (2) with
+        // ILLEGAL_GENERATION.
+        let _f = wait(g.join(req(&follower, None, b"b"), 8));
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        assert_eq!(g.generation, 3);
+        assert_eq!(
+            g.check_commit(&follower, None, 3, 9),
+            Err(E::RebalanceInProgress)
+        );
+        assert_eq!(
+            g.check_commit(&follower, None, 2, 9),
+            Err(E::IllegalGeneration)
+        );
+        assert_eq!(g.check_commit("", None, -1, 9), Err(E::UnknownMemberId));
     }
 
     #[test]

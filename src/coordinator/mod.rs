@@ -631,9 +631,19 @@ impl GroupCoordinator {
                 self.store_group(group_id).await;
                 r
             }
-            JoinOutcome::Wait(rx) => rx
-                .await
-                .unwrap_or_else(|_| JoinResult::error(&member_id, E::CoordinatorNotAvailable)),
+            JoinOutcome::Wait(mut rx) => {
+                if let Ok(r) = rx.try_recv() {
+                    // This request completed the join phase: let the other
+                    // members' connections, just woken, answer first (see
+                    // `Group::try_complete_join`), so that followers send
+                    // their SyncGroup before a fast leader can sync, revoke
+                    // and rejoin (librdkafka's cooperative rebalance).
+                    tokio::task::yield_now().await;
+                    return r;
+                }
+                rx.await
+                    .unwrap_or_else(|_| JoinResult::error(&member_id, E::CoordinatorNotAvailable))
+            }
         }
     }
 
