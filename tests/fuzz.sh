@@ -13,6 +13,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds="${FUZZ_SECONDS:-30}"
+# The fuzz build (every dependency instrumented) lives outside the clone, so
+# later runs on this machine rebuild only strom.
+fuzz_target_dir="${STROM_FUZZ_TARGET_DIR:-$HOME/.cache/strom/fuzz-target}"
+mkdir -p "$fuzz_target_dir"
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz from crates.io"
@@ -27,7 +31,7 @@ fi
 
 # One build for all targets; --sanitizer none: strom forbids unsafe code, so
 # libFuzzer's coverage guidance is what is needed, not AddressSanitizer.
-cargo fuzz build --fuzz-dir tests/fuzz --sanitizer none -O
+cargo fuzz build --fuzz-dir tests/fuzz --target-dir "$fuzz_target_dir" --sanitizer none -O
 
 failed=()
 for t in "${targets[@]}"; do
@@ -40,7 +44,7 @@ for t in "${targets[@]}"; do
     # past them is a failure (the bound on what one input may cost).
     log="target/fuzz-$t.log"
     set +e
-    cargo fuzz run --fuzz-dir tests/fuzz --sanitizer none -O "$t" "$corpus" "${seeds[@]}" -- \
+    cargo fuzz run --fuzz-dir tests/fuzz --target-dir "$fuzz_target_dir" --sanitizer none -O "$t" "$corpus" "${seeds[@]}" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1
     rc=$?
     set -e

@@ -52,8 +52,10 @@ fi
 kcat -V 2>&1 | head -n 1 || true
 go version
 
-section "librdkafka 2.0.2 from Debian's source package (cached under target/librdkafka)"
-rdk_cache=target/librdkafka
+section "librdkafka 2.0.2 from Debian's source package (cached outside the clone)"
+# Built once per machine (tests/librdkafka/run-suite.sh keeps a stamp), so a
+# fresh clone of the repository reuses it.
+rdk_cache="${STROM_LIBRDKAFKA_CACHE:-$HOME/.cache/strom/librdkafka}"
 rdk_src=$rdk_cache/librdkafka-2.0.2
 if [ ! -d "$rdk_src" ]; then
     mkdir -p "$rdk_cache"

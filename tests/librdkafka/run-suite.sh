@@ -14,7 +14,7 @@
 # The librdkafka source is built OUTSIDE the repository's tracked files
 # (nothing of it is ever committed): a release checkout of
 # confluentinc/librdkafka, or Debian's `apt-get source librdkafka` (2.0.2)
-# which tests/run.sh unpacks under target/librdkafka. It is built once, with
+# which tests/run.sh unpacks under ~/.cache/strom/librdkafka. It is built once, with
 # SSL and SASL (Cyrus and SCRAM/OAUTHBEARER) so the security tests can use the
 # same build, zstd and lz4; a stamp file keeps reruns fast. The script starts
 # `target/release/strom` on a free loopback port with auto-create on and 4
