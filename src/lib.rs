@@ -12,6 +12,7 @@
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, request framing.
 //! - `protocol`: the API router and one handler per Kafka API.
+//! - `records`: the record format; today the legacy message sets (magic 0 and 1) and their conversion to and from record batches v2.
 //! - `perf`: `strom perf`, the load tool.
 //! - `server`: start-up and shutdown order.
 //! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).
@@ -28,6 +29,7 @@ pub mod network;
 pub mod perf;
 pub mod producer_ids;
 pub mod protocol;
+pub mod records;
 pub mod replica_manager;
 pub mod server;
 pub mod tools;
