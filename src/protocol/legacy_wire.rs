@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(parts[0].records.as_deref(), Some(&b"abc"[..]));
         assert_eq!((parts[1].index, parts[1].records.is_none()), (1, true));
         for cut in 0..frame.len() {
-            assert!(decode_produce(&mut frame.slice(..cut)).is_err(), "cut {cut}");
+            assert!(
+                decode_produce(&mut frame.slice(..cut)).is_err(),
+                "cut {cut}"
+            );
         }
         // A hostile count allocates nothing and fails on the missing bytes.
         let mut h = BytesMut::new();
@@ -273,7 +276,10 @@ mod tests {
             let r = decode_fetch(&mut frame.clone(), version).unwrap();
             assert_eq!(r.max_bytes, if version == 3 { 1 << 20 } else { i32::MAX });
             let p = &r.topics[0].partitions[0];
-            assert_eq!((p.partition, p.fetch_offset, p.partition_max_bytes), (4, 42, 4096));
+            assert_eq!(
+                (p.partition, p.fetch_offset, p.partition_max_bytes),
+                (4, 42, 4096)
+            );
             for cut in 0..frame.len() {
                 assert!(decode_fetch(&mut frame.slice(..cut), version).is_err());
             }

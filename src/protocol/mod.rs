@@ -15,8 +15,8 @@ mod configs;
 mod delete_records;
 mod fetch;
 mod groups;
-mod legacy_wire;
 mod init_producer_id;
+mod legacy_wire;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -229,12 +229,10 @@ impl Broker {
         }
         if key == ApiKey::Produce {
             let request = if version <= legacy_wire::PRODUCE_MAX {
-                legacy_wire::decode_produce(&mut frame).map_err(|reason| {
-                    ProtocolError::Decode {
-                        key,
-                        version,
-                        reason,
-                    }
+                legacy_wire::decode_produce(&mut frame).map_err(|reason| ProtocolError::Decode {
+                    key,
+                    version,
+                    reason,
                 })?
             } else {
                 decode(key, version, &mut frame)?

@@ -356,7 +356,8 @@ pub fn for_each_message(
         // Shallow-parse the inner set first: magic 1 needs the last inner
         // offset to make the others absolute. At most one entry per minimal
         // message, so the vector is bounded by the decompressed size.
-        let mut messages = Vec::with_capacity(inner.len() / (LOG_OVERHEAD + record_overhead(magic)));
+        let mut messages =
+            Vec::with_capacity(inner.len() / (LOG_OVERHEAD + record_overhead(magic)));
         let mut ipos = 0usize;
         while let Some(irest) = inner.get(ipos..).filter(|r| !r.is_empty()) {
             let (m, isize) = parse_message(irest)?;
@@ -409,14 +410,16 @@ fn compression_of(codec: Codec) -> Compression {
 fn source_codec(set: &[u8]) -> Codec {
     let mut codec = Codec::None;
     let mut pos = 0usize;
-    while let (Some(size), Some(&attributes)) = (
-        be_i32(set, pos + 8),
-        set.get(pos + MAGIC_POSITION + 1),
-    ) {
+    while let (Some(size), Some(&attributes)) =
+        (be_i32(set, pos + 8), set.get(pos + MAGIC_POSITION + 1))
+    {
         if let Ok(c) = wrapper_codec(attributes & CODEC_MASK) {
             codec = c;
         }
-        match usize::try_from(size).ok().and_then(|s| pos.checked_add(LOG_OVERHEAD + s)) {
+        match usize::try_from(size)
+            .ok()
+            .and_then(|s| pos.checked_add(LOG_OVERHEAD + s))
+        {
             Some(next) => pos = next,
             None => break,
         }
@@ -468,7 +471,12 @@ pub fn up_convert(records: &[u8]) -> Result<Option<Bytes>, LegacyError> {
     let magic = records
         .get(MAGIC_POSITION)
         .map(|&m| m as i8)
-        .ok_or_else(|| corrupt(format!("message set of {} bytes is truncated", records.len())))?;
+        .ok_or_else(|| {
+            corrupt(format!(
+                "message set of {} bytes is truncated",
+                records.len()
+            ))
+        })?;
     if magic > MAGIC_V1 {
         return Ok(None);
     }
@@ -569,7 +577,9 @@ pub fn down_convert(
             } else {
                 r.timestamp
             };
-            write_message(&mut out, magic, r.offset, attributes, timestamp, r.key, r.value);
+            write_message(
+                &mut out, magic, r.offset, attributes, timestamp, r.key, r.value,
+            );
         })
         .map_err(|e| corrupt(e.to_string()))?;
     }

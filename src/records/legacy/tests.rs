@@ -6,7 +6,11 @@ type Msg = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
 
 fn sample() -> Vec<Msg> {
     vec![
-        (Some(b"k0".to_vec()), Some(b"v0".to_vec()), 1_700_000_000_000),
+        (
+            Some(b"k0".to_vec()),
+            Some(b"v0".to_vec()),
+            1_700_000_000_000,
+        ),
         (None, Some(b"value without key".to_vec()), 1_700_000_000_005),
         (Some(b"tomb".to_vec()), None, 1_699_999_999_999),
         (Some(Vec::new()), Some(Vec::new()), 1_700_000_000_010),
@@ -122,7 +126,9 @@ fn xxh32_matches_the_reference() {
 fn plain_sets_up_convert_and_down_convert_back() {
     for magic in [MAGIC_V0, MAGIC_V1] {
         let set = plain_set(magic, 0, &sample());
-        let batch = up_convert(&set).unwrap().expect("a legacy set is converted");
+        let batch = up_convert(&set)
+            .unwrap()
+            .expect("a legacy set is converted");
         let header = BatchHeader::parse(&batch).unwrap();
         assert_eq!(header.magic, 2);
         assert_eq!(header.record_count, 4);
@@ -142,7 +148,15 @@ fn plain_sets_up_convert_and_down_convert_back() {
             let msgs = legacy_messages(&down, to);
             let want: Vec<_> = records
                 .iter()
-                .map(|(o, ts, k, v)| (*o, 0u8, if to == MAGIC_V0 { -1 } else { *ts }, k.clone(), v.clone()))
+                .map(|(o, ts, k, v)| {
+                    (
+                        *o,
+                        0u8,
+                        if to == MAGIC_V0 { -1 } else { *ts },
+                        k.clone(),
+                        v.clone(),
+                    )
+                })
                 .collect();
             assert_eq!(msgs, want, "magic {magic} -> {to}");
         }
@@ -207,7 +221,10 @@ fn raw_snappy_blocks_are_accepted_too() {
 fn magic_1_inner_offsets_are_relative_to_the_wrapper() {
     let inner = plain_set(MAGIC_V1, 0, &sample()[..3]);
     let set = wrapper(MAGIC_V1, Codec::Gzip, 41, &inner);
-    let offsets: Vec<i64> = legacy_messages(&set, MAGIC_V1).iter().map(|m| m.0).collect();
+    let offsets: Vec<i64> = legacy_messages(&set, MAGIC_V1)
+        .iter()
+        .map(|m| m.0)
+        .collect();
     assert_eq!(offsets, vec![39, 40, 41]);
 }
 
@@ -218,11 +235,17 @@ fn magic_1_lz4_with_the_broken_checksum_is_refused_but_magic_0_reads_it() {
     break_lz4_checksum(&mut value);
     let mut set = Vec::new();
     write_message(&mut set, MAGIC_V1, 3, 3, 0, None, Some(&value));
-    assert!(matches!(convert(&set, MAGIC_V1), Err(LegacyError::CorruptMessage(_))));
+    assert!(matches!(
+        convert(&set, MAGIC_V1),
+        Err(LegacyError::CorruptMessage(_))
+    ));
     // The same frame in magic 0 (inner messages of magic 0).
     let inner = plain_set(MAGIC_V0, 0, &sample());
     let set = wrapper(MAGIC_V0, Codec::Lz4, 3, &inner);
-    assert_eq!(convert(&set, MAGIC_V0).map(|b| BatchHeader::parse(&b).unwrap().record_count), Ok(4));
+    assert_eq!(
+        convert(&set, MAGIC_V0).map(|b| BatchHeader::parse(&b).unwrap().record_count),
+        Ok(4)
+    );
 }
 
 #[test]
@@ -231,14 +254,19 @@ fn crc_failures_are_corrupt_message() {
     let last = set.len() - 1;
     set[last] ^= 0xff;
     let err = convert(&set, MAGIC_V1).unwrap_err();
-    assert!(matches!(err, LegacyError::CorruptMessage(ref m) if m.contains("crc")), "{err}");
+    assert!(
+        matches!(err, LegacyError::CorruptMessage(ref m) if m.contains("crc")),
+        "{err}"
+    );
     assert_eq!(err.kafka_error_code(), 2);
     // An inner message's CRC, behind a valid wrapper CRC.
     let mut inner = plain_set(MAGIC_V0, 0, &sample());
     let last = inner.len() - 1;
     inner[last] ^= 0xff;
     let set = wrapper(MAGIC_V0, Codec::Gzip, 0, &inner);
-    assert!(matches!(convert(&set, MAGIC_V0), Err(LegacyError::CorruptMessage(m)) if m.contains("crc")));
+    assert!(
+        matches!(convert(&set, MAGIC_V0), Err(LegacyError::CorruptMessage(m)) if m.contains("crc"))
+    );
 }
 
 /// The positions where a set's (shallow) messages end.
@@ -324,17 +352,26 @@ fn impossible_sizes_are_refused_at_every_depth() {
     ];
     for (i, msg) in hostile.iter().enumerate() {
         for magic in [MAGIC_V0, MAGIC_V1] {
-            assert!(convert(msg, magic).is_err(), "hostile message {i}, magic {magic}");
+            assert!(
+                convert(msg, magic).is_err(),
+                "hostile message {i}, magic {magic}"
+            );
             for codec in [Codec::Gzip, Codec::Snappy, Codec::Lz4] {
                 let set = wrapper(magic, codec, 0, msg);
-                assert!(convert(&set, magic).is_err(), "hostile message {i} inside {codec:?}");
+                assert!(
+                    convert(&set, magic).is_err(),
+                    "hostile message {i} inside {codec:?}"
+                );
             }
         }
     }
     // Garbage that is not a compressed stream at all.
     let mut set = Vec::new();
     write_message(&mut set, MAGIC_V1, 0, 1, 0, None, Some(b"not gzip"));
-    assert!(matches!(convert(&set, MAGIC_V1), Err(LegacyError::CorruptMessage(_))));
+    assert!(matches!(
+        convert(&set, MAGIC_V1),
+        Err(LegacyError::CorruptMessage(_))
+    ));
 }
 
 #[test]
@@ -359,7 +396,10 @@ fn decompression_bombs_are_refused() {
     assert!(set.len() < 200);
     let mut budget = 1_000;
     let r = for_each_message(&set, MAGIC_V1, &mut budget, |_| Ok(()));
-    assert!(matches!(r, Err(LegacyError::CorruptMessage(ref m)) if m.contains("more than")), "{r:?}");
+    assert!(
+        matches!(r, Err(LegacyError::CorruptMessage(ref m)) if m.contains("more than")),
+        "{r:?}"
+    );
     let mut twice = set.clone();
     twice.extend_from_slice(&set);
     let mut budget = 15_000;
@@ -373,26 +413,48 @@ fn decompression_bombs_are_refused() {
 fn semantic_refusals_carry_kafkas_error_codes() {
     // A producer's LogAppendTime.
     let mut set = Vec::new();
-    write_message(&mut set, MAGIC_V1, 0, TIMESTAMP_TYPE_MASK, 5, None, Some(b"v"));
+    write_message(
+        &mut set,
+        MAGIC_V1,
+        0,
+        TIMESTAMP_TYPE_MASK,
+        5,
+        None,
+        Some(b"v"),
+    );
     assert_eq!(convert(&set, MAGIC_V1).unwrap_err().kafka_error_code(), 32);
     // ... also on a wrapper.
     let inner = plain_set(MAGIC_V1, 0, &sample());
     let mut value = Vec::new();
     let mut w = Vec::new();
     value.extend(compress(Codec::Gzip, &inner).unwrap());
-    write_message(&mut w, MAGIC_V1, 3, 1 | TIMESTAMP_TYPE_MASK, 5, None, Some(&value));
+    write_message(
+        &mut w,
+        MAGIC_V1,
+        3,
+        1 | TIMESTAMP_TYPE_MASK,
+        5,
+        None,
+        Some(&value),
+    );
     assert_eq!(convert(&w, MAGIC_V1).unwrap_err().kafka_error_code(), 32);
     // Mixed magics.
     let mut mixed = plain_set(MAGIC_V0, 0, &sample()[..1]);
     mixed.extend(plain_set(MAGIC_V1, 1, &sample()[..1]));
-    assert_eq!(convert(&mixed, MAGIC_V0).unwrap_err().kafka_error_code(), 87);
+    assert_eq!(
+        convert(&mixed, MAGIC_V0).unwrap_err().kafka_error_code(),
+        87
+    );
     // zstd in a legacy wrapper.
     let mut z = Vec::new();
     write_message(&mut z, MAGIC_V1, 0, 4, 0, None, Some(b"whatever"));
     assert_eq!(convert(&z, MAGIC_V1).unwrap_err().kafka_error_code(), 76);
     // A wrapper with nothing inside, or a null value.
     let empty = wrapper(MAGIC_V1, Codec::Gzip, 0, &[]);
-    assert_eq!(convert(&empty, MAGIC_V1).unwrap_err().kafka_error_code(), 87);
+    assert_eq!(
+        convert(&empty, MAGIC_V1).unwrap_err().kafka_error_code(),
+        87
+    );
     let mut null = Vec::new();
     write_message(&mut null, MAGIC_V0, 0, 1, 0, None, None);
     assert_eq!(convert(&null, MAGIC_V0).unwrap_err().kafka_error_code(), 87);
@@ -437,7 +499,9 @@ fn mutated_sets_never_panic() {
 
 /// A stored v2 batch at `base` with `n` records of value `v{i}`.
 fn stored(base: i64, n: usize, attributes: i16) -> Bytes {
-    let values: Vec<Vec<u8>> = (0..n).map(|i| format!("v{}", base + i as i64).into_bytes()).collect();
+    let values: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("v{}", base + i as i64).into_bytes())
+        .collect();
     let records: Vec<_> = values
         .iter()
         .enumerate()
@@ -476,9 +540,14 @@ fn down_conversion_keeps_whole_messages_within_the_limit() {
     // Less than one: one with min_one, none without.
     let got = down_convert(&all, MAGIC_V0, 7, 1, true).unwrap();
     assert_eq!(offsets_of(&got, MAGIC_V0), vec![7]);
-    assert!(down_convert(&all, MAGIC_V0, 7, 1, false).unwrap().is_empty());
+    assert!(down_convert(&all, MAGIC_V0, 7, 1, false)
+        .unwrap()
+        .is_empty());
     // Compressed stored batches come out as uncompressed messages.
-    for m in legacy_messages(&down_convert(&all, MAGIC_V1, 5, usize::MAX, true).unwrap(), MAGIC_V1) {
+    for m in legacy_messages(
+        &down_convert(&all, MAGIC_V1, 5, usize::MAX, true).unwrap(),
+        MAGIC_V1,
+    ) {
         assert_eq!(m.1 & CODEC_MASK, 0);
         assert_eq!(m.4, Some(format!("v{}", m.0).into_bytes()));
         assert_eq!(m.2, 1_000 + m.0 - 5);
