@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import create_topic, consume_all, need_module, read_frame, wait_until
+from conftest import api_versions, create_topic, consume_all, need_module, read_frame
 
 kafka = need_module("kafka")
 ck = need_module("confluent_kafka")
@@ -256,6 +256,8 @@ def test_wire_level_legacy_produce_and_fetch(make_broker):
     create_topic(broker.bootstrap, "wire", partitions=1)
     create_topic(broker.bootstrap, "no-down", partitions=1, config={"message.downconversion.enable": "false"})
     host, port = broker.bootstrap.split(":")
+    apis = api_versions(host, int(port), version=3)["api_versions"]
+    assert apis[0] == (0, 9) and apis[1] == (0, 15), "Produce 0-9 and Fetch 0-15, as Kafka 3.5"
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         # A good magic-1 gzip set, then a magic-0 one: offsets continue.
         assert produce_v2(sock, "wire", legacy_set(1, [(b"a", b"1"), (b"b", b"2")], compression=1)) == (0, 0, -1)

@@ -3,6 +3,11 @@ use crate::client::records::{batches, for_each_record};
 use crate::log::validator::compress;
 
 type Msg = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
+type Field = Option<Vec<u8>>;
+/// (offset, timestamp, key, value) of a v2 record.
+type V2Record = (i64, i64, Field, Field);
+/// (offset, attributes, timestamp, key, value) of a legacy message.
+type Legacy = (i64, u8, i64, Field, Field);
 
 fn sample() -> Vec<Msg> {
     vec![
@@ -64,7 +69,7 @@ fn wrapper(magic: i8, codec: Codec, wrapper_offset: i64, inner: &[u8]) -> Vec<u8
 }
 
 /// (offset, timestamp, key, value) of every record of v2 batches.
-fn v2_records(bytes: &Bytes) -> Vec<(i64, i64, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn v2_records(bytes: &Bytes) -> Vec<V2Record> {
     let mut seen = Vec::new();
     let mut pos = 0;
     for info in batches(bytes) {
@@ -84,7 +89,7 @@ fn v2_records(bytes: &Bytes) -> Vec<(i64, i64, Option<Vec<u8>>, Option<Vec<u8>>)
 }
 
 /// (offset, attributes, timestamp, key, value) of every message of a set.
-fn legacy_messages(set: &[u8], magic: i8) -> Vec<(i64, u8, i64, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn legacy_messages(set: &[u8], magic: i8) -> Vec<Legacy> {
     let mut seen = Vec::new();
     let mut budget = MAX_DECOMPRESSED_BATCH_BYTES;
     for_each_message(set, magic, &mut budget, |m| {
