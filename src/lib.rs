@@ -10,9 +10,9 @@
 //! - `metrics`: Prometheus metrics (kafka_exporter's names) and the `/metrics`, `/health`, `/ready` endpoint.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
-//! - `network`: listeners, accept loop, request framing.
+//! - `network`: listeners, accept loop, connection limits and idle timeout, request framing, the request-memory pool.
 //! - `protocol`: the API router and one handler per Kafka API.
-//! - `records`: the record format; today the legacy message sets (magic 0 and 1) and their conversion to and from record batches v2.
+//! - `records`: Kafka's record format (batch v2 header, CRC, varints, records, codecs, builder) and the legacy message sets (magic 0 and 1) with their conversion to and from batches v2; a leaf.
 //! - `perf`: `strom perf`, the load tool.
 //! - `server`: start-up and shutdown order.
 //! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).

@@ -25,7 +25,7 @@ use crate::metadata::{
     MetadataError, MetadataStore, StandaloneMetadataStore, ZookeeperMetadataStore,
 };
 use crate::metrics::{EndpointState, MetricsServer, Sources, ZooKeeperState};
-use crate::network::{connection_limit, BoundListener};
+use crate::network::{BoundListener, SocketServer};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
 
@@ -207,7 +207,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         replica_manager: replica_manager.clone(),
         coordinator: coordinator.clone(),
     });
-    let limit = connection_limit(config.max_connections);
+    let socket_server = SocketServer::new(&config).await;
     let mut bound = Vec::new();
     for listener in &config.listeners {
         let advertised = config
@@ -234,7 +234,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         bound.push((listener.name.clone(), addr));
         let span = tracing::info_span!("acceptor", listener = %listener.name);
         tasks.spawn(
-            b.run(broker.clone(), limit.clone(), shutdown_rx.clone())
+            b.run(broker.clone(), socket_server.clone(), shutdown_rx.clone())
                 .instrument(span),
         );
     }
@@ -316,8 +316,9 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
 }
 
 impl RunningBroker {
-    /// Closes the listeners and connections, then flushes, checkpoints and
-    /// closes every log and marks the clean shutdown.
+    /// Closes the listeners, lets each connection finish the request it is
+    /// serving and close (within `network::CONNECTION_DRAIN`), then flushes,
+    /// checkpoints and closes every log and marks the clean shutdown.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         tracing::info!("shutting down: closing listeners");
         let _ = self.shutdown.send(true);

@@ -79,6 +79,17 @@ pub enum LogError {
     /// OUT_OF_ORDER_SEQUENCE_NUMBER (45): an idempotent producer skipped or reordered a sequence.
     #[error("out of order sequence number: {0}")]
     OutOfOrderSequence(String),
+    /// Another process holds the log dir's `.lock` (start-up only; Kafka
+    /// refuses to start the same way).
+    #[error(
+        "log dir {dir} is locked by another process ({holder}); is another broker running on it?"
+    )]
+    LogDirLocked {
+        /// The log dir.
+        dir: PathBuf,
+        /// What the lock file says of its holder (its pid), or "unknown".
+        holder: String,
+    },
     /// KAFKA_STORAGE_ERROR (56).
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -86,6 +97,17 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::records::RecordsError> for LogError {
+    fn from(e: crate::records::RecordsError) -> Self {
+        use crate::records::RecordsError as R;
+        match e {
+            R::Corrupt(m) => LogError::CorruptMessage(m),
+            R::UnsupportedMagic(m) => LogError::UnsupportedMagic(m),
+            e @ (R::Compress { .. } | R::Oversized(_)) => LogError::InvalidRecord(e.to_string()),
+        }
+    }
 }
 
 impl LogError {
@@ -97,7 +119,7 @@ impl LogError {
             LogError::MessageTooLarge { .. } => 10,
             LogError::UnsupportedMagic(_) => 43,
             LogError::OffsetOutOfRange { .. } => 1,
-            LogError::Io { .. } => 56,
+            LogError::Io { .. } | LogError::LogDirLocked { .. } => 56,
             LogError::InvalidTimestamp(_) => 32,
             LogError::InvalidProducerEpoch(_) => 47,
             LogError::OutOfOrderSequence(_) => 45,
@@ -385,9 +407,6 @@ impl Log {
         now_ms: i64,
     ) -> Result<(AppendInfo, Option<PendingSync>), LogError> {
         let mut infos = batch::validate_batches(records, self.config.max_message_bytes)?;
-        if self.config.cleanup_compact {
-            cleaner::check_keys(records, &infos)?;
-        }
         let producer = self.check_producers(records, &infos, now_ms)?;
         if let producer_state::ProducerAppend::Duplicate(b) = producer {
             // The original may still await its fsync (group commit): a retry

@@ -26,8 +26,8 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::log::batch::{BatchHeader, LOG_OVERHEAD};
 use crate::records::legacy::{self, LegacyError};
+use crate::records::{BatchHeader, LOG_OVERHEAD};
 use crate::replica_manager::Durable;
 
 use super::{Broker, RequestContext};

@@ -24,30 +24,34 @@
 //! wrapper inside a wrapper is refused (INVALID_RECORD), as Kafka refuses it;
 //! every CRC, outer and inner, is checked. Nothing here panics on any input.
 //!
-//! Merge note: the codecs (`log::validator`) and the batch builder and
-//! walker (`client::records`) used here are moving into `records/`.
+//! Everything of the v2 side is `records/`'s own: [`BatchBuilder`] writes
+//! the up-converted batch, [`records`] walks the stored ones, and every
+//! decompression is [`Codec::decompress`] with its limit. What only legacy
+//! sets need stays here: their CRC-32 (IEEE, `crc32fast`; v2 batches use
+//! CRC-32C) and the XXH32 of magic 0's LZ4 frame descriptor
+//! ([`lz4_fix_descriptor_checksum`]), which no other format needs.
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use kafka_protocol::records::Compression;
 
-use crate::client::records::{batches, for_each_record, BatchBuilder};
-use crate::log::batch::BatchHeader;
-use crate::log::validator::{decompress, Codec, MAX_DECOMPRESSED_BATCH_BYTES};
+use super::batch::{COMPRESSION_CODEC_MASK, TIMESTAMP_TYPE_MASK};
+use super::{
+    records, records_section, BatchBuilder, BatchHeader, Codec, RecordsError, BATCH_HEADER_SIZE,
+    LOG_OVERHEAD, MAX_DECOMPRESSED_BATCH_BYTES,
+};
 
 /// Magic of the Kafka 0.8–0.9 message format: no timestamps.
 pub const MAGIC_V0: i8 = 0;
 /// Magic of the Kafka 0.10 message format: a timestamp per message.
 pub const MAGIC_V1: i8 = 1;
-/// Offset and message size, before each message.
-pub const LOG_OVERHEAD: usize = 12;
-/// Where the magic byte of a set's first message (or batch) is.
+/// Where the magic byte of a set's first message (or batch) is: after
+/// [`LOG_OVERHEAD`] (offset, size) and the CRC.
 const MAGIC_POSITION: usize = LOG_OVERHEAD + 4;
-const CODEC_MASK: u8 = 0x07;
-const TIMESTAMP_TYPE_MASK: u8 = 0x08;
-/// Attributes of a v2 record batch whose records have LogAppendTime.
-const V2_LOG_APPEND_TIME: i16 = 0x08;
+/// A legacy message's attribute bits are v2's low byte: codec bits 0–2,
+/// timestamp type bit 3 (magic 1).
+const CODEC_MASK: u8 = COMPRESSION_CODEC_MASK as u8;
+const LEGACY_TIMESTAMP_TYPE_MASK: u8 = TIMESTAMP_TYPE_MASK as u8;
 
 /// The smallest message of `magic` (crc, magic, attributes, [timestamp],
 /// key length, value length): Kafka's `RECORD_OVERHEAD_V0`/`_V1`.
@@ -94,6 +98,11 @@ fn corrupt(what: impl Into<String>) -> LegacyError {
     LegacyError::CorruptMessage(what.into())
 }
 
+/// A v2 batch or codec error while converting: CORRUPT_MESSAGE.
+fn corrupt_records(e: RecordsError) -> LegacyError {
+    corrupt(e.to_string())
+}
+
 /// One message of a legacy set; inner messages of a wrapper carry their
 /// absolute offsets and (LogAppendTime wrappers) the wrapper's timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +128,7 @@ impl LegacyMessage<'_> {
 
     /// Whether the timestamp is LogAppendTime (magic 1 only).
     pub fn is_log_append_time(&self) -> bool {
-        self.magic == MAGIC_V1 && self.attributes & TIMESTAMP_TYPE_MASK != 0
+        self.magic == MAGIC_V1 && self.attributes & LEGACY_TIMESTAMP_TYPE_MASK != 0
     }
 }
 
@@ -188,7 +197,7 @@ pub fn parse_message(buf: &[u8]) -> Result<(LegacyMessage<'_>, usize), LegacyErr
         )));
     }
     let stored_crc = be_i32(msg, LOG_OVERHEAD).map_or(0, |c| c as u32);
-    let crc = crc32fast::hash(msg.get(MAGIC_POSITION..).unwrap_or_default());
+    let crc = message_crc(msg);
     if crc != stored_crc {
         return Err(corrupt(format!(
             "message at offset {offset} is corrupt (stored crc = {stored_crc}, computed crc = {crc})"
@@ -224,16 +233,20 @@ pub fn parse_message(buf: &[u8]) -> Result<(LegacyMessage<'_>, usize), LegacyErr
     ))
 }
 
-/// The codec of a wrapper's codec bits.
+/// The CRC-32 (IEEE) of the message at the front of `msg` (offset and size
+/// first), as its crc field holds it: over magic to the end.
+fn message_crc(msg: &[u8]) -> u32 {
+    crc32fast::hash(msg.get(MAGIC_POSITION..).unwrap_or_default())
+}
+
+/// The codec of a wrapper's (non-zero) codec bits: zstd is
+/// UNSUPPORTED_COMPRESSION_TYPE below magic 2, ids 5–7 CORRUPT_MESSAGE.
 fn wrapper_codec(bits: u8) -> Result<Codec, LegacyError> {
-    match bits {
-        1 => Ok(Codec::Gzip),
-        2 => Ok(Codec::Snappy),
-        3 => Ok(Codec::Lz4),
-        4 => Err(LegacyError::UnsupportedCompression(
+    match Codec::from_id(i16::from(bits)).map_err(corrupt_records)? {
+        Codec::Zstd => Err(LegacyError::UnsupportedCompression(
             "zstd needs message format v2 (magic 2)".into(),
         )),
-        other => Err(corrupt(format!("unknown compression codec id {other}"))),
+        codec => Ok(codec),
     }
 }
 
@@ -263,8 +276,10 @@ fn lz4_fix_descriptor_checksum(data: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(fixed)
 }
 
-/// XXH32, for the LZ4 frame descriptor checksum only (merge note: private
-/// and small; nothing else in the crate computes it).
+/// XXH32 (xxHash's 32-bit hash), for [`lz4_fix_descriptor_checksum`] only:
+/// the lz4 crate keeps its own private, `records/` has no other use for it,
+/// so it is this small function rather than a dependency. Checked against
+/// xxHash's reference values in the tests.
 fn xxh32(input: &[u8], seed: u32) -> u32 {
     const P1: u32 = 2_654_435_761;
     const P2: u32 = 2_246_822_519;
@@ -351,7 +366,7 @@ pub fn for_each_message(
         } else {
             Cow::Borrowed(value)
         };
-        let inner = decompress(codec, &value, *budget).map_err(|e| corrupt(e.to_string()))?;
+        let inner = codec.decompress(&value, *budget).map_err(corrupt_records)?;
         *budget = budget.saturating_sub(inner.len());
         // Shallow-parse the inner set first: magic 1 needs the last inner
         // offset to make the others absolute. At most one entry per minimal
@@ -385,23 +400,13 @@ pub fn for_each_message(
                 m.offset = outer.offset.saturating_sub(last).saturating_add(m.offset);
                 if outer.is_log_append_time() {
                     m.timestamp = outer.timestamp;
-                    m.attributes |= TIMESTAMP_TYPE_MASK;
+                    m.attributes |= LEGACY_TIMESTAMP_TYPE_MASK;
                 }
             }
             f(m)?;
         }
     }
     Ok(())
-}
-
-fn compression_of(codec: Codec) -> Compression {
-    match codec {
-        Codec::None => Compression::None,
-        Codec::Gzip => Compression::Gzip,
-        Codec::Snappy => Compression::Snappy,
-        Codec::Lz4 => Compression::Lz4,
-        Codec::Zstd => Compression::Zstd,
-    }
 }
 
 /// The codec of the last compressed message of the set (Kafka's source
@@ -413,7 +418,10 @@ fn source_codec(set: &[u8]) -> Codec {
     while let (Some(size), Some(&attributes)) =
         (be_i32(set, pos + 8), set.get(pos + MAGIC_POSITION + 1))
     {
-        if let Ok(c) = wrapper_codec(attributes & CODEC_MASK) {
+        if let Some(c) = Some(attributes & CODEC_MASK)
+            .filter(|&bits| bits != 0)
+            .and_then(|bits| wrapper_codec(bits).ok())
+        {
             codec = c;
         }
         match usize::try_from(size)
@@ -444,7 +452,7 @@ pub fn convert(set: &[u8], magic: i8) -> Result<Bytes, LegacyError> {
     if set.is_empty() {
         return Err(LegacyError::InvalidRecord("empty message set".into()));
     }
-    let mut builder = BatchBuilder::new(set.len(), compression_of(source_codec(set)));
+    let mut builder = BatchBuilder::with_capacity(source_codec(set), set.len());
     let mut budget = MAX_DECOMPRESSED_BATCH_BYTES;
     for_each_message(set, magic, &mut budget, |m| {
         if m.is_log_append_time() {
@@ -452,11 +460,12 @@ pub fn convert(set: &[u8], magic: i8) -> Result<Bytes, LegacyError> {
                 "invalid timestamp type: producers must not set LogAppendTime".into(),
             ));
         }
-        builder.append(m.timestamp, m.key, m.value);
+        builder.append(m.timestamp, m.key, m.value, &[]);
         Ok(())
     })?;
     builder
-        .finish(0)
+        .finish()
+        .map(Bytes::from)
         .map_err(|e| LegacyError::InvalidRecord(e.to_string()))
 }
 
@@ -495,6 +504,7 @@ pub fn write_message(
 ) {
     let size = record_overhead(magic) + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
     out.reserve(LOG_OVERHEAD + size);
+    let start = out.len();
     out.extend_from_slice(&offset.to_be_bytes());
     out.extend_from_slice(&(size as i32).to_be_bytes());
     let crc_at = out.len();
@@ -513,7 +523,7 @@ pub fn write_message(
             None => out.extend_from_slice(&(-1i32).to_be_bytes()),
         }
     }
-    let crc = crc32fast::hash(out.get(crc_at + 4..).unwrap_or_default());
+    let crc = out.get(start..).map_or(0, message_crc);
     if let Some(c) = out.get_mut(crc_at..crc_at + 4) {
         c.copy_from_slice(&crc.to_be_bytes());
     }
@@ -528,7 +538,7 @@ pub fn write_message(
 /// most `max_bytes` of them, except that with `min_one` the first message is
 /// returned whatever its size. A zstd batch is UNSUPPORTED_COMPRESSION_TYPE.
 pub fn down_convert(
-    records: &Bytes,
+    stored: &[u8],
     magic: i8,
     fetch_offset: i64,
     max_bytes: usize,
@@ -536,15 +546,14 @@ pub fn down_convert(
 ) -> Result<Bytes, LegacyError> {
     let mut out = Vec::new();
     let mut pos = 0usize;
-    let mut full = false;
-    for info in batches(records) {
-        let start = pos;
-        pos += info.size;
-        if full {
+    // A trailing partial batch (shorter than its header or its length) ends
+    // the set, as it ends a v2 fetch; a malformed whole one is corrupt.
+    while let Some(rest) = stored.get(pos..).filter(|r| r.len() >= BATCH_HEADER_SIZE) {
+        let header = BatchHeader::parse(rest).map_err(corrupt_records)?;
+        let Some(batch) = rest.get(..header.total_size()) else {
             break;
-        }
-        let batch = records.slice(start..pos.min(records.len()));
-        let header = BatchHeader::parse(&batch).map_err(|e| corrupt(e.to_string()))?;
+        };
+        pos += batch.len();
         if header.is_control() || header.last_offset() < fetch_offset {
             continue;
         }
@@ -554,36 +563,45 @@ pub fn down_convert(
                 header.base_offset
             )));
         }
-        let log_append_time = header.attributes & V2_LOG_APPEND_TIME != 0;
-        let attributes = if magic == MAGIC_V1 && log_append_time {
-            TIMESTAMP_TYPE_MASK
+        let attributes = if magic == MAGIC_V1 && header.is_log_append_time() {
+            LEGACY_TIMESTAMP_TYPE_MASK
         } else {
             0
         };
-        for_each_record(&batch, &info, fetch_offset, |r| {
-            if full {
-                return;
+        let section = records_of(batch, &header)?;
+        for r in records(&section, header.record_count).map_err(corrupt_records)? {
+            let r = r.map_err(corrupt_records)?;
+            let offset = header.base_offset.saturating_add(i64::from(r.offset_delta));
+            if offset < fetch_offset {
+                continue;
             }
             let size = LOG_OVERHEAD
                 + record_overhead(magic)
                 + r.key.map_or(0, <[u8]>::len)
                 + r.value.map_or(0, <[u8]>::len);
             if out.len() + size > max_bytes && !(min_one && out.is_empty()) {
-                full = true;
-                return;
+                return Ok(Bytes::from(out));
             }
-            let timestamp = if log_append_time {
-                header.max_timestamp
-            } else {
-                r.timestamp
-            };
+            let timestamp = header.record_timestamp(r.timestamp_delta);
             write_message(
-                &mut out, magic, r.offset, attributes, timestamp, r.key, r.value,
+                &mut out, magic, offset, attributes, timestamp, r.key, r.value,
             );
-        })
-        .map_err(|e| corrupt(e.to_string()))?;
+        }
     }
     Ok(Bytes::from(out))
+}
+
+/// The records section of the whole v2 batch `batch`, decompressed (within
+/// [`MAX_DECOMPRESSED_BATCH_BYTES`]) when its codec is not none.
+fn records_of<'a>(batch: &'a [u8], header: &BatchHeader) -> Result<Cow<'a, [u8]>, LegacyError> {
+    let section = records_section(batch, header).map_err(corrupt_records)?;
+    match Codec::from_attributes(header.attributes).map_err(corrupt_records)? {
+        Codec::None => Ok(Cow::Borrowed(section)),
+        codec => codec
+            .decompress(section, MAX_DECOMPRESSED_BATCH_BYTES)
+            .map(Cow::Owned)
+            .map_err(corrupt_records),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use super::*;
-use crate::client::records::{batches, for_each_record};
-use crate::log::validator::compress;
+use crate::records::check_batch_integrity;
+use crate::records::testing::simple_batch;
 
 type Msg = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
 type Field = Option<Vec<u8>>;
@@ -51,7 +51,7 @@ fn break_lz4_checksum(frame: &mut [u8]) {
 /// magic 1 inner offsets relative 0..n-1 and the wrapper at `wrapper_offset`;
 /// magic 0 inner offsets absolute.
 fn wrapper(magic: i8, codec: Codec, wrapper_offset: i64, inner: &[u8]) -> Vec<u8> {
-    let mut value = compress(codec, inner).unwrap();
+    let mut value = codec.compress(inner).unwrap();
     if codec == Codec::Lz4 && magic == MAGIC_V0 {
         break_lz4_checksum(&mut value);
     }
@@ -69,21 +69,23 @@ fn wrapper(magic: i8, codec: Codec, wrapper_offset: i64, inner: &[u8]) -> Vec<u8
 }
 
 /// (offset, timestamp, key, value) of every record of v2 batches.
-fn v2_records(bytes: &Bytes) -> Vec<V2Record> {
+fn v2_records(bytes: &[u8]) -> Vec<V2Record> {
     let mut seen = Vec::new();
     let mut pos = 0;
-    for info in batches(bytes) {
-        let batch = bytes.slice(pos..pos + info.size);
-        pos += info.size;
-        for_each_record(&batch, &info, 0, |r| {
+    while pos < bytes.len() {
+        let header = BatchHeader::parse(&bytes[pos..]).unwrap();
+        let batch = &bytes[pos..pos + header.total_size()];
+        pos += batch.len();
+        let section = records_of(batch, &header).unwrap();
+        for r in records(&section, header.record_count).unwrap() {
+            let r = r.unwrap();
             seen.push((
-                r.offset,
-                r.timestamp,
+                header.base_offset + i64::from(r.offset_delta),
+                header.record_timestamp(r.timestamp_delta),
                 r.key.map(<[u8]>::to_vec),
                 r.value.map(<[u8]>::to_vec),
-            ))
-        })
-        .unwrap();
+            ));
+        }
     }
     seen
 }
@@ -139,7 +141,7 @@ fn plain_sets_up_convert_and_down_convert_back() {
         assert_eq!(header.record_count, 4);
         assert_eq!(header.attributes, 0, "uncompressed, CreateTime");
         assert_eq!(header.producer_id, -1);
-        crate::log::batch::validate_batch(&batch).expect("a valid v2 batch (CRC-32C)");
+        check_batch_integrity(&batch).expect("a valid v2 batch (CRC-32C)");
         let records = v2_records(&batch);
         let want: Vec<_> = sample()
             .into_iter()
@@ -197,7 +199,7 @@ fn compressed_wrappers_of_every_codec_up_convert() {
             let h = BatchHeader::parse(&batch).unwrap();
             assert_eq!(h.attributes, codec.id(), "the wrapper's codec is kept");
             assert_eq!(h.record_count, 6);
-            crate::log::batch::validate_batch(&batch).unwrap();
+            check_batch_integrity(&batch).unwrap();
             let got: Vec<_> = v2_records(&batch)
                 .into_iter()
                 .map(|(_, ts, k, v)| (k, v, ts))
@@ -236,7 +238,7 @@ fn magic_1_inner_offsets_are_relative_to_the_wrapper() {
 #[test]
 fn magic_1_lz4_with_the_broken_checksum_is_refused_but_magic_0_reads_it() {
     let inner = plain_set(MAGIC_V1, 0, &sample());
-    let mut value = compress(Codec::Lz4, &inner).unwrap();
+    let mut value = Codec::Lz4.compress(&inner).unwrap();
     break_lz4_checksum(&mut value);
     let mut set = Vec::new();
     write_message(&mut set, MAGIC_V1, 3, 3, 0, None, Some(&value));
@@ -323,8 +325,10 @@ fn raw_message(size: i32, body_after_crc: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&0i64.to_be_bytes());
     out.extend_from_slice(&size.to_be_bytes());
-    out.extend_from_slice(&crc32fast::hash(body_after_crc).to_be_bytes());
+    out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(body_after_crc);
+    let crc = message_crc(&out);
+    out[LOG_OVERHEAD..MAGIC_POSITION].copy_from_slice(&crc.to_be_bytes());
     out
 }
 
@@ -422,7 +426,7 @@ fn semantic_refusals_carry_kafkas_error_codes() {
         &mut set,
         MAGIC_V1,
         0,
-        TIMESTAMP_TYPE_MASK,
+        LEGACY_TIMESTAMP_TYPE_MASK,
         5,
         None,
         Some(b"v"),
@@ -432,12 +436,12 @@ fn semantic_refusals_carry_kafkas_error_codes() {
     let inner = plain_set(MAGIC_V1, 0, &sample());
     let mut value = Vec::new();
     let mut w = Vec::new();
-    value.extend(compress(Codec::Gzip, &inner).unwrap());
+    value.extend(Codec::Gzip.compress(&inner).unwrap());
     write_message(
         &mut w,
         MAGIC_V1,
         3,
-        1 | TIMESTAMP_TYPE_MASK,
+        1 | LEGACY_TIMESTAMP_TYPE_MASK,
         5,
         None,
         Some(&value),
@@ -467,7 +471,7 @@ fn semantic_refusals_carry_kafkas_error_codes() {
 
 #[test]
 fn v2_batches_and_empty_records_pass_through() {
-    let v2 = crate::log::batch::testing::simple_batch(3, 1_000);
+    let v2 = simple_batch(3, 1_000);
     assert_eq!(up_convert(&v2), Ok(None));
     assert_eq!(up_convert(&[]), Ok(None));
     assert!(up_convert(&[0u8; 10]).is_err());
@@ -502,26 +506,18 @@ fn mutated_sets_never_panic() {
     }
 }
 
-/// A stored v2 batch at `base` with `n` records of value `v{i}`.
+/// A stored v2 batch at `base` with `n` records of value `v{i}`, with
+/// `attributes` (codec bits and flags).
 fn stored(base: i64, n: usize, attributes: i16) -> Bytes {
-    let values: Vec<Vec<u8>> = (0..n)
-        .map(|i| format!("v{}", base + i as i64).into_bytes())
-        .collect();
-    let records: Vec<_> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (1_000 + i as i64, Some(&b"k"[..]), Some(v.as_slice())))
-        .collect();
-    let mut b = crate::log::batch::testing::build_batch(base, &records);
-    if attributes != 0 {
-        let codec = Codec::from_attributes(attributes).unwrap();
-        if codec != Codec::None {
-            b = crate::log::validator::testing::compress_batch(&b, codec);
-        }
-        let a = i16::from_be_bytes([b[21], b[22]]) | attributes;
-        b[21..23].copy_from_slice(&a.to_be_bytes());
+    let codec = Codec::from_attributes(attributes).unwrap();
+    let mut b = BatchBuilder::new(codec)
+        .with_base_offset(base)
+        .with_attributes(attributes);
+    for i in 0..n {
+        let v = format!("v{}", base + i as i64);
+        b.append(1_000 + i as i64, Some(b"k"), Some(v.as_bytes()), &[]);
     }
-    Bytes::from(b)
+    Bytes::from(b.finish().unwrap())
 }
 
 fn offsets_of(set: &[u8], magic: i8) -> Vec<i64> {
@@ -577,6 +573,6 @@ fn log_append_time_batches_give_the_batch_time_in_magic_1() {
     b[35..43].copy_from_slice(&77_777i64.to_be_bytes()); // max timestamp
     let got = down_convert(&Bytes::from(b), MAGIC_V1, 0, usize::MAX, true).unwrap();
     for m in legacy_messages(&got, MAGIC_V1) {
-        assert_eq!((m.1, m.2), (TIMESTAMP_TYPE_MASK, 77_777));
+        assert_eq!((m.1, m.2), (LEGACY_TIMESTAMP_TYPE_MASK, 77_777));
     }
 }
