@@ -721,6 +721,7 @@ impl BrokerConfig {
                 .parse()
                 .map_err(|e: String| invalid("compression.type", "", e))?,
             message_timestamp_difference_max_ms: long("message.timestamp.difference.max.ms")?,
+            message_downconversion_enable: value("message.downconversion.enable")?.trim() == "true",
             producer_id_expiration_ms: i64::from(self.producer_id_expiration_ms),
             cleanup_delete: cleanup_policy.split(',').any(|p| p.trim() == "delete"),
             cleanup_compact: cleanup_policy.split(',').any(|p| p.trim() == "compact"),

@@ -13,7 +13,7 @@
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, connection limits and idle timeout, request framing, the request-memory pool.
 //! - `protocol`: the API router and one handler per Kafka API.
-//! - `records`: Kafka's record format (batch v2 header, CRC, varints, records, codecs, builder); a leaf.
+//! - `records`: Kafka's record format (batch v2 header, CRC, varints, records, codecs, builder) and the legacy message sets (magic 0 and 1) with their conversion to and from batches v2; a leaf.
 //! - `perf`: `strom perf`, the load tool.
 //! - `server`: start-up and shutdown order.
 //! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).

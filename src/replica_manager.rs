@@ -524,6 +524,12 @@ impl ReplicaManager {
         (offsets, data)
     }
 
+    /// The partition's log config as it is now (Fetch v0–3 asks it whether
+    /// down-conversion is allowed).
+    pub fn log_config(&self, partition: &Partition) -> LogConfig {
+        partition.log.read().config().clone()
+    }
+
     /// A receiver that changes whenever any partition was appended to: the
     /// wake-up of long-polling fetches.
     pub fn subscribe_appends(&self) -> watch::Receiver<u64> {

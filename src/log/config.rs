@@ -69,6 +69,9 @@ pub struct LogConfig {
     pub file_delete_delay_ms: i64,
     /// `compression.type`: the codec batches are stored with.
     pub compression_type: CompressionType,
+    /// `message.downconversion.enable`: whether Fetch v0–3 may down-convert
+    /// this log's batches (else UNSUPPORTED_VERSION for the partition).
+    pub message_downconversion_enable: bool,
     /// `message.timestamp.difference.max.ms`: largest distance between a
     /// CreateTime record timestamp and the broker clock (`i64::MAX` = unchecked).
     pub message_timestamp_difference_max_ms: i64,
@@ -108,6 +111,7 @@ impl Default for LogConfig {
             retention_bytes: -1,
             file_delete_delay_ms: 60_000,
             compression_type: CompressionType::Producer,
+            message_downconversion_enable: true,
             message_timestamp_difference_max_ms: i64::MAX,
             producer_id_expiration_ms: 86_400_000,
             cleanup_delete: true,

@@ -3,6 +3,13 @@
 //! response is always whole, KIP-74); a long poll waits up to `max_wait_ms`
 //! for `min_bytes`. Fetch sessions are declined (session id 0), so every
 //! request is a full fetch.
+//!
+//! Fetch v0–3 read legacy message sets: each partition's batches are
+//! down-converted (magic 0 for v0–1, magic 1 for v2–3) by
+//! [`crate::records::legacy::down_convert`] within the same byte limits, as
+//! Kafka does when the topic's `message.downconversion.enable` allows it
+//! (else UNSUPPORTED_VERSION for the partition). v4 and later are served as
+//! stored, without looking at the topic's config.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +23,22 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{Broker, RequestContext};
+use crate::log::config::CompressionType;
 use crate::quotas::{QuotaType, ANONYMOUS};
+use crate::records::legacy;
 use crate::replica_manager::{Partition, ReplicaManager};
 
 /// Topic ids are used in Fetch from this version on (KIP-516).
 const TOPIC_IDS_VERSION: i16 = 13;
+
+/// The message format a Fetch version reads, when it is a legacy one.
+fn legacy_magic(version: i16) -> Option<i8> {
+    match version {
+        0 | 1 => Some(legacy::MAGIC_V0),
+        2 | 3 => Some(legacy::MAGIC_V1),
+        _ => None,
+    }
+}
 
 /// One requested partition, resolved.
 struct Wanted {
@@ -126,12 +144,13 @@ async fn fetch(
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
     // A quota'd client gets at most what its quota allows in one window.
     let max_bytes = quota_limit.map_or(max_bytes, |q| max_bytes.min(q));
+    let magic = legacy_magic(version);
     let mut appends = rm.subscribe_appends();
     let results = loop {
         appends.mark_unchanged();
         let rm2 = rm.clone();
         let w = wanted.clone();
-        let results = tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes))
+        let results = tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes, magic))
             .await
             .unwrap_or_default();
         let bytes: usize = results
@@ -150,7 +169,7 @@ async fn fetch(
             // nothing appended since the last read is missed).
             let rm2 = rm.clone();
             let w = wanted.clone();
-            break tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes))
+            break tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes, magic))
                 .await
                 .unwrap_or_default();
         }
@@ -185,7 +204,12 @@ async fn fetch(
     FetchResponse::default().with_responses(responses)
 }
 
-fn read_all(rm: &ReplicaManager, wanted: &[Wanted], max_bytes: usize) -> Vec<PartitionData> {
+fn read_all(
+    rm: &ReplicaManager,
+    wanted: &[Wanted],
+    max_bytes: usize,
+    magic: Option<i8>,
+) -> Vec<PartitionData> {
     let mut remaining = max_bytes;
     let mut first = true;
     wanted
@@ -209,6 +233,17 @@ fn read_all(rm: &ReplicaManager, wanted: &[Wanted], max_bytes: usize) -> Vec<Par
             data.high_watermark = offsets.high_watermark;
             data.last_stable_offset = offsets.last_stable_offset;
             data.log_start_offset = offsets.log_start_offset;
+            let read = match magic {
+                None => read,
+                Some(magic) => match down_convert(rm, partition, read, magic, w, limit, first) {
+                    Ok(converted) => converted,
+                    Err(code) => {
+                        data.error_code = code;
+                        data.records = Some(Bytes::new());
+                        return data;
+                    }
+                },
+            };
             match read {
                 Ok(records) => {
                     if !records.is_empty() {
@@ -225,4 +260,36 @@ fn read_all(rm: &ReplicaManager, wanted: &[Wanted], max_bytes: usize) -> Vec<Par
             data
         })
         .collect()
+}
+
+/// A legacy fetch's partition: its stored batches down-converted to `magic`
+/// within `limit` (at least one message when `first`), or the partition's
+/// error code: UNSUPPORTED_VERSION when `message.downconversion.enable` is
+/// false, UNSUPPORTED_COMPRESSION_TYPE for a zstd topic or batch (Kafka
+/// 3.5's answers to a consumer older than Fetch v10).
+fn down_convert(
+    rm: &ReplicaManager,
+    partition: &Partition,
+    read: Result<Bytes, crate::replica_manager::ReplicaError>,
+    magic: i8,
+    w: &Wanted,
+    limit: usize,
+    first: bool,
+) -> Result<Result<Bytes, crate::replica_manager::ReplicaError>, i16> {
+    let config = rm.log_config(partition);
+    if !config.message_downconversion_enable {
+        return Err(ResponseError::UnsupportedVersion.code());
+    }
+    if config.compression_type == CompressionType::Zstd {
+        return Err(ResponseError::UnsupportedCompressionType.code());
+    }
+    let Ok(batches) = read else {
+        return Ok(read);
+    };
+    legacy::down_convert(&batches, magic, w.fetch_offset, limit, first)
+        .map(Ok)
+        .map_err(|e| {
+            tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "down-conversion failed");
+            e.kafka_error_code()
+        })
 }

@@ -23,6 +23,7 @@ mod elect_leaders;
 mod fetch;
 mod groups;
 mod init_producer_id;
+mod legacy_wire;
 mod list_offsets;
 mod list_partition_reassignments;
 mod metadata;
@@ -117,8 +118,8 @@ const fn api(key: ApiKey, min_advertised: i16, min_decoded: i16, max: i16) -> Ap
 /// Every API this broker implements, with Kafka 3.5-like maxima (kafka-python
 /// infers the broker release from these ranges).
 pub const SUPPORTED_APIS: &[ApiSupport] = &[
-    api(ApiKey::Produce, 0, 3, 9),
-    api(ApiKey::Fetch, 4, 4, 15),
+    api(ApiKey::Produce, 0, 0, 9),
+    api(ApiKey::Fetch, 0, 0, 15),
     api(ApiKey::ListOffsets, 0, 1, 7),
     api(ApiKey::Metadata, 0, 0, 12),
     api(ApiKey::ApiVersions, 0, 0, 3),
@@ -320,13 +321,26 @@ impl Broker {
             }};
         }
         if key == ApiKey::Produce {
-            let request = decode(key, version, &mut frame)?;
+            let request = if version <= legacy_wire::PRODUCE_MAX {
+                legacy_wire::decode_produce(&mut frame).map_err(|reason| ProtocolError::Decode {
+                    key,
+                    version,
+                    reason,
+                })?
+            } else {
+                decode(key, version, &mut frame)?
+            };
             let Some(appended) = produce::handle(self, ctx, version, request).await else {
                 return Ok(Reply::Now(None)); // acks=0
             };
             let complete = appended.is_complete();
             let response = async move {
                 let response = appended.complete().await;
+                if version <= legacy_wire::PRODUCE_MAX {
+                    return Ok(legacy_wire::encode_produce_response(
+                        cid, version, &response,
+                    ));
+                }
                 encode_response(key, cid, version, &response)
             };
             return if complete {
@@ -336,6 +350,19 @@ impl Broker {
             };
         }
         let response = match key {
+            ApiKey::Fetch if version <= legacy_wire::FETCH_MAX => {
+                let request = legacy_wire::decode_fetch(&mut frame, version).map_err(|reason| {
+                    ProtocolError::Decode {
+                        key,
+                        version,
+                        reason,
+                    }
+                })?;
+                let response = fetch::handle(self, ctx, version, request).await;
+                Ok(Some(legacy_wire::encode_fetch_response(
+                    cid, version, &response,
+                )))
+            }
             ApiKey::Fetch => serve!(fetch),
             ApiKey::ListOffsets => serve!(list_offsets),
             ApiKey::DeleteRecords => serve!(delete_records),
@@ -540,10 +567,23 @@ mod tests {
         const OWN_CODEC: &[ApiKey] = &[ApiKey::DescribeLogDirs, ApiKey::OffsetForLeaderEpoch];
         for api in SUPPORTED_APIS {
             let range = api.key.valid_versions();
+            // Produce v0–2 and Fetch v0–3 are decoded by `legacy_wire`.
+            let lowest = match api.key {
+                ApiKey::Produce | ApiKey::Fetch => 0,
+                _ => range.min,
+            };
             assert!(
-                api.min_decoded >= range.min || OWN_CODEC.contains(&api.key),
+                api.min_decoded >= lowest || OWN_CODEC.contains(&api.key),
                 "{:?}",
                 api.key
+            );
+            assert!(
+                api.key != ApiKey::Produce || range.min == legacy_wire::PRODUCE_MAX + 1,
+                "legacy_wire covers Produce below kafka-protocol's range"
+            );
+            assert!(
+                api.key != ApiKey::Fetch || range.min == legacy_wire::FETCH_MAX + 1,
+                "legacy_wire covers Fetch below kafka-protocol's range"
             );
             assert!(api.max <= range.max, "{:?}", api.key);
             assert!(api.min_advertised <= api.min_decoded);

@@ -12,6 +12,11 @@
 //! INVALID_TXN_STATE (no transaction can have been begun here), while
 //! non-transactional batches are appended whether or not a transactional id
 //! is set, as Kafka appends them.
+//!
+//! Produce v0–2 carry legacy message sets (magic 0 and 1): each partition's
+//! set is up-converted to one record batch v2 first
+//! ([`crate::records::legacy::up_convert`]), and everything after that is
+//! the one v2 path. v3 and later never touch the converter.
 
 use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
@@ -21,6 +26,7 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::records::legacy::{self, LegacyError};
 use crate::records::{BatchHeader, LOG_OVERHEAD};
 use crate::replica_manager::Durable;
 
@@ -39,6 +45,32 @@ fn has_transactional_batch(records: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Up-converts every partition's legacy message set of a Produce v0–2 in
+/// place; returns, per topic and partition, the sets that were refused.
+fn up_convert_legacy(request: &mut ProduceRequest) -> Vec<Vec<Option<LegacyError>>> {
+    request
+        .topic_data
+        .iter_mut()
+        .map(|topic| {
+            topic
+                .partition_data
+                .iter_mut()
+                .map(|data| {
+                    let records = data.records.as_deref()?;
+                    match legacy::up_convert(records) {
+                        Ok(Some(batch)) => {
+                            data.records = Some(batch);
+                            None
+                        }
+                        Ok(None) => None,
+                        Err(e) => Some(e),
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A produce whose batches are all appended; some may still await their
@@ -117,7 +149,12 @@ pub(super) async fn handle(
     appended
 }
 
-async fn append(broker: &Broker, version: i16, request: ProduceRequest) -> Option<Appended> {
+async fn append(broker: &Broker, version: i16, mut request: ProduceRequest) -> Option<Appended> {
+    let legacy_refused = if version <= 2 {
+        up_convert_legacy(&mut request)
+    } else {
+        Vec::new()
+    };
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
     let transactional = request.topic_data.iter().any(|t| {
@@ -127,10 +164,14 @@ async fn append(broker: &Broker, version: i16, request: ProduceRequest) -> Optio
     });
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut owed = Vec::new();
-    for topic in request.topic_data {
+    for (t, topic) in request.topic_data.into_iter().enumerate() {
         let name = topic.name.0.as_str().to_string();
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
-        for data in topic.partition_data {
+        for (p, data) in topic.partition_data.into_iter().enumerate() {
+            let refused = legacy_refused
+                .get(t)
+                .and_then(|topic| topic.get(p))
+                .and_then(Option::as_ref);
             let mut result = PartitionProduceResponse::default()
                 .with_index(data.index)
                 .with_base_offset(-1)
@@ -138,6 +179,10 @@ async fn append(broker: &Broker, version: i16, request: ProduceRequest) -> Optio
                 .with_log_start_offset(-1);
             if !valid_acks {
                 result.error_code = ResponseError::InvalidRequiredAcks.code();
+            } else if let Some(e) = refused {
+                tracing::debug!(topic = %name, partition = data.index, error = %e, "legacy message set refused");
+                result.error_code = e.kafka_error_code();
+                result.error_message = Some(StrBytes::from_string(e.to_string()));
             } else if transactional && request.transactional_id.is_none() {
                 result.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
                 result.error_message = Some(StrBytes::from_static_str(

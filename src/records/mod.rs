@@ -21,19 +21,21 @@
 //!   decompressed records section, every length and count checked first;
 //! - [`BatchBuilder`]: writes a batch (any codec, producer fields,
 //!   attributes, base offset), and rewrites one ([`BatchBuilder::like`] +
-//!   [`BatchBuilder::push_record`]).
+//!   [`BatchBuilder::push_record`]);
+//! - [`legacy`]: the magic 0/1 message sets of Produce v0–2 and Fetch v0–3
+//!   (Kafka's `LegacyRecord`): a bounded decoder with their CRC-32 (IEEE),
+//!   [`legacy::convert`]/[`legacy::up_convert`] into one v2 batch through
+//!   [`BatchBuilder`], and [`legacy::down_convert`] of stored batches (read
+//!   with [`records`]) back to messages; decompression through [`Codec`],
+//!   errors as [`legacy::LegacyError`] (one Kafka error code each).
 //!
 //! Errors are [`RecordsError`]s; callers map them to their own (the log:
 //! `Corrupt` → CORRUPT_MESSAGE, `UnsupportedMagic` → UNSUPPORTED_VERSION …).
-//!
-//! The name `legacy` is reserved for the magic 0/1 message sets (Kafka's
-//! `LegacyRecord`), which up-convert into v2 batches through
-//! [`BatchBuilder`] (`with_base_timestamp`, `with_attributes` for
-//! LogAppendTime, `append_with_offset_delta`).
 
 pub mod batch;
 pub mod builder;
 pub mod codec;
+pub mod legacy;
 pub mod record;
 pub mod varint;
 
