@@ -7,7 +7,8 @@
 //! - `metadata`: topics, partitions and topic configs behind one seam.
 //! - `coordinator`: the group coordinator: consumer groups and committed offsets in `__consumer_offsets`.
 //! - `declared_topics`: the config file's `[[topics]]`, created at start-up when missing.
-//! - `metrics`: Prometheus metrics (kafka_exporter's names) and the `/metrics`, `/health`, `/ready` endpoint.
+//! - `http`: the one HTTP server: `/metrics` (kafka_exporter's names, computed at scrape time, and the registry), `/health`, `/ready`.
+//! - `metrics`: the registry of the broker's counters, histograms and gauges; a leaf anyone may update.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, connection limits and idle timeout, request framing, the request-memory pool.
@@ -22,6 +23,7 @@ pub mod client;
 pub mod config;
 pub mod coordinator;
 pub mod declared_topics;
+pub mod http;
 pub mod log;
 pub mod metadata;
 pub mod metrics;

@@ -37,6 +37,19 @@ pub struct TopicMetadata {
     pub configs: BTreeMap<String, String>,
 }
 
+/// A topic change another writer made in the metadata store (ZooKeeper),
+/// emitted on a channel for the server to apply to the replica manager: the
+/// metadata layer never calls the replica manager itself.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TopicChange {
+    /// A new topic (or one re-created with a new topic id): open its logs.
+    Created(TopicMetadata),
+    /// A known topic's partition count or configs changed.
+    Altered(TopicMetadata),
+    /// The topic is gone: delete its logs.
+    Deleted(String),
+}
+
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
