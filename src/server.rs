@@ -170,7 +170,9 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     }
     let metadata: Arc<dyn MetadataStore> = match &zookeeper {
         Some(zk) => zk.clone(),
-        None => Arc::new(StandaloneMetadataStore::open(&first_dir, config.broker_id)?),
+        None => Arc::new(tokio::task::block_in_place(|| {
+            StandaloneMetadataStore::open(&first_dir, config.broker_id)
+        })?),
     };
     let replica_manager = Arc::new(ReplicaManager::new(config.clone(), log_manager.clone()));
 

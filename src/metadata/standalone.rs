@@ -1,10 +1,14 @@
 //! The embedded metadata store: one JSON document (`strom-metadata.json`) in
 //! the first log dir, rewritten atomically (temp file, fsync, rename, fsync
 //! dir) on every change, and Kafka's `meta.properties` beside it.
+//!
+//! Invariant: a change's write and fsync run on the blocking pool, never on
+//! the reactor thread that called the async method.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -23,6 +27,13 @@ struct Document {
 
 /// Metadata kept in a file under `log.dirs`.
 pub struct StandaloneMetadataStore {
+    cluster_id: String,
+    file: Arc<StoreFile>,
+}
+
+/// The document on disk and its last written state (shared with the
+/// blocking tasks that rewrite it).
+struct StoreFile {
     path: PathBuf,
     cluster_id: String,
     topics: Mutex<BTreeMap<String, TopicMetadata>>,
@@ -58,12 +69,31 @@ impl StandaloneMetadataStore {
         );
         write_atomically(&dir.join("meta.properties"), meta.as_bytes())?;
         Ok(StandaloneMetadataStore {
-            path,
-            cluster_id: doc.cluster_id,
-            topics: Mutex::new(doc.topics),
+            cluster_id: doc.cluster_id.clone(),
+            file: Arc::new(StoreFile {
+                path,
+                cluster_id: doc.cluster_id,
+                topics: Mutex::new(doc.topics),
+            }),
         })
     }
 
+    /// Applies `apply` to a copy of the topics, writes it (fsync) and makes
+    /// it current, on the blocking pool; nothing changes if either fails.
+    async fn change(
+        &self,
+        apply: impl FnOnce(&mut BTreeMap<String, TopicMetadata>) -> Result<(), MetadataError>
+            + Send
+            + 'static,
+    ) -> Result<(), MetadataError> {
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || file.change(apply))
+            .await
+            .map_err(|e| MetadataError::Storage(format!("metadata write task failed: {e}")))?
+    }
+}
+
+impl StoreFile {
     fn persist(&self, topics: &BTreeMap<String, TopicMetadata>) -> Result<(), MetadataError> {
         let doc = Document {
             version: 1,
@@ -95,36 +125,42 @@ impl MetadataStore for StandaloneMetadataStore {
     }
 
     async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError> {
-        Ok(self.topics.lock().values().cloned().collect())
+        Ok(self.file.topics.lock().values().cloned().collect())
     }
 
     async fn create_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
-        self.change(|topics| {
+        let topic = topic.clone();
+        self.change(move |topics| {
             if topics.contains_key(&topic.name) {
                 return Err(MetadataError::TopicExists(topic.name.clone()));
             }
-            topics.insert(topic.name.clone(), topic.clone());
+            topics.insert(topic.name.clone(), topic);
             Ok(())
         })
+        .await
     }
 
     async fn delete_topic(&self, name: &str) -> Result<(), MetadataError> {
-        self.change(|topics| {
+        let name = name.to_string();
+        self.change(move |topics| {
             topics
-                .remove(name)
+                .remove(&name)
                 .map(|_| ())
-                .ok_or_else(|| MetadataError::UnknownTopic(name.to_string()))
+                .ok_or(MetadataError::UnknownTopic(name))
         })
+        .await
     }
 
     async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
-        self.change(|topics| match topics.get_mut(&topic.name) {
+        let topic = topic.clone();
+        self.change(move |topics| match topics.get_mut(&topic.name) {
             Some(existing) => {
-                *existing = topic.clone();
+                *existing = topic;
                 Ok(())
             }
-            None => Err(MetadataError::UnknownTopic(topic.name.clone())),
+            None => Err(MetadataError::UnknownTopic(topic.name)),
         })
+        .await
     }
 }
 
