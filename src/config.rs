@@ -215,6 +215,10 @@ pub struct BrokerConfig {
     pub socket_receive_buffer_bytes: i32,
     /// `fetch.max.bytes`: largest Fetch response.
     pub fetch_max_bytes: i32,
+    /// `quota.window.num`: samples of a client quota's rate.
+    pub quota_window_num: i32,
+    /// `quota.window.size.seconds`: span of one sample.
+    pub quota_window_size_seconds: i32,
     /// `log.cleaner.enable`.
     pub log_cleaner_enable: bool,
     /// `log.cleaner.threads`.
@@ -579,6 +583,8 @@ impl BrokerConfig {
             socket_send_buffer_bytes: int("socket.send.buffer.bytes")?,
             socket_receive_buffer_bytes: int("socket.receive.buffer.bytes")?,
             fetch_max_bytes: int("fetch.max.bytes")?,
+            quota_window_num: int("quota.window.num")?,
+            quota_window_size_seconds: int("quota.window.size.seconds")?,
             log_cleaner_enable: boolean("log.cleaner.enable")?,
             log_cleaner_threads: int("log.cleaner.threads")?,
             log_cleaner_backoff_ms: num("log.cleaner.backoff.ms")?,

@@ -10,6 +10,7 @@
 //! - `http`: the one HTTP server: `/metrics` (kafka_exporter's names, computed at scrape time, and the registry), `/health`, `/ready`.
 //! - `metrics`: the registry of the broker's counters, histograms and gauges; a leaf anyone may update.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
+//! - `quotas`: client quotas (produce and fetch byte rates) and their throttle times.
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
 //! - `network`: listeners, accept loop, connection limits and idle timeout, request framing, the request-memory pool.
 //! - `protocol`: the API router and one handler per Kafka API.
@@ -31,6 +32,7 @@ pub mod network;
 pub mod perf;
 pub mod producer_ids;
 pub mod protocol;
+pub mod quotas;
 pub mod records;
 pub mod replica_manager;
 pub mod server;
@@ -50,6 +52,7 @@ mod layers {
         ("records", &[]),
         ("util", &[]),
         ("metrics", &[]),
+        ("quotas", &[]),
         ("log", &["metrics", "records", "util"]),
         ("config", &["log"]),
         ("zk", &["metrics", "util"]),
@@ -80,6 +83,7 @@ mod layers {
                 "metadata",
                 "metrics",
                 "producer_ids",
+                "quotas",
                 "records",
                 "replica_manager",
                 "util",
@@ -107,6 +111,7 @@ mod layers {
                 "network",
                 "protocol",
                 "producer_ids",
+                "quotas",
                 "records",
                 "replica_manager",
                 "util",
@@ -114,7 +119,7 @@ mod layers {
             ],
         ),
         ("client", &["records", "util"]),
-        ("tools", &["client", "records", "util"]),
+        ("tools", &["client", "quotas", "records", "util"]),
         ("perf", &["client", "records", "util"]),
     ];
 

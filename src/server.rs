@@ -31,6 +31,9 @@ use crate::network::{BoundListener, SocketServer};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
 
+/// How often ZooKeeper's client quotas are re-read.
+const QUOTA_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Why the broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -222,6 +225,26 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         metadata.clone(),
         coordinator.clone(),
     ));
+    // Client quotas are in force before the listeners open; in ZooKeeper
+    // mode other writers' changes (kafka-configs --zookeeper, other brokers)
+    // are picked up every few seconds.
+    broker.reload_quotas().await;
+    if config.zookeeper_connect.is_some() {
+        let (broker, mut shutdown) = (broker.clone(), shutdown_rx.clone());
+        tasks.spawn(
+            async move {
+                let mut tick = tokio::time::interval(QUOTA_RELOAD_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => broker.reload_quotas().await,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+            .instrument(tracing::info_span!("quota-reload")),
+        );
+    }
     // Declared topics are created before the listeners open, so the first
     // client already finds them (auto.create.topics.enable is usually off).
     if !config.declared_topics.is_empty() {

@@ -16,7 +16,7 @@ seconds="${FUZZ_SECONDS:-30}"
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz from crates.io"
-    cargo install cargo-fuzz --locked --version 0.13.1
+    cargo install cargo-fuzz --locked --version 0.13.2
 fi
 
 if [ "$#" -gt 0 ]; then

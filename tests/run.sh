@@ -24,6 +24,8 @@ missing=()
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 dpkg-query -W -f='${Status}' zookeeper 2>/dev/null | grep -q "install ok installed" || missing+=(zookeeper)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# libFuzzer (tests/fuzz.sh, through cargo-fuzz) is C++.
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     $SUDO apt-get update
@@ -77,6 +79,12 @@ failed=()
 section "unit tests: cargo test --release"
 if ! cargo test --release; then
     failed+=("cargo test")
+fi
+
+section "fuzz smoke: bash tests/fuzz.sh (every target for \${FUZZ_SECONDS:-30} s)"
+# The long runs are `FUZZ_SECONDS=N bash tests/fuzz.sh [target …]` (README, Tests).
+if ! FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash tests/fuzz.sh; then
+    failed+=("fuzz")
 fi
 
 section "integration tests: pytest tests/"

@@ -166,6 +166,8 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("offsets.topic.segment.bytes", I, Some("104857600"), AtLeast(1), "Segment size of __consumer_offsets."),
     p("producer.id.expiration.ms", I, Some("86400000"), AtLeast(1), "Forget an idle producer id after this long."),
     p("queued.max.request.bytes", Lg, Some(QUEUED_MAX_REQUEST_BYTES), Any, "Memory for request frames being read or served, across connections (strom's default: 256 MiB; <= 0 = unbounded, Kafka's -1); when used up, connections stop reading."),
+    p("quota.window.num", I, Some("11"), AtLeast(1), "Samples kept in memory for client quotas."),
+    p("quota.window.size.seconds", I, Some("1"), AtLeast(1), "Time span of each client quota sample."),
     p("replica.fetch.max.bytes", I, Some("1048576"), AtLeast(0), "Bytes fetched per partition by a replica."),
     p("replica.fetch.response.max.bytes", I, Some("10485760"), AtLeast(0), "Largest replica fetch response."),
     p("replica.lag.time.max.ms", Lg, Some("30000"), Any, "A follower this far behind leaves the ISR."),

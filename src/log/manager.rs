@@ -201,6 +201,17 @@ impl LogManager {
         &self.dirs
     }
 
+    /// (total, usable) bytes of the volume holding `dir` (statvfs: blocks and
+    /// blocks available to unprivileged users, times the fragment size), as
+    /// Java's `FileStore.getTotalSpace`/`getUsableSpace`; beyond `i64` is
+    /// `i64::MAX`, as Kafka's `adjustForLargeFileSystems`.
+    pub fn volume_bytes(&self, dir: &Path) -> Result<(i64, i64), LogError> {
+        let st = rustix::fs::statvfs(dir).map_err(|e| io_err(dir, e.into()))?;
+        let bytes =
+            |blocks: u64| i64::try_from(blocks.saturating_mul(st.f_frsize)).unwrap_or(i64::MAX);
+        Ok((bytes(st.f_blocks), bytes(st.f_bavail)))
+    }
+
     /// Partition directories found on disk: (topic, partition, dir).
     pub fn existing_partitions(&self) -> Vec<(String, i32, PathBuf)> {
         let mut out = Vec::new();

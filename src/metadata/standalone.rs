@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::{MetadataError, MetadataStore, TopicMetadata};
+use super::{merge_entity_config, EntityConfigs, MetadataError, MetadataStore, TopicMetadata};
 
 const FILE_NAME: &str = "strom-metadata.json";
 
@@ -23,6 +23,9 @@ struct Document {
     version: u32,
     cluster_id: String,
     topics: BTreeMap<String, TopicMetadata>,
+    /// Users' and clients' dynamic configs (quotas, SCRAM credentials).
+    #[serde(default)]
+    entity_configs: EntityConfigs,
 }
 
 /// Metadata kept in a file under `log.dirs`.
@@ -37,6 +40,8 @@ struct StoreFile {
     path: PathBuf,
     cluster_id: String,
     topics: Mutex<BTreeMap<String, TopicMetadata>>,
+    /// Locked after `topics` when both are.
+    entity_configs: Mutex<EntityConfigs>,
 }
 
 impl StandaloneMetadataStore {
@@ -52,6 +57,7 @@ impl StandaloneMetadataStore {
                     version: 1,
                     cluster_id: new_cluster_id(),
                     topics: BTreeMap::new(),
+                    entity_configs: BTreeMap::new(),
                 };
                 write_atomically(&path, &serde_json::to_vec_pretty(&doc).unwrap_or_default())?;
                 doc
@@ -74,31 +80,35 @@ impl StandaloneMetadataStore {
                 path,
                 cluster_id: doc.cluster_id,
                 topics: Mutex::new(doc.topics),
+                entity_configs: Mutex::new(doc.entity_configs),
             }),
         })
     }
 
-    /// Applies `apply` to a copy of the topics, writes it (fsync) and makes
-    /// it current, on the blocking pool; nothing changes if either fails.
-    async fn change(
+    /// Runs `write` (which writes and fsyncs the document) on the blocking
+    /// pool.
+    async fn off_reactor(
         &self,
-        apply: impl FnOnce(&mut BTreeMap<String, TopicMetadata>) -> Result<(), MetadataError>
-            + Send
-            + 'static,
+        write: impl FnOnce(&StoreFile) -> Result<(), MetadataError> + Send + 'static,
     ) -> Result<(), MetadataError> {
         let file = self.file.clone();
-        tokio::task::spawn_blocking(move || file.change(apply))
+        tokio::task::spawn_blocking(move || write(&file))
             .await
             .map_err(|e| MetadataError::Storage(format!("metadata write task failed: {e}")))?
     }
 }
 
 impl StoreFile {
-    fn persist(&self, topics: &BTreeMap<String, TopicMetadata>) -> Result<(), MetadataError> {
+    fn persist(
+        &self,
+        topics: &BTreeMap<String, TopicMetadata>,
+        entity_configs: &EntityConfigs,
+    ) -> Result<(), MetadataError> {
         let doc = Document {
             version: 1,
             cluster_id: self.cluster_id.clone(),
             topics: topics.clone(),
+            entity_configs: entity_configs.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&doc)
             .map_err(|e| MetadataError::Storage(format!("cannot encode metadata: {e}")))?;
@@ -112,7 +122,7 @@ impl StoreFile {
         let mut topics = self.topics.lock();
         let mut next = topics.clone();
         apply(&mut next)?;
-        self.persist(&next)?;
+        self.persist(&next, &self.entity_configs.lock())?;
         *topics = next;
         Ok(())
     }
@@ -130,35 +140,68 @@ impl MetadataStore for StandaloneMetadataStore {
 
     async fn create_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
         let topic = topic.clone();
-        self.change(move |topics| {
-            if topics.contains_key(&topic.name) {
-                return Err(MetadataError::TopicExists(topic.name.clone()));
-            }
-            topics.insert(topic.name.clone(), topic);
-            Ok(())
+        self.off_reactor(move |file| {
+            file.change(|topics| {
+                if topics.contains_key(&topic.name) {
+                    return Err(MetadataError::TopicExists(topic.name.clone()));
+                }
+                topics.insert(topic.name.clone(), topic);
+                Ok(())
+            })
         })
         .await
     }
 
     async fn delete_topic(&self, name: &str) -> Result<(), MetadataError> {
         let name = name.to_string();
-        self.change(move |topics| {
-            topics
-                .remove(&name)
-                .map(|_| ())
-                .ok_or(MetadataError::UnknownTopic(name))
+        self.off_reactor(move |file| {
+            file.change(|topics| {
+                topics
+                    .remove(&name)
+                    .map(|_| ())
+                    .ok_or(MetadataError::UnknownTopic(name))
+            })
         })
         .await
     }
 
     async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
         let topic = topic.clone();
-        self.change(move |topics| match topics.get_mut(&topic.name) {
-            Some(existing) => {
-                *existing = topic;
-                Ok(())
+        self.off_reactor(move |file| {
+            file.change(|topics| match topics.get_mut(&topic.name) {
+                Some(existing) => {
+                    *existing = topic;
+                    Ok(())
+                }
+                None => Err(MetadataError::UnknownTopic(topic.name)),
+            })
+        })
+        .await
+    }
+
+    async fn entity_configs(&self) -> Result<EntityConfigs, MetadataError> {
+        Ok(self.file.entity_configs.lock().clone())
+    }
+
+    async fn alter_entity_config(
+        &self,
+        path: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<(), MetadataError> {
+        let (path, set, remove) = (path.to_string(), set.clone(), remove.to_vec());
+        self.off_reactor(move |file| {
+            let topics = file.topics.lock();
+            let mut configs = file.entity_configs.lock();
+            let mut next = configs.clone();
+            let entry = next.entry(path.clone()).or_default();
+            merge_entity_config(entry, &set, &remove);
+            if entry.is_empty() {
+                next.remove(&path);
             }
-            None => Err(MetadataError::UnknownTopic(topic.name)),
+            file.persist(&topics, &next)?;
+            *configs = next;
+            Ok(())
         })
         .await
     }
@@ -213,5 +256,33 @@ mod tests {
         assert!(again.topics().await.unwrap().is_empty());
         let props = std::fs::read_to_string(dir.path().join("meta.properties")).unwrap();
         assert!(props.contains(&format!("cluster.id={id}")));
+    }
+
+    #[tokio::test]
+    async fn entity_configs_merge_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StandaloneMetadataStore::open(dir.path(), 1).unwrap();
+        let set = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        store
+            .alter_entity_config("users/alice", &set("SCRAM-SHA-256", "salt=x"), &[])
+            .await
+            .unwrap();
+        store
+            .alter_entity_config("users/alice", &set("producer_byte_rate", "1024"), &[])
+            .await
+            .unwrap();
+        let reopened = StandaloneMetadataStore::open(dir.path(), 1).unwrap();
+        let configs = reopened.entity_configs().await.unwrap();
+        assert_eq!(configs["users/alice"].len(), 2, "merged, not replaced");
+        reopened
+            .alter_entity_config(
+                "users/alice",
+                &BTreeMap::new(),
+                &["producer_byte_rate".into()],
+            )
+            .await
+            .unwrap();
+        let configs = reopened.entity_configs().await.unwrap();
+        assert_eq!(configs["users/alice"], set("SCRAM-SHA-256", "salt=x"));
     }
 }

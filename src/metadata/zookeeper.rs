@@ -655,6 +655,19 @@ impl MetadataStore for ZookeeperMetadataStore {
         Ok(())
     }
 
+    async fn entity_configs(&self) -> Result<super::EntityConfigs, MetadataError> {
+        Ok(self.zk.get_entity_configs().await?)
+    }
+
+    async fn alter_entity_config(
+        &self,
+        path: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<(), MetadataError> {
+        Ok(self.zk.alter_entity_config(path, set, remove).await?)
+    }
+
     async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
         let mut known = self.topics.lock().await;
         let old = match known.get(&topic.name) {

@@ -154,7 +154,7 @@ pub(super) async fn serve(
     // clients). Frames and responses larger than a buffer bypass it.
     let reader = BufReader::with_capacity(CONNECTION_BUFFER_BYTES, read_half);
     let writer = BufWriter::with_capacity(CONNECTION_BUFFER_BYTES, write_half);
-    let ctx = RequestContext { peer, advertised };
+    let ctx = RequestContext::new(peer, advertised);
     let (tx, rx) = mpsc::channel(MAX_QUEUED_RESPONSES);
     let activity = Activity::new();
     let limits = ReadLimits {
@@ -243,6 +243,13 @@ async fn read_requests(
         };
         if tx.send(served).await.is_err() {
             return;
+        }
+        // A throttled client's channel is muted (Kafka's quota throttling).
+        if let Some(until) = ctx.take_mute() {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => {}
+                _ = shutdown.changed() => return,
+            }
         }
     }
 }

@@ -10,14 +10,23 @@
 //!   undecodable frame closes the connection.
 
 mod admin;
+mod alter_client_quotas;
+mod alter_partition_reassignments;
 mod api_versions;
+pub mod bounded;
 mod configs;
 mod delete_records;
+mod describe_client_quotas;
+mod describe_log_dirs;
+mod describe_producers;
+mod elect_leaders;
 mod fetch;
 mod groups;
 mod init_producer_id;
 mod list_offsets;
+mod list_partition_reassignments;
 mod metadata;
+mod offset_for_leader_epoch;
 mod produce;
 
 use std::net::SocketAddr;
@@ -28,12 +37,13 @@ use std::pin::Pin;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
 use crate::config::{BrokerConfig, Listener};
 use crate::coordinator::GroupCoordinator;
 use crate::metadata::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
+use crate::quotas::ClientQuotaManager;
 use crate::replica_manager::ReplicaManager;
 
 pub use admin::TopicRefused;
@@ -44,6 +54,41 @@ pub struct RequestContext {
     pub peer: SocketAddr,
     /// The advertised endpoint of the listener the connection came in on.
     pub advertised: Arc<Listener>,
+    /// The request being served: its client id and size, for quotas.
+    current: parking_lot::Mutex<(StrBytes, usize)>,
+    /// Kafka's channel muting after a throttled response: the connection
+    /// reads nothing more until then.
+    muted_until: parking_lot::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl RequestContext {
+    /// A new connection's context.
+    pub fn new(peer: SocketAddr, advertised: Arc<Listener>) -> RequestContext {
+        RequestContext {
+            peer,
+            advertised,
+            current: parking_lot::Mutex::new((StrBytes::default(), 0)),
+            muted_until: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The client id and frame size of the request being served.
+    pub fn current_request(&self) -> (StrBytes, usize) {
+        self.current.lock().clone()
+    }
+
+    /// Reads no further request from this connection for `ms` (after the
+    /// response now being served is handed to the writer).
+    pub fn mute_for(&self, ms: u64) {
+        let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+        let mut muted = self.muted_until.lock();
+        *muted = Some(muted.map_or(until, |m| m.max(until)));
+    }
+
+    /// The end of a mute set while serving the last request, once.
+    pub fn take_mute(&self) -> Option<tokio::time::Instant> {
+        self.muted_until.lock().take()
+    }
 }
 
 /// One implemented API: the versions advertised in ApiVersions and the
@@ -97,6 +142,14 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     api(ApiKey::DeleteGroups, 0, 0, 2),
     api(ApiKey::OffsetDelete, 0, 0, 0),
     api(ApiKey::InitProducerId, 0, 0, 4),
+    api(ApiKey::DescribeLogDirs, 0, 0, 4),
+    api(ApiKey::OffsetForLeaderEpoch, 0, 0, 4),
+    api(ApiKey::DescribeProducers, 0, 0, 0),
+    api(ApiKey::ElectLeaders, 0, 0, 2),
+    api(ApiKey::ListPartitionReassignments, 0, 0, 0),
+    api(ApiKey::AlterPartitionReassignments, 0, 0, 0),
+    api(ApiKey::DescribeClientQuotas, 0, 0, 1),
+    api(ApiKey::AlterClientQuotas, 0, 0, 1),
 ];
 
 /// Why a frame could not be served; the connection is closed.
@@ -126,6 +179,16 @@ pub enum ProtocolError {
         /// What the decoder said.
         reason: String,
     },
+    /// The bounded walker refused the frame before kafka-protocol saw it.
+    #[error("refused {key:?} v{version} before decoding: {reason}")]
+    Unbounded {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// What the walker found.
+        reason: bounded::BoundedError,
+    },
     /// The response did not encode (a bug; logged).
     #[error("cannot encode response to {key:?} v{version}: {reason}")]
     Encode {
@@ -145,6 +208,7 @@ pub struct Broker {
     metadata: Arc<dyn MetadataStore>,
     coordinator: Arc<GroupCoordinator>,
     producer_ids: Arc<ProducerIdManager>,
+    quotas: Arc<ClientQuotaManager>,
 }
 
 impl Broker {
@@ -162,12 +226,26 @@ impl Broker {
                 .map_or(std::path::Path::new("."), |d| d.as_path()),
             config.broker_id,
         ));
+        let quotas = Arc::new(ClientQuotaManager::new(
+            config.quota_window_num,
+            config.quota_window_size_seconds,
+        ));
         Broker {
             config,
             replica_manager,
             metadata,
             coordinator,
             producer_ids,
+            quotas,
+        }
+    }
+
+    /// Loads the client quotas in force from the metadata store (at start-up,
+    /// after AlterClientQuotas, and periodically for other writers' changes).
+    pub async fn reload_quotas(&self) {
+        match self.metadata.entity_configs().await {
+            Ok(configs) => self.quotas.set_quotas(&configs),
+            Err(e) => tracing::warn!(error = %e, "cannot load client quotas"),
         }
     }
 
@@ -186,6 +264,7 @@ impl Broker {
         if frame.len() < 8 {
             return Err(ProtocolError::Truncated(frame.len()));
         }
+        let frame_len = frame.len();
         let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
         let version = i16::from_be_bytes([frame[2], frame[3]]);
         let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
@@ -202,6 +281,7 @@ impl Broker {
         if version < support.min_decoded || version > support.max {
             return Err(ProtocolError::UnsupportedVersion { key, version });
         }
+        let _checked = bounded::admit(ctx.peer, key, version, &frame)?;
         let header_version = key.request_header_version(version);
         let header = RequestHeader::decode(&mut frame, header_version).map_err(|e| {
             ProtocolError::Decode {
@@ -218,12 +298,25 @@ impl Broker {
             client_id = header.client_id.as_deref().unwrap_or("")
         );
         let _enter = span.enter();
+        *ctx.current.lock() = (header.client_id.clone().unwrap_or_default(), frame_len);
         let cid = header.correlation_id;
         macro_rules! serve {
             ($module:ident) => {{
                 let request = decode(key, version, &mut frame)?;
                 let response = $module::handle(self, ctx, version, request).await;
                 encode_response(key, cid, version, &response).map(Some)
+            }};
+            // Versions below kafka-protocol's range that are the same on the wire as `$wire`.
+            ($module:ident, wire = $wire:expr) => {{
+                let request = decode(key, $wire, &mut frame)?;
+                let response = $module::handle(self, ctx, version, request).await;
+                encode_response(key, cid, $wire, &response).map(Some)
+            }};
+            // The module codes the versions kafka-protocol does not.
+            ($module:ident, own_codec) => {{
+                let request = $module::decode(version, &mut frame)?;
+                let response = $module::handle(self, ctx, version, request).await;
+                $module::encode(cid, version, &response).map(Some)
             }};
         }
         if key == ApiKey::Produce {
@@ -279,6 +372,17 @@ impl Broker {
                 encode_response(key, cid, version, &response).map(Some)
             }
             ApiKey::InitProducerId => serve!(init_producer_id),
+            ApiKey::DescribeLogDirs => serve!(
+                describe_log_dirs,
+                wire = describe_log_dirs::wire_version(version)
+            ),
+            ApiKey::OffsetForLeaderEpoch => serve!(offset_for_leader_epoch, own_codec),
+            ApiKey::DescribeProducers => serve!(describe_producers),
+            ApiKey::ElectLeaders => serve!(elect_leaders),
+            ApiKey::ListPartitionReassignments => serve!(list_partition_reassignments),
+            ApiKey::AlterPartitionReassignments => serve!(alter_partition_reassignments),
+            ApiKey::DescribeClientQuotas => serve!(describe_client_quotas),
+            ApiKey::AlterClientQuotas => serve!(alter_client_quotas),
             ApiKey::DescribeCluster => {
                 let request = decode(key, version, &mut frame)?;
                 let response = metadata::describe_cluster(self, ctx, request);
@@ -410,9 +514,15 @@ mod tests {
 
     #[test]
     fn supported_apis_are_decodable_by_kafka_protocol() {
+        // Coded (in part) by their own modules below kafka-protocol's range.
+        const OWN_CODEC: &[ApiKey] = &[ApiKey::DescribeLogDirs, ApiKey::OffsetForLeaderEpoch];
         for api in SUPPORTED_APIS {
             let range = api.key.valid_versions();
-            assert!(api.min_decoded >= range.min, "{:?}", api.key);
+            assert!(
+                api.min_decoded >= range.min || OWN_CODEC.contains(&api.key),
+                "{:?}",
+                api.key
+            );
             assert!(api.max <= range.max, "{:?}", api.key);
             assert!(api.min_advertised <= api.min_decoded);
         }
