@@ -400,6 +400,8 @@ mod tests {
 
     #[test]
     fn topic_counters_and_exposition() {
+        crate::metrics::register_apis([kafka_protocol::messages::ApiKey::Produce]);
+        crate::metrics::request_done(0, Duration::from_millis(1), false);
         produced("metrics-unit-topic", 100, 7);
         fetched("metrics-unit-topic", 40);
         set_zookeeper_state(ZooKeeperState::Disconnected);

@@ -108,16 +108,6 @@ pub trait MetadataStore: Send + Sync {
 /// Entity path → config, see [`MetadataStore::entity_configs`].
 pub type EntityConfigs = BTreeMap<String, BTreeMap<String, String>>;
 
-/// Applies a change to one entity's config document (shared by the stores).
-pub fn merge_entity_config(
-    config: &mut BTreeMap<String, String>,
-    set: &BTreeMap<String, String>,
-    remove: &[String],
-) {
-    for key in remove {
-        config.remove(key);
-    }
-    for (k, v) in set {
-        config.insert(k.clone(), v.clone());
-    }
-}
+/// Applies a change to one entity's config document (shared by the stores;
+/// it lives in `util` so that zk/ can use it without importing metadata).
+pub use crate::util::merge_entity_config;

@@ -479,7 +479,7 @@ impl KafkaZkClient {
                     } else {
                         json::parse_topic_config(&znode, &data)?
                     };
-                    crate::metadata::merge_entity_config(&mut config, set, remove);
+                    crate::util::merge_entity_config(&mut config, set, remove);
                     self.zk
                         .set(
                             &znode,
@@ -490,7 +490,7 @@ impl KafkaZkClient {
                 }
                 None => {
                     let mut config = BTreeMap::new();
-                    crate::metadata::merge_entity_config(&mut config, set, remove);
+                    crate::util::merge_entity_config(&mut config, set, remove);
                     if let Some((parent, _)) = znode.rsplit_once('/') {
                         self.zk.mkdirs(parent).await?;
                     }
