@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::log::config::{LogConfig, TimestampType};
 use props::{PropDef, BROKER_PROPS, TOPIC_CONFIGS};
-pub use topics::DeclaredTopic;
+pub use topics::{validate_topic_name, DeclaredTopic};
 
 /// A configuration problem; each variant names the key at fault.
 #[derive(Debug, thiserror::Error)]

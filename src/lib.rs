@@ -7,7 +7,8 @@
 //! - `metadata`: topics, partitions and topic configs behind one seam.
 //! - `coordinator`: the group coordinator: consumer groups and committed offsets in `__consumer_offsets`.
 //! - `declared_topics`: the config file's `[[topics]]`, created at start-up when missing.
-//! - `metrics`: Prometheus metrics (kafka_exporter's names) and the `/metrics`, `/health`, `/ready` endpoint.
+//! - `http`: the one HTTP server: `/metrics` (kafka_exporter's names, computed at scrape time, and the registry), `/health`, `/ready`.
+//! - `metrics`: the registry of the broker's counters, histograms and gauges; a leaf anyone may update.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
 //! - `quotas`: client quotas (produce and fetch byte rates) and their throttle times.
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
@@ -23,6 +24,7 @@ pub mod client;
 pub mod config;
 pub mod coordinator;
 pub mod declared_topics;
+pub mod http;
 pub mod log;
 pub mod metadata;
 pub mod metrics;
@@ -37,3 +39,163 @@ pub mod server;
 pub mod tools;
 pub mod util;
 pub mod zk;
+
+/// The layer contract: which top-level modules each module may import. The
+/// order of `ALLOWED` is the layer order, lowest first; a module may import
+/// only modules listed before it. ARCHITECTURE.md states the same table.
+#[cfg(test)]
+mod layers {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    const ALLOWED: &[(&str, &[&str])] = &[
+        ("records", &[]),
+        ("util", &[]),
+        ("metrics", &[]),
+        ("quotas", &[]),
+        ("log", &["metrics", "records", "util"]),
+        ("config", &["log"]),
+        ("zk", &["metrics", "util"]),
+        ("metadata", &["config", "metrics", "util", "zk"]),
+        (
+            "replica_manager",
+            &["config", "log", "metadata", "metrics", "util"],
+        ),
+        ("producer_ids", &["log", "util"]),
+        (
+            "coordinator",
+            &[
+                "config",
+                "log",
+                "metadata",
+                "metrics",
+                "records",
+                "replica_manager",
+                "util",
+            ],
+        ),
+        (
+            "protocol",
+            &[
+                "config",
+                "coordinator",
+                "log",
+                "metadata",
+                "metrics",
+                "producer_ids",
+                "quotas",
+                "records",
+                "replica_manager",
+                "util",
+            ],
+        ),
+        (
+            "declared_topics",
+            &["config", "metadata", "protocol", "replica_manager"],
+        ),
+        ("network", &["config", "metrics", "protocol", "util"]),
+        (
+            "http",
+            &["config", "coordinator", "metrics", "replica_manager"],
+        ),
+        (
+            "server",
+            &[
+                "config",
+                "coordinator",
+                "declared_topics",
+                "http",
+                "log",
+                "metadata",
+                "metrics",
+                "network",
+                "protocol",
+                "producer_ids",
+                "quotas",
+                "records",
+                "replica_manager",
+                "util",
+                "zk",
+            ],
+        ),
+        ("client", &["records", "util"]),
+        ("tools", &["client", "quotas", "records", "util"]),
+        ("perf", &["client", "records", "util"]),
+    ];
+
+    /// Every `crate::<module>` a file names outside comments.
+    fn imports(text: &str, into: &mut BTreeSet<String>) {
+        for line in text.lines() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let mut rest = code;
+            while let Some(at) = rest.find("crate::") {
+                rest = &rest[at + "crate::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                if !name.is_empty() {
+                    into.insert(name);
+                }
+            }
+        }
+    }
+
+    fn files(path: &Path, out: &mut Vec<std::path::PathBuf>) {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                files(&entry.unwrap().path(), out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path.to_path_buf());
+        }
+    }
+
+    #[test]
+    fn layers_point_one_way() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let table: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+        // The table itself is a layer order: each module imports only
+        // modules listed before it (so it has no cycle).
+        for (i, (module, allowed)) in ALLOWED.iter().enumerate() {
+            for a in *allowed {
+                let below = ALLOWED[..i].iter().any(|(m, _)| m == a);
+                assert!(below, "{module} may import {a}, which is not below it");
+            }
+        }
+        let mut problems = Vec::new();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if stem == "lib" || stem == "main" {
+                continue;
+            }
+            let Some(allowed) = table.get(stem) else {
+                problems.push(format!("module {stem} is not in the layer table"));
+                continue;
+            };
+            let mut paths = Vec::new();
+            files(&path, &mut paths);
+            for file in paths {
+                let mut used = BTreeSet::new();
+                imports(&std::fs::read_to_string(&file).unwrap(), &mut used);
+                for u in used {
+                    if u != stem && table.contains_key(u.as_str()) && !allowed.contains(&u.as_str())
+                    {
+                        problems.push(format!("{} imports crate::{u}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "layer violations:\n{}",
+            problems.join("\n")
+        );
+    }
+}

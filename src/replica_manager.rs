@@ -349,9 +349,32 @@ impl ReplicaManager {
         Ok(())
     }
 
+    /// [`install_topic`](Self::install_topic) on the blocking pool: opening
+    /// and creating log files never runs on a reactor thread.
+    pub async fn install_topic_async(
+        self: &Arc<Self>,
+        metadata: TopicMetadata,
+    ) -> Result<(), ReplicaError> {
+        let rm = self.clone();
+        tokio::task::spawn_blocking(move || rm.install_topic(metadata))
+            .await
+            .map_err(|e| ReplicaError::Task(e.to_string()))?
+    }
+
+    /// [`remove_topic`](Self::remove_topic) on the blocking pool: closing
+    /// and deleting log files never runs on a reactor thread.
+    pub async fn remove_topic_async(self: &Arc<Self>, name: &str) -> Result<(), ReplicaError> {
+        let rm = self.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || rm.remove_topic(&name))
+            .await
+            .map_err(|e| ReplicaError::Task(e.to_string()))?
+    }
+
     /// Opens (creating when missing) the logs of `metadata`'s partitions and
     /// makes the topic visible, or updates an existing topic: new partitions
-    /// are opened, configs are applied to live logs.
+    /// are opened, configs are applied to live logs. Blocking file I/O: call
+    /// it from the blocking pool, or use [`install_topic_async`](Self::install_topic_async).
     pub fn install_topic(&self, metadata: TopicMetadata) -> Result<(), ReplicaError> {
         let _guard = self.change_lock.lock();
         let log_config = self.log_config_for(&metadata)?;
@@ -392,7 +415,8 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// Removes a topic and deletes its logs.
+    /// Removes a topic and deletes its logs. Blocking file I/O: call it from
+    /// the blocking pool, or use [`remove_topic_async`](Self::remove_topic_async).
     pub fn remove_topic(&self, name: &str) -> Result<(), ReplicaError> {
         let _guard = self.change_lock.lock();
         let mut next = HashMap::clone(&self.topics.load());

@@ -17,14 +17,16 @@ use tracing::Instrument;
 use crate::config::BrokerConfig;
 use crate::coordinator::GroupCoordinator;
 use crate::declared_topics::{ensure_declared_topics, DeclaredTopicError};
+use crate::http::{EndpointState, MetricsServer, Sources};
 use crate::log::cleaner::{CleanerConfig, LogCleaner};
 use crate::log::manager::LogManager;
 use crate::log::retention::{enforce_retention, FileDeleter};
 use crate::log::LogError;
+use crate::metadata::TopicChange;
 use crate::metadata::{
     MetadataError, MetadataStore, StandaloneMetadataStore, ZookeeperMetadataStore,
 };
-use crate::metrics::{EndpointState, MetricsServer, Sources, ZooKeeperState};
+use crate::metrics::ZooKeeperState;
 use crate::network::{BoundListener, SocketServer};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
@@ -89,11 +91,39 @@ pub struct RunningBroker {
     log_cleaner: Option<LogCleaner>,
 }
 
+/// Topic changes from the ZooKeeper store waiting to be applied.
+const TOPIC_CHANGE_QUEUE: usize = 64;
+
+/// Applies topic changes other metadata writers made to the replica manager,
+/// in order, on the blocking pool; ends when the store's session task does.
+async fn apply_topic_changes(
+    mut changes: tokio::sync::mpsc::Receiver<TopicChange>,
+    replica_manager: Arc<ReplicaManager>,
+) {
+    while let Some(change) = changes.recv().await {
+        let (name, result) = match change {
+            TopicChange::Created(topic) | TopicChange::Altered(topic) => {
+                let name = topic.name.clone();
+                (name, replica_manager.install_topic_async(topic).await)
+            }
+            TopicChange::Deleted(name) => {
+                let result = replica_manager.remove_topic_async(&name).await;
+                crate::metrics::topic_deleted(&name);
+                (name, result)
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(topic = %name, error = %e, "cannot apply topic change from the metadata store");
+        }
+    }
+}
+
 /// Recovers the logs, loads the topics and opens the listeners.
 pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let config = Arc::new(config);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    crate::metrics::register_apis(crate::protocol::SUPPORTED_APIS.iter().map(|a| a.key));
     // The metrics endpoint opens first, so /health answers (and /ready says
     // what is missing) during a long log recovery or ZooKeeper connect.
     let endpoint = Arc::new(EndpointState::new(config.zookeeper_connect.is_some()));
@@ -143,7 +173,9 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     }
     let metadata: Arc<dyn MetadataStore> = match &zookeeper {
         Some(zk) => zk.clone(),
-        None => Arc::new(StandaloneMetadataStore::open(&first_dir, config.broker_id)?),
+        None => Arc::new(tokio::task::block_in_place(|| {
+            StandaloneMetadataStore::open(&first_dir, config.broker_id)
+        })?),
     };
     let replica_manager = Arc::new(ReplicaManager::new(config.clone(), log_manager.clone()));
 
@@ -320,9 +352,16 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     }
     if let Some(zk) = zookeeper {
         // Follows the ZooKeeper session; closes it (deregistering) on shutdown.
+        // Topics other ZooKeeper writers change reach the replica manager
+        // through this channel; the store never calls it.
+        let (changes, changes_rx) = tokio::sync::mpsc::channel(TOPIC_CHANGE_QUEUE);
         tasks.spawn(
-            zk.run(replica_manager.clone(), shutdown_rx.clone())
+            zk.run(changes, shutdown_rx.clone())
                 .instrument(tracing::info_span!("zk-session")),
+        );
+        tasks.spawn(
+            apply_topic_changes(changes_rx, replica_manager.clone())
+                .instrument(tracing::info_span!("topic-changes")),
         );
     }
     coordinator.spawn(&mut tasks, shutdown_rx.clone());

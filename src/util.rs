@@ -64,6 +64,20 @@ pub fn on_threads<T: Sync, R: Send>(
     Some(results.into_iter().map(|(_, r)| r).collect())
 }
 
+/// Applies a change to one entity's config document (shared by the metadata stores and zk/).
+pub fn merge_entity_config(
+    config: &mut std::collections::BTreeMap<String, String>,
+    set: &std::collections::BTreeMap<String, String>,
+    remove: &[String],
+) {
+    for key in remove {
+        config.remove(key);
+    }
+    for (k, v) in set {
+        config.insert(k.clone(), v.clone());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

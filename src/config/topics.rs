@@ -161,8 +161,7 @@ pub(crate) fn resolve(
     let mut out = Vec::with_capacity(raw.len());
     for t in raw {
         let key = |field: &str| format!("topics.{}.{field}", t.name);
-        crate::protocol::validate_topic_name(&t.name)
-            .map_err(|reason| invalid("topics.name", &t.name, reason))?;
+        validate_topic_name(&t.name).map_err(|reason| invalid("topics.name", &t.name, reason))?;
         if !seen.insert(t.name.clone()) {
             return Err(invalid(
                 "topics.name",
@@ -224,6 +223,31 @@ pub(crate) fn resolve(
         });
     }
     Ok(out)
+}
+
+/// Kafka's legal topic name: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("topic name is empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("topic name cannot be \"{name}\""));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "topic name is {} characters long, more than the maximum 249",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic name {name:?} contains {c:?}; legal characters are ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::batch::{self, BatchHeader, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LOG_OVERHEAD};
 use super::checkpoint;
-use super::index::io_err;
+use super::io_err;
 use super::manager::parse_partition_dir_name;
 use super::retention::{rename_to_deleted, FileDeleter};
 use super::segment::{self, AppendedBatch, LogSegment};

@@ -25,7 +25,7 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
 
-use super::index::io_err;
+use super::io_err;
 use super::LogError;
 
 /// Files kept open when nothing set the capacity (tests, benches).

@@ -19,14 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::file_cache::SegmentFile;
-use super::LogError;
-
-pub(crate) fn io_err(path: &Path, source: std::io::Error) -> LogError {
-    LogError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
+use super::{io_err, LogError};
 
 /// Entries pending in memory before they are written out.
 const MAX_PENDING_ENTRIES: usize = 256;

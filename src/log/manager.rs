@@ -15,7 +15,7 @@ use super::checkpoint::{
     self, atomic_write, read_checkpoint, sync_dir, write_checkpoint,
     LOG_START_OFFSET_CHECKPOINT_FILE, RECOVERY_POINT_CHECKPOINT_FILE,
 };
-use super::index::io_err;
+use super::io_err;
 use super::{Log, LogConfig, LogError};
 
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";

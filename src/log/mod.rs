@@ -42,8 +42,15 @@ use std::thread::JoinHandle;
 use bytes::{Bytes, BytesMut};
 
 use batch::{BATCH_HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_MASK};
-use index::io_err;
 use segment::{AppendedBatch, LogSegment};
+
+/// A [`LogError::Io`] naming the file it happened on.
+pub(crate) fn io_err(path: &Path, source: std::io::Error) -> LogError {
+    LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// Errors of the log, each mapping to a Kafka error code.
 #[derive(Debug, thiserror::Error)]

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use super::batch::{BatchHeader, BatchInfo};
 use super::checkpoint::atomic_write;
-use super::index::io_err;
+use super::io_err;
 use super::segment;
 use super::{Log, LogError};
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::index::io_err;
+use super::io_err;
 use super::segment::LogSegment;
 use super::{Log, LogError};
 

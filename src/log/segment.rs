@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use super::batch::{self, BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD};
 use super::file_cache::SegmentFile;
-use super::index::{io_err, OffsetIndex, TimeIndex};
+use super::index::{OffsetIndex, TimeIndex};
+use super::io_err;
 use super::{LogConfig, LogError};
 
 pub const LOG_FILE_SUFFIX: &str = "log";

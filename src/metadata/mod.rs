@@ -37,6 +37,19 @@ pub struct TopicMetadata {
     pub configs: BTreeMap<String, String>,
 }
 
+/// A topic change another writer made in the metadata store (ZooKeeper),
+/// emitted on a channel for the server to apply to the replica manager: the
+/// metadata layer never calls the replica manager itself.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TopicChange {
+    /// A new topic (or one re-created with a new topic id): open its logs.
+    Created(TopicMetadata),
+    /// A known topic's partition count or configs changed.
+    Altered(TopicMetadata),
+    /// The topic is gone: delete its logs.
+    Deleted(String),
+}
+
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
@@ -95,16 +108,6 @@ pub trait MetadataStore: Send + Sync {
 /// Entity path → config, see [`MetadataStore::entity_configs`].
 pub type EntityConfigs = BTreeMap<String, BTreeMap<String, String>>;
 
-/// Applies a change to one entity's config document (shared by the stores).
-pub fn merge_entity_config(
-    config: &mut BTreeMap<String, String>,
-    set: &BTreeMap<String, String>,
-    remove: &[String],
-) {
-    for key in remove {
-        config.remove(key);
-    }
-    for (k, v) in set {
-        config.insert(k.clone(), v.clone());
-    }
-}
+/// Applies a change to one entity's config document (shared by the stores;
+/// it lives in `util` so that zk/ can use it without importing metadata).
+pub use crate::util::merge_entity_config;

@@ -1,10 +1,14 @@
 //! The embedded metadata store: one JSON document (`strom-metadata.json`) in
 //! the first log dir, rewritten atomically (temp file, fsync, rename, fsync
 //! dir) on every change, and Kafka's `meta.properties` beside it.
+//!
+//! Invariant: a change's write and fsync run on the blocking pool, never on
+//! the reactor thread that called the async method.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -26,6 +30,13 @@ struct Document {
 
 /// Metadata kept in a file under `log.dirs`.
 pub struct StandaloneMetadataStore {
+    cluster_id: String,
+    file: Arc<StoreFile>,
+}
+
+/// The document on disk and its last written state (shared with the
+/// blocking tasks that rewrite it).
+struct StoreFile {
     path: PathBuf,
     cluster_id: String,
     topics: Mutex<BTreeMap<String, TopicMetadata>>,
@@ -64,13 +75,30 @@ impl StandaloneMetadataStore {
         );
         write_atomically(&dir.join("meta.properties"), meta.as_bytes())?;
         Ok(StandaloneMetadataStore {
-            path,
-            cluster_id: doc.cluster_id,
-            topics: Mutex::new(doc.topics),
-            entity_configs: Mutex::new(doc.entity_configs),
+            cluster_id: doc.cluster_id.clone(),
+            file: Arc::new(StoreFile {
+                path,
+                cluster_id: doc.cluster_id,
+                topics: Mutex::new(doc.topics),
+                entity_configs: Mutex::new(doc.entity_configs),
+            }),
         })
     }
 
+    /// Runs `write` (which writes and fsyncs the document) on the blocking
+    /// pool.
+    async fn off_reactor(
+        &self,
+        write: impl FnOnce(&StoreFile) -> Result<(), MetadataError> + Send + 'static,
+    ) -> Result<(), MetadataError> {
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || write(&file))
+            .await
+            .map_err(|e| MetadataError::Storage(format!("metadata write task failed: {e}")))?
+    }
+}
+
+impl StoreFile {
     fn persist(
         &self,
         topics: &BTreeMap<String, TopicMetadata>,
@@ -107,40 +135,52 @@ impl MetadataStore for StandaloneMetadataStore {
     }
 
     async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError> {
-        Ok(self.topics.lock().values().cloned().collect())
+        Ok(self.file.topics.lock().values().cloned().collect())
     }
 
     async fn create_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
-        self.change(|topics| {
-            if topics.contains_key(&topic.name) {
-                return Err(MetadataError::TopicExists(topic.name.clone()));
-            }
-            topics.insert(topic.name.clone(), topic.clone());
-            Ok(())
+        let topic = topic.clone();
+        self.off_reactor(move |file| {
+            file.change(|topics| {
+                if topics.contains_key(&topic.name) {
+                    return Err(MetadataError::TopicExists(topic.name.clone()));
+                }
+                topics.insert(topic.name.clone(), topic);
+                Ok(())
+            })
         })
+        .await
     }
 
     async fn delete_topic(&self, name: &str) -> Result<(), MetadataError> {
-        self.change(|topics| {
-            topics
-                .remove(name)
-                .map(|_| ())
-                .ok_or_else(|| MetadataError::UnknownTopic(name.to_string()))
+        let name = name.to_string();
+        self.off_reactor(move |file| {
+            file.change(|topics| {
+                topics
+                    .remove(&name)
+                    .map(|_| ())
+                    .ok_or(MetadataError::UnknownTopic(name))
+            })
         })
+        .await
     }
 
     async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
-        self.change(|topics| match topics.get_mut(&topic.name) {
-            Some(existing) => {
-                *existing = topic.clone();
-                Ok(())
-            }
-            None => Err(MetadataError::UnknownTopic(topic.name.clone())),
+        let topic = topic.clone();
+        self.off_reactor(move |file| {
+            file.change(|topics| match topics.get_mut(&topic.name) {
+                Some(existing) => {
+                    *existing = topic;
+                    Ok(())
+                }
+                None => Err(MetadataError::UnknownTopic(topic.name)),
+            })
         })
+        .await
     }
 
     async fn entity_configs(&self) -> Result<EntityConfigs, MetadataError> {
-        Ok(self.entity_configs.lock().clone())
+        Ok(self.file.entity_configs.lock().clone())
     }
 
     async fn alter_entity_config(
@@ -149,17 +189,21 @@ impl MetadataStore for StandaloneMetadataStore {
         set: &BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<(), MetadataError> {
-        let topics = self.topics.lock();
-        let mut configs = self.entity_configs.lock();
-        let mut next = configs.clone();
-        let entry = next.entry(path.to_string()).or_default();
-        merge_entity_config(entry, set, remove);
-        if entry.is_empty() {
-            next.remove(path);
-        }
-        self.persist(&topics, &next)?;
-        *configs = next;
-        Ok(())
+        let (path, set, remove) = (path.to_string(), set.clone(), remove.to_vec());
+        self.off_reactor(move |file| {
+            let topics = file.topics.lock();
+            let mut configs = file.entity_configs.lock();
+            let mut next = configs.clone();
+            let entry = next.entry(path.clone()).or_default();
+            merge_entity_config(entry, &set, &remove);
+            if entry.is_empty() {
+                next.remove(&path);
+            }
+            file.persist(&topics, &next)?;
+            *configs = next;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -13,7 +13,9 @@
 //!   new session) it re-creates what this broker owns: the cluster id, its
 //!   topics with their configs and partition states; a lost election is
 //!   retried when `/controller` goes away; topics created, changed or
-//!   deleted by other ZooKeeper writers are applied to the replica manager;
+//!   deleted by other ZooKeeper writers are sent as [`TopicChange`]s on the
+//!   channel the server gave [`ZookeeperMetadataStore::run`] (the server
+//!   applies them to the replica manager; this module never calls it);
 //! - writes: a topic change goes to ZooKeeper first; while ZooKeeper is
 //!   unreachable it fails with [`MetadataError::Unavailable`] (retriable),
 //!   while produce and fetch go on.
@@ -27,15 +29,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tracing::Instrument;
 
-use super::{MetadataError, MetadataStore, TopicMetadata};
+use super::{MetadataError, MetadataStore, TopicChange, TopicMetadata};
 use crate::config::BrokerConfig;
-use crate::replica_manager::ReplicaManager;
 use crate::zk::{
-    BrokerInfo, ControllerElection, KafkaZkClient, SessionEvent, ZkError, ZkSettings, ZkWatch,
-    ZkWatch3, ZooKeeperClient,
+    BrokerInfo, ControllerElection, KafkaZkClient, SessionEvent, ZkError, ZkSettings, ZkTopic,
+    ZkWatch, ZkWatch3, ZooKeeperClient,
 };
 
 /// How long the session task waits before retrying work that failed.
@@ -194,8 +195,10 @@ impl ZookeeperMetadataStore {
                 store.restore_topics(mirrored.values()).await?;
             }
             let topics = store.zk.get_all_topics(store.broker.broker_id).await?;
-            let known: BTreeMap<String, TopicMetadata> =
-                topics.into_iter().map(|t| (t.name.clone(), t)).collect();
+            let known: BTreeMap<String, TopicMetadata> = topics
+                .into_iter()
+                .map(|t| (t.name.clone(), TopicMetadata::from(t)))
+                .collect();
             store.save_mirror(&known);
             *store.topics.lock().await = known;
             Ok(Arc::new(store))
@@ -265,15 +268,16 @@ impl ZookeeperMetadataStore {
     }
 
     /// Follows the ZooKeeper session until `shutdown`, then closes it (our
-    /// ephemeral nodes go with it). See the module docs.
+    /// ephemeral nodes go with it). Topic changes made by other writers are
+    /// sent on `changes`. See the module docs.
     pub async fn run(
         self: Arc<Self>,
-        replica_manager: Arc<ReplicaManager>,
+        changes: mpsc::Sender<TopicChange>,
         shutdown: watch::Receiver<bool>,
     ) {
         let session = self.zk.session().clone();
         let follow = session.clone().run(shutdown.clone());
-        let broker = self.clone().follow_session(replica_manager, shutdown);
+        let broker = self.clone().follow_session(changes, shutdown);
         tokio::join!(follow, broker);
         self.zk.deregister(self.broker.broker_id).await;
         session.close().await;
@@ -281,7 +285,7 @@ impl ZookeeperMetadataStore {
 
     async fn follow_session(
         self: Arc<Self>,
-        replica_manager: Arc<ReplicaManager>,
+        changes: mpsc::Sender<TopicChange>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let Some(mut events) = self.events.lock().take() else {
@@ -291,7 +295,7 @@ impl ZookeeperMetadataStore {
         let mut resync = false;
         loop {
             if resync {
-                match self.resync(&replica_manager).await {
+                match self.resync(&changes).await {
                     Ok(()) => resync = false,
                     Err(ZkError::BrokerIdTaken { owner, .. })
                         if self.zk.session().was_ours(owner) =>
@@ -368,7 +372,7 @@ impl ZookeeperMetadataStore {
                     }
                     Fired::Topics => {
                         tokio::time::sleep(CHANGE_DEBOUNCE).await;
-                        if let Err(e) = self.apply_external_changes(&replica_manager).await {
+                        if let Err(e) = self.apply_external_changes(&changes).await {
                             log_zk_failure("reading topic changes from ZooKeeper failed", &e);
                         }
                     }
@@ -398,7 +402,7 @@ impl ZookeeperMetadataStore {
     /// After a reconnect or in a new session: make sure the cluster state,
     /// our registration and the election are in place; re-create what we
     /// own when ZooKeeper lost the cluster state.
-    async fn resync(&self, replica_manager: &Arc<ReplicaManager>) -> Result<(), ZkError> {
+    async fn resync(&self, changes: &mpsc::Sender<TopicChange>) -> Result<(), ZkError> {
         self.zk.make_sure_persistent_paths_exist().await?;
         match self.zk.get_cluster_id().await? {
             None => {
@@ -433,7 +437,7 @@ impl ZookeeperMetadataStore {
         if !self.is_controller() {
             self.elect().await?;
         }
-        self.apply_external_changes(replica_manager).await
+        self.apply_external_changes(changes).await
     }
 
     /// Writes every topic we know back into an emptied ZooKeeper.
@@ -453,7 +457,11 @@ impl ZookeeperMetadataStore {
         for topic in topics {
             match self
                 .zk
-                .create_topic(topic, self.broker.broker_id, self.epoch_for_writes())
+                .create_topic(
+                    &to_zk(topic),
+                    self.broker.broker_id,
+                    self.epoch_for_writes(),
+                )
                 .await
             {
                 Ok(()) => {
@@ -506,28 +514,32 @@ impl ZookeeperMetadataStore {
         }
     }
 
-    /// Reads the topics from ZooKeeper and applies what other writers
-    /// changed (created, re-partitioned, re-configured, deleted).
+    /// Reads the topics from ZooKeeper and emits what other writers changed
+    /// (created, re-partitioned, re-configured, deleted) on `changes`.
     async fn apply_external_changes(
         &self,
-        replica_manager: &Arc<ReplicaManager>,
+        changes: &mpsc::Sender<TopicChange>,
     ) -> Result<(), ZkError> {
+        // The receiver is gone only at shutdown; nothing is left to apply.
+        let emit = |change| async move {
+            let _ = changes.send(change).await;
+        };
         let mut known = self.topics.lock().await;
         for topic in self.finish_pending_deletions().await? {
             known.remove(&topic);
-            remove_local(replica_manager, &topic);
+            emit(TopicChange::Deleted(topic)).await;
         }
         let fresh: BTreeMap<String, TopicMetadata> = self
             .zk
             .get_all_topics(self.broker.broker_id)
             .await?
             .into_iter()
-            .map(|t| (t.name.clone(), t))
+            .map(|t| (t.name.clone(), TopicMetadata::from(t)))
             .collect();
         for (name, old) in known.iter() {
             if !fresh.contains_key(name) {
                 tracing::info!(topic = %name, topic_id = %old.topic_id, "topic deleted in ZooKeeper by another writer; deleting it here");
-                remove_local(replica_manager, name);
+                emit(TopicChange::Deleted(name.clone())).await;
             }
         }
         for (name, topic) in &fresh {
@@ -535,14 +547,18 @@ impl ZookeeperMetadataStore {
             if old == Some(topic) {
                 continue;
             }
-            if old.is_some_and(|o| o.topic_id != topic.topic_id) {
+            let recreated = old.is_some_and(|o| o.topic_id != topic.topic_id);
+            if recreated {
                 tracing::info!(topic = %name, "topic re-created in ZooKeeper with a new topic id; replacing it here");
-                remove_local(replica_manager, name);
+                emit(TopicChange::Deleted(name.clone())).await;
             }
             tracing::info!(topic = %name, partitions = topic.partitions, configs = ?topic.configs, "applying topic from ZooKeeper");
-            if let Err(e) = replica_manager.install_topic(topic.clone()) {
-                tracing::warn!(topic = %name, error = %e, "cannot apply topic from ZooKeeper");
-            }
+            emit(if old.is_none() || recreated {
+                TopicChange::Created(topic.clone())
+            } else {
+                TopicChange::Altered(topic.clone())
+            })
+            .await;
         }
         *known = fresh;
         self.save_mirror(&known);
@@ -550,9 +566,24 @@ impl ZookeeperMetadataStore {
     }
 }
 
-fn remove_local(replica_manager: &ReplicaManager, topic: &str) {
-    if let Err(e) = replica_manager.remove_topic(topic) {
-        tracing::warn!(topic, error = %e, "cannot delete topic locally");
+impl From<ZkTopic> for TopicMetadata {
+    fn from(t: ZkTopic) -> Self {
+        TopicMetadata {
+            name: t.name,
+            topic_id: t.topic_id,
+            partitions: t.partitions,
+            configs: t.configs,
+        }
+    }
+}
+
+/// The znode view of a topic.
+fn to_zk(t: &TopicMetadata) -> ZkTopic {
+    ZkTopic {
+        name: t.name.clone(),
+        topic_id: t.topic_id,
+        partitions: t.partitions,
+        configs: t.configs.clone(),
     }
 }
 
@@ -582,7 +613,13 @@ impl MetadataStore for ZookeeperMetadataStore {
 
     async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError> {
         let mut known = self.topics.lock().await;
-        let fresh = self.zk.get_all_topics(self.broker.broker_id).await?;
+        let fresh: Vec<TopicMetadata> = self
+            .zk
+            .get_all_topics(self.broker.broker_id)
+            .await?
+            .into_iter()
+            .map(TopicMetadata::from)
+            .collect();
         *known = fresh.iter().map(|t| (t.name.clone(), t.clone())).collect();
         self.save_mirror(&known);
         Ok(fresh)
@@ -592,7 +629,11 @@ impl MetadataStore for ZookeeperMetadataStore {
         let mut known = self.topics.lock().await;
         match self
             .zk
-            .create_topic(topic, self.broker.broker_id, self.epoch_for_writes())
+            .create_topic(
+                &to_zk(topic),
+                self.broker.broker_id,
+                self.epoch_for_writes(),
+            )
             .await
         {
             Ok(()) => {}
@@ -636,14 +677,14 @@ impl MetadataStore for ZookeeperMetadataStore {
                 .get_topic(&topic.name, self.broker.broker_id)
                 .await?
             {
-                Some(old) => old,
+                Some(old) => TopicMetadata::from(old),
                 None => return Err(MetadataError::UnknownTopic(topic.name.clone())),
             },
         };
         if topic.partitions != old.partitions {
             self.zk
                 .set_partition_count(
-                    topic,
+                    &to_zk(topic),
                     old.partitions,
                     self.broker.broker_id,
                     self.epoch_for_writes(),

@@ -147,7 +147,8 @@ pub(crate) async fn create_topic(
         })?;
     broker
         .replica_manager
-        .install_topic(metadata.clone())
+        .install_topic_async(metadata.clone())
+        .await
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))?;
     tracing::info!(topic = name, partitions, topic_id = %metadata.topic_id, "created topic");
     Ok(metadata)
@@ -340,7 +341,8 @@ async fn delete_topic(broker: &Broker, name: &str) -> Result<(), Refusal> {
         .map_err(store_refusal)?;
     broker
         .replica_manager
-        .remove_topic(name)
+        .remove_topic_async(name)
+        .await
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))?;
     crate::metrics::topic_deleted(name);
     tracing::info!(topic = name, "deleted topic");
@@ -445,6 +447,7 @@ pub(crate) async fn update_topic(broker: &Broker, metadata: TopicMetadata) -> Re
         })?;
     broker
         .replica_manager
-        .install_topic(metadata)
+        .install_topic_async(metadata)
+        .await
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))
 }

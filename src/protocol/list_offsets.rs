@@ -23,21 +23,31 @@ pub(super) async fn handle(
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let found = broker.replica_manager.topic(topic.name.0.as_str());
-        let partitions = topic
-            .partitions
-            .iter()
-            .map(|p| {
-                let base = ListOffsetsPartitionResponse::default()
-                    .with_partition_index(p.partition_index)
-                    .with_timestamp(-1)
-                    .with_offset(-1)
-                    .with_leader_epoch(-1);
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let base = ListOffsetsPartitionResponse::default()
+                .with_partition_index(p.partition_index)
+                .with_timestamp(-1)
+                .with_offset(-1)
+                .with_leader_epoch(-1);
+            partitions.push(
                 match found.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                    // A timestamp is looked up in the time index and the log
+                    // files: on the blocking pool, off the reactor.
+                    Some(partition) if p.timestamp >= 0 => {
+                        let (partition, ts) = (partition.clone(), p.timestamp);
+                        let fallback = base.clone();
+                        tokio::task::spawn_blocking(move || lookup(&partition, ts, version, base))
+                            .await
+                            .unwrap_or_else(|_| {
+                                fallback.with_error_code(ResponseError::KafkaStorageError.code())
+                            })
+                    }
                     Some(partition) => lookup(partition, p.timestamp, version, base),
                     None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
-                }
-            })
-            .collect();
+                },
+            );
+        }
         topics.push(
             ListOffsetsTopicResponse::default()
                 .with_name(topic.name)

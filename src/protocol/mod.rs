@@ -521,30 +521,8 @@ fn encode_response<T: Encodable + HeaderVersion>(
     Ok(out)
 }
 
-/// Kafka's legal topic name: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
-pub fn validate_topic_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("topic name is empty".into());
-    }
-    if name == "." || name == ".." {
-        return Err(format!("topic name cannot be \"{name}\""));
-    }
-    if name.len() > 249 {
-        return Err(format!(
-            "topic name is {} characters long, more than the maximum 249",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "topic name {name:?} contains {c:?}; legal characters are ASCII alphanumerics, '.', '_' and '-'"
-        ));
-    }
-    Ok(())
-}
+/// Kafka's legal topic name (it lives with the config, which validates declared topics too).
+pub use crate::config::validate_topic_name;
 
 #[cfg(test)]
 mod tests {

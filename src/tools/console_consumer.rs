@@ -18,14 +18,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
-use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::messages::{BrokerId, FetchRequest, OffsetCommitRequest, OffsetFetchRequest};
+use kafka_protocol::messages::{BrokerId, FetchRequest};
 use uuid::Uuid;
 
-use super::{connect, deadline, group_id, num_prop, parse_props, str_bytes, ToolError};
+use super::{connect, deadline, num_prop, parse_props, ToolError};
 use crate::client::records::{batches, for_each_record, RecordView};
 use crate::client::{fetch_version, topic_name, Client, TopicInfo, TOPIC_ID_VERSION};
 use crate::records::Header;
@@ -484,45 +480,6 @@ impl Consumer {
         self.committed.extend(moved);
         Ok(())
     }
-}
-
-/// Builds an OffsetCommit of a simple consumer (generation -1, no member).
-pub(crate) fn simple_commit(
-    group: &str,
-    offsets: &[(String, Vec<(i32, i64)>)],
-) -> OffsetCommitRequest {
-    OffsetCommitRequest::default()
-        .with_group_id(group_id(group))
-        .with_generation_id_or_member_epoch(-1)
-        .with_member_id(str_bytes(""))
-        .with_retention_time_ms(-1)
-        .with_topics(
-            offsets
-                .iter()
-                .map(|(t, parts)| {
-                    OffsetCommitRequestTopic::default()
-                        .with_name(topic_name(t))
-                        .with_partitions(
-                            parts
-                                .iter()
-                                .map(|&(p, o)| {
-                                    OffsetCommitRequestPartition::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(o)
-                                        .with_committed_leader_epoch(-1)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        )
-}
-
-/// An OffsetFetch for all of `group`'s offsets (single-group form, v1–v7).
-pub(crate) fn offset_fetch_all(group: &str) -> OffsetFetchRequest {
-    OffsetFetchRequest::default()
-        .with_group_id(group_id(group))
-        .with_topics(None::<Vec<OffsetFetchRequestTopic>>)
 }
 
 #[cfg(test)]

@@ -11,17 +11,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetCommitRequest,
     OffsetDeleteRequest, OffsetFetchRequest,
 };
 use kafka_protocol::ResponseError;
 
-use super::console_consumer::{offset_fetch_all, simple_commit};
-use super::{connect, coordinator, deadline, group_id, ToolError};
+use super::{connect, coordinator, deadline, group_id, str_bytes, ToolError};
 use crate::client::{topic_name, Client, TopicInfo};
 
 /// kafka-consumer-groups' flags.
@@ -823,6 +826,45 @@ pub fn parse_datetime(s: &str) -> Result<i64, ToolError> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Ok(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + sec * 1000 + millis)
+}
+
+/// Builds an OffsetCommit of a simple consumer (generation -1, no member).
+pub(crate) fn simple_commit(
+    group: &str,
+    offsets: &[(String, Vec<(i32, i64)>)],
+) -> OffsetCommitRequest {
+    OffsetCommitRequest::default()
+        .with_group_id(group_id(group))
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(str_bytes(""))
+        .with_retention_time_ms(-1)
+        .with_topics(
+            offsets
+                .iter()
+                .map(|(t, parts)| {
+                    OffsetCommitRequestTopic::default()
+                        .with_name(topic_name(t))
+                        .with_partitions(
+                            parts
+                                .iter()
+                                .map(|&(p, o)| {
+                                    OffsetCommitRequestPartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(o)
+                                        .with_committed_leader_epoch(-1)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+}
+
+/// An OffsetFetch for all of `group`'s offsets (single-group form, v1–v7).
+pub(crate) fn offset_fetch_all(group: &str) -> OffsetFetchRequest {
+    OffsetFetchRequest::default()
+        .with_group_id(group_id(group))
+        .with_topics(None::<Vec<OffsetFetchRequestTopic>>)
 }
 
 #[cfg(test)]

@@ -10,7 +10,21 @@ use uuid::Uuid;
 use super::client::{NodeStat, ZkWatch, ZooKeeperClient};
 use super::json;
 use super::{BrokerInfo, ZkError};
-use crate::metadata::TopicMetadata;
+
+/// A topic as ZooKeeper holds it: `/brokers/topics/<t>` (partition count,
+/// topic id) and `/config/topics/<t>` (config overrides). zk/ knows nothing
+/// of the metadata store; `metadata::zookeeper` converts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZkTopic {
+    /// Topic name.
+    pub name: String,
+    /// Kafka topic id (KIP-516).
+    pub topic_id: Uuid,
+    /// Number of partitions, numbered `0..partitions`.
+    pub partitions: i32,
+    /// Topic-level config overrides.
+    pub configs: BTreeMap<String, String>,
+}
 
 /// The persistent paths Kafka creates at start-up (`ZkData.PersistentZkPaths`).
 pub const PERSISTENT_PATHS: &[&str] = &[
@@ -266,7 +280,7 @@ impl KafkaZkClient {
     /// Every topic: assignment, topic id and config overrides. A topic
     /// without a topic id (written by an old tool) gets one, written back as
     /// Kafka's controller does.
-    pub async fn get_all_topics(&self, broker_id: i32) -> Result<Vec<TopicMetadata>, ZkError> {
+    pub async fn get_all_topics(&self, broker_id: i32) -> Result<Vec<ZkTopic>, ZkError> {
         let mut topics = Vec::new();
         for name in self
             .zk
@@ -282,11 +296,7 @@ impl KafkaZkClient {
     }
 
     /// One topic, or `None` if it does not exist.
-    pub async fn get_topic(
-        &self,
-        name: &str,
-        broker_id: i32,
-    ) -> Result<Option<TopicMetadata>, ZkError> {
+    pub async fn get_topic(&self, name: &str, broker_id: i32) -> Result<Option<ZkTopic>, ZkError> {
         let path = topic_path(name);
         let Some((data, stat)) = self.zk.get(&path).await? else {
             return Ok(None);
@@ -307,7 +317,7 @@ impl KafkaZkClient {
             Some((data, _)) => json::parse_topic_config(&config_path, &data)?,
             None => BTreeMap::new(),
         };
-        Ok(Some(TopicMetadata {
+        Ok(Some(ZkTopic {
             name: name.to_string(),
             topic_id,
             partitions: assignment.partitions,
@@ -320,7 +330,7 @@ impl KafkaZkClient {
     /// controller does. `NodeExists` if the topic exists.
     pub async fn create_topic(
         &self,
-        topic: &TopicMetadata,
+        topic: &ZkTopic,
         broker_id: i32,
         controller_epoch: i32,
     ) -> Result<(), ZkError> {
@@ -367,7 +377,7 @@ impl KafkaZkClient {
     /// creates the new partitions' states.
     pub async fn set_partition_count(
         &self,
-        topic: &TopicMetadata,
+        topic: &ZkTopic,
         old_count: i32,
         broker_id: i32,
         controller_epoch: i32,
@@ -469,7 +479,7 @@ impl KafkaZkClient {
                     } else {
                         json::parse_topic_config(&znode, &data)?
                     };
-                    crate::metadata::merge_entity_config(&mut config, set, remove);
+                    crate::util::merge_entity_config(&mut config, set, remove);
                     self.zk
                         .set(
                             &znode,
@@ -480,7 +490,7 @@ impl KafkaZkClient {
                 }
                 None => {
                     let mut config = BTreeMap::new();
-                    crate::metadata::merge_entity_config(&mut config, set, remove);
+                    crate::util::merge_entity_config(&mut config, set, remove);
                     if let Some((parent, _)) = znode.rsplit_once('/') {
                         self.zk.mkdirs(parent).await?;
                     }

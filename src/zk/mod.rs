@@ -18,7 +18,7 @@ pub mod kafka;
 
 pub use client::{SessionEvent, ZkSettings, ZkWatch, ZooKeeperClient};
 pub use json::BrokerInfo;
-pub use kafka::{ControllerElection, KafkaZkClient, ZkWatch3};
+pub use kafka::{ControllerElection, KafkaZkClient, ZkTopic, ZkWatch3};
 
 /// Errors talking to ZooKeeper.
 #[derive(Debug, thiserror::Error)]
