@@ -169,13 +169,13 @@ impl BrokerMetrics {
                 &["api"],
             )?,
         )?;
-        let max_key = crate::protocol::SUPPORTED_APIS
+        let max_key = crate::protocol::APIS
             .iter()
             .map(|a| a.key as i16)
             .max()
             .unwrap_or(0);
         let mut apis: Vec<Option<ApiMetrics>> = (0..=max_key).map(|_| None).collect();
-        for api in crate::protocol::SUPPORTED_APIS {
+        for api in crate::protocol::APIS {
             let name = format!("{:?}", api.key);
             let handles = ApiMetrics {
                 requests: requests.get_metric_with_label_values(&[&name])?,

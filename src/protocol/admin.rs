@@ -11,6 +11,7 @@ use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
     DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
@@ -18,6 +19,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{validate_topic_name, Broker};
 use crate::config::BrokerConfig;
 use crate::metadata::{MetadataError, TopicMetadata};
@@ -447,4 +449,58 @@ pub(crate) async fn update_topic(broker: &Broker, metadata: TopicMetadata) -> Re
         .replica_manager
         .install_topic(metadata)
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))
+}
+
+/// CreateTopics (API 19).
+pub(super) struct CreateTopics;
+
+impl Api for CreateTopics {
+    const KEY: ApiKey = ApiKey::CreateTopics;
+    type Request = CreateTopicsRequest;
+    const MIN_VERSION: i16 = 2;
+    const MAX_VERSION: i16 = 7;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: CreateTopicsRequest,
+    ) -> Answer<Response<Self>> {
+        create_topics(broker, call.version, request).await.into()
+    }
+}
+
+/// DeleteTopics (API 20).
+pub(super) struct DeleteTopics;
+
+impl Api for DeleteTopics {
+    const KEY: ApiKey = ApiKey::DeleteTopics;
+    type Request = DeleteTopicsRequest;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 6;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DeleteTopicsRequest,
+    ) -> Answer<Response<Self>> {
+        delete_topics(broker, call.version, request).await.into()
+    }
+}
+
+/// CreatePartitions (API 37).
+pub(super) struct CreatePartitions;
+
+impl Api for CreatePartitions {
+    const KEY: ApiKey = ApiKey::CreatePartitions;
+    type Request = CreatePartitionsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 3;
+
+    async fn handle(
+        broker: &Broker,
+        _call: &Call<'_>,
+        request: CreatePartitionsRequest,
+    ) -> Answer<Response<Self>> {
+        create_partitions(broker, request).await.into()
+    }
 }

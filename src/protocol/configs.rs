@@ -8,6 +8,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
@@ -15,6 +16,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::admin::update_topic;
+use super::router::{Answer, Api, Call, Response};
 use super::Broker;
 use crate::config::{BrokerConfig, ConfigEntry};
 
@@ -311,4 +313,58 @@ async fn apply(
     update_topic(broker, metadata).await?;
     tracing::info!(topic = name, "altered topic configs");
     Ok(())
+}
+
+/// DescribeConfigs (API 32).
+pub(super) struct DescribeConfigs;
+
+impl Api for DescribeConfigs {
+    const KEY: ApiKey = ApiKey::DescribeConfigs;
+    type Request = DescribeConfigsRequest;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeConfigsRequest,
+    ) -> Answer<Response<Self>> {
+        describe(broker, call.version, request).into()
+    }
+}
+
+/// AlterConfigs (API 33).
+pub(super) struct AlterConfigs;
+
+impl Api for AlterConfigs {
+    const KEY: ApiKey = ApiKey::AlterConfigs;
+    type Request = AlterConfigsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 2;
+
+    async fn handle(
+        broker: &Broker,
+        _call: &Call<'_>,
+        request: AlterConfigsRequest,
+    ) -> Answer<Response<Self>> {
+        alter(broker, request).await.into()
+    }
+}
+
+/// IncrementalAlterConfigs (API 44).
+pub(super) struct IncrementalAlterConfigs;
+
+impl Api for IncrementalAlterConfigs {
+    const KEY: ApiKey = ApiKey::IncrementalAlterConfigs;
+    type Request = IncrementalAlterConfigsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
+
+    async fn handle(
+        broker: &Broker,
+        _call: &Call<'_>,
+        request: IncrementalAlterConfigsRequest,
+    ) -> Answer<Response<Self>> {
+        incremental_alter(broker, request).await.into()
+    }
 }

@@ -10,11 +10,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 use crate::replica_manager::{Partition, ReplicaManager};
 
@@ -184,4 +186,22 @@ fn read_all(rm: &ReplicaManager, wanted: &[Wanted], max_bytes: usize) -> Vec<Par
             data
         })
         .collect()
+}
+
+/// Fetch (API 1).
+pub(super) struct Fetch;
+
+impl Api for Fetch {
+    const KEY: ApiKey = ApiKey::Fetch;
+    type Request = FetchRequest;
+    const MIN_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 15;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: FetchRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

@@ -21,6 +21,7 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
     DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
@@ -31,6 +32,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 use crate::coordinator::group::JoinRequest;
 use crate::coordinator::records::OffsetValue;
@@ -584,5 +586,231 @@ pub(super) async fn offset_delete(
                 })
                 .collect(),
         ),
+    }
+}
+
+/// FindCoordinator (API 10).
+pub(super) struct FindCoordinator;
+
+impl Api for FindCoordinator {
+    const KEY: ApiKey = ApiKey::FindCoordinator;
+    type Request = FindCoordinatorRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: FindCoordinatorRequest,
+    ) -> Answer<Response<Self>> {
+        find_coordinator(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// JoinGroup (API 11).
+pub(super) struct JoinGroup;
+
+impl Api for JoinGroup {
+    const KEY: ApiKey = ApiKey::JoinGroup;
+    type Request = JoinGroupRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 9;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: JoinGroupRequest,
+    ) -> Answer<Response<Self>> {
+        join_group(
+            broker,
+            call.ctx,
+            call.version,
+            call.client_id.to_string(),
+            request,
+        )
+        .await
+        .into()
+    }
+}
+
+/// SyncGroup (API 14).
+pub(super) struct SyncGroup;
+
+impl Api for SyncGroup {
+    const KEY: ApiKey = ApiKey::SyncGroup;
+    type Request = SyncGroupRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 5;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: SyncGroupRequest,
+    ) -> Answer<Response<Self>> {
+        sync_group(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// Heartbeat (API 12).
+pub(super) struct Heartbeat;
+
+impl Api for Heartbeat {
+    const KEY: ApiKey = ApiKey::Heartbeat;
+    type Request = HeartbeatRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: HeartbeatRequest,
+    ) -> Answer<Response<Self>> {
+        heartbeat(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// LeaveGroup (API 13).
+pub(super) struct LeaveGroup;
+
+impl Api for LeaveGroup {
+    const KEY: ApiKey = ApiKey::LeaveGroup;
+    type Request = LeaveGroupRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 5;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: LeaveGroupRequest,
+    ) -> Answer<Response<Self>> {
+        leave_group(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// OffsetCommit (API 8).
+pub(super) struct OffsetCommit;
+
+impl Api for OffsetCommit {
+    const KEY: ApiKey = ApiKey::OffsetCommit;
+    type Request = OffsetCommitRequest;
+    const MIN_VERSION: i16 = 2;
+    const MAX_VERSION: i16 = 8;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: OffsetCommitRequest,
+    ) -> Answer<Response<Self>> {
+        offset_commit(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// OffsetFetch (API 9).
+pub(super) struct OffsetFetch;
+
+impl Api for OffsetFetch {
+    const KEY: ApiKey = ApiKey::OffsetFetch;
+    type Request = OffsetFetchRequest;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 8;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: OffsetFetchRequest,
+    ) -> Answer<Response<Self>> {
+        offset_fetch(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// DescribeGroups (API 15).
+pub(super) struct DescribeGroups;
+
+impl Api for DescribeGroups {
+    const KEY: ApiKey = ApiKey::DescribeGroups;
+    type Request = DescribeGroupsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 5;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeGroupsRequest,
+    ) -> Answer<Response<Self>> {
+        describe_groups(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// ListGroups (API 16).
+pub(super) struct ListGroups;
+
+impl Api for ListGroups {
+    const KEY: ApiKey = ApiKey::ListGroups;
+    type Request = ListGroupsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ListGroupsRequest,
+    ) -> Answer<Response<Self>> {
+        list_groups(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// DeleteGroups (API 42).
+pub(super) struct DeleteGroups;
+
+impl Api for DeleteGroups {
+    const KEY: ApiKey = ApiKey::DeleteGroups;
+    type Request = DeleteGroupsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 2;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DeleteGroupsRequest,
+    ) -> Answer<Response<Self>> {
+        delete_groups(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// OffsetDelete (API 47).
+pub(super) struct OffsetDelete;
+
+impl Api for OffsetDelete {
+    const KEY: ApiKey = ApiKey::OffsetDelete;
+    type Request = OffsetDeleteRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 0;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: OffsetDeleteRequest,
+    ) -> Answer<Response<Self>> {
+        offset_delete(broker, call.ctx, call.version, request)
+            .await
+            .into()
     }
 }

@@ -5,8 +5,10 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 use crate::replica_manager::Partition;
 
@@ -75,4 +77,22 @@ fn lookup(
             },
         }
     })
+}
+
+/// ListOffsets (API 2).
+pub(super) struct ListOffsets;
+
+impl Api for ListOffsets {
+    const KEY: ApiKey = ApiKey::ListOffsets;
+    type Request = ListOffsetsRequest;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 7;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ListOffsetsRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

@@ -2,9 +2,12 @@
 //! API key to the handler of that API, and encodes the response.
 //!
 //! Invariants:
-//! - [`SUPPORTED_APIS`] is the single table of what the broker implements; the
-//!   ApiVersions answer is derived from it and the router refuses anything
-//!   outside it, so the advertised versions cannot drift from the handled ones.
+//! - [`APIS`] is the single table of what the broker implements, built from
+//!   one registration per API (`apis!` below, see [`router`]): the ApiVersions
+//!   answer and the dispatch both come from it, and the router refuses
+//!   anything outside it, so the advertised versions cannot drift from the
+//!   served ones. Adding an API: one file with a type implementing
+//!   [`Api`], one `mod` line and one line in `apis!`.
 //! - Handlers never panic and never fail the connection for a problem with
 //!   the request's content: they answer the Kafka error code. Only an
 //!   undecodable frame closes the connection.
@@ -19,6 +22,7 @@ mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod router;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +41,7 @@ use crate::producer_ids::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
 
 pub use admin::TopicRefused;
+pub use router::{Api, ApiSupport};
 
 /// What the handlers know of the connection a request came in on.
 pub struct RequestContext {
@@ -46,58 +51,33 @@ pub struct RequestContext {
     pub advertised: Arc<Listener>,
 }
 
-/// One implemented API: the versions advertised in ApiVersions and the
-/// lowest version the broker can decode (below it the request is refused).
-#[derive(Clone, Copy, Debug)]
-pub struct ApiSupport {
-    /// The API.
-    pub key: ApiKey,
-    /// Lowest version advertised (0 where clients probe it, see KAFKA-COMPAT.md).
-    pub min_advertised: i16,
-    /// Lowest version actually decoded.
-    pub min_decoded: i16,
-    /// Highest version advertised and handled.
-    pub max: i16,
+router::apis! {
+    produce::Produce,
+    fetch::Fetch,
+    list_offsets::ListOffsets,
+    metadata::Metadata,
+    api_versions::ApiVersions,
+    admin::CreateTopics,
+    admin::DeleteTopics,
+    configs::DescribeConfigs,
+    configs::AlterConfigs,
+    admin::CreatePartitions,
+    configs::IncrementalAlterConfigs,
+    metadata::DescribeCluster,
+    delete_records::DeleteRecords,
+    groups::FindCoordinator,
+    groups::JoinGroup,
+    groups::SyncGroup,
+    groups::Heartbeat,
+    groups::LeaveGroup,
+    groups::OffsetCommit,
+    groups::OffsetFetch,
+    groups::DescribeGroups,
+    groups::ListGroups,
+    groups::DeleteGroups,
+    groups::OffsetDelete,
+    init_producer_id::InitProducerId,
 }
-
-const fn api(key: ApiKey, min_advertised: i16, min_decoded: i16, max: i16) -> ApiSupport {
-    ApiSupport {
-        key,
-        min_advertised,
-        min_decoded,
-        max,
-    }
-}
-
-/// Every API this broker implements, with Kafka 3.5-like maxima (kafka-python
-/// infers the broker release from these ranges).
-pub const SUPPORTED_APIS: &[ApiSupport] = &[
-    api(ApiKey::Produce, 0, 3, 9),
-    api(ApiKey::Fetch, 4, 4, 15),
-    api(ApiKey::ListOffsets, 0, 1, 7),
-    api(ApiKey::Metadata, 0, 0, 12),
-    api(ApiKey::ApiVersions, 0, 0, 3),
-    api(ApiKey::CreateTopics, 2, 2, 7),
-    api(ApiKey::DeleteTopics, 1, 1, 6),
-    api(ApiKey::DescribeConfigs, 1, 1, 4),
-    api(ApiKey::AlterConfigs, 0, 0, 2),
-    api(ApiKey::CreatePartitions, 0, 0, 3),
-    api(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
-    api(ApiKey::DescribeCluster, 0, 0, 1),
-    api(ApiKey::DeleteRecords, 0, 0, 2),
-    api(ApiKey::FindCoordinator, 0, 0, 4),
-    api(ApiKey::JoinGroup, 0, 0, 9),
-    api(ApiKey::SyncGroup, 0, 0, 5),
-    api(ApiKey::Heartbeat, 0, 0, 4),
-    api(ApiKey::LeaveGroup, 0, 0, 5),
-    api(ApiKey::OffsetCommit, 0, 2, 8),
-    api(ApiKey::OffsetFetch, 0, 1, 8),
-    api(ApiKey::DescribeGroups, 0, 0, 5),
-    api(ApiKey::ListGroups, 0, 0, 4),
-    api(ApiKey::DeleteGroups, 0, 0, 2),
-    api(ApiKey::OffsetDelete, 0, 0, 0),
-    api(ApiKey::InitProducerId, 0, 0, 4),
-];
 
 /// Why a frame could not be served; the connection is closed.
 #[derive(Debug, thiserror::Error)]
@@ -190,7 +170,7 @@ impl Broker {
         let version = i16::from_be_bytes([frame[2], frame[3]]);
         let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
         let key = ApiKey::try_from(raw_key).map_err(|_| ProtocolError::UnknownApi(raw_key))?;
-        let support = SUPPORTED_APIS
+        let support = APIS
             .iter()
             .find(|a| a.key == key)
             .ok_or(ProtocolError::UnknownApi(raw_key))?;
@@ -199,7 +179,7 @@ impl Broker {
             let body = api_versions::unsupported_version_response();
             return encode_response(key, correlation_id, 0, &body).map(|b| Reply::Now(Some(b)));
         }
-        if version < support.min_decoded || version > support.max {
+        if !support.serves(version) {
             return Err(ProtocolError::UnsupportedVersion { key, version });
         }
         let header_version = key.request_header_version(version);
@@ -210,139 +190,19 @@ impl Broker {
                 reason: e.to_string(),
             }
         })?;
-        let span = tracing::debug_span!(
-            "request",
-            api = ?key,
-            version,
-            correlation_id,
-            client_id = header.client_id.as_deref().unwrap_or("")
-        );
+        let client_id = header.client_id.as_deref().unwrap_or("");
+        let span = tracing::debug_span!("request", api = ?key, version, correlation_id, client_id);
         let _enter = span.enter();
-        let cid = header.correlation_id;
-        macro_rules! serve {
-            ($module:ident) => {{
-                let request = decode(key, version, &mut frame)?;
-                let response = $module::handle(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }};
-        }
-        if key == ApiKey::Produce {
-            let request = decode(key, version, &mut frame)?;
-            let Some(appended) = produce::handle(self, ctx, version, request).await else {
-                return Ok(Reply::Now(None)); // acks=0
-            };
-            let complete = appended.is_complete();
-            let response = async move {
-                let response = appended.complete().await;
-                encode_response(key, cid, version, &response)
-            };
-            return if complete {
-                response.await.map(|b| Reply::Now(Some(b)))
-            } else {
-                Ok(Reply::Later(Box::pin(response)))
-            };
-        }
-        let response = match key {
-            ApiKey::Fetch => serve!(fetch),
-            ApiKey::ListOffsets => serve!(list_offsets),
-            ApiKey::DeleteRecords => serve!(delete_records),
-            ApiKey::Metadata => serve!(metadata),
-            ApiKey::ApiVersions => serve!(api_versions),
-            ApiKey::CreateTopics => {
-                let request = decode(key, version, &mut frame)?;
-                let response = admin::create_topics(self, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DeleteTopics => {
-                let request = decode(key, version, &mut frame)?;
-                let response = admin::delete_topics(self, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::CreatePartitions => {
-                let request = decode(key, version, &mut frame)?;
-                let response = admin::create_partitions(self, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DescribeConfigs => {
-                let request = decode(key, version, &mut frame)?;
-                let response = configs::describe(self, version, request);
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::AlterConfigs => {
-                let request = decode(key, version, &mut frame)?;
-                let response = configs::alter(self, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::IncrementalAlterConfigs => {
-                let request = decode(key, version, &mut frame)?;
-                let response = configs::incremental_alter(self, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::InitProducerId => serve!(init_producer_id),
-            ApiKey::DescribeCluster => {
-                let request = decode(key, version, &mut frame)?;
-                let response = metadata::describe_cluster(self, ctx, request);
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::FindCoordinator => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::find_coordinator(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::JoinGroup => {
-                let request = decode(key, version, &mut frame)?;
-                let client_id = header.client_id.as_deref().unwrap_or("").to_string();
-                let response = groups::join_group(self, ctx, version, client_id, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::SyncGroup => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::sync_group(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::Heartbeat => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::heartbeat(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::LeaveGroup => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::leave_group(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::OffsetCommit => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::offset_commit(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::OffsetFetch => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::offset_fetch(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DescribeGroups => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::describe_groups(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::ListGroups => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::list_groups(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DeleteGroups => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::delete_groups(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::OffsetDelete => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::offset_delete(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            _ => Err(ProtocolError::UnknownApi(raw_key)),
+        let call = router::Call {
+            ctx,
+            version,
+            client_id,
+            correlation_id: header.correlation_id,
         };
-        response.map(Reply::Now)
+        // `frame` is now the request body; `router::dispatch` decodes it.
+        route(self, key, &call, frame)
+            .await
+            .unwrap_or(Err(ProtocolError::UnknownApi(raw_key)))
     }
 }
 
@@ -431,12 +291,14 @@ mod tests {
     }
 
     #[test]
-    fn supported_apis_are_decodable_by_kafka_protocol() {
-        for api in SUPPORTED_APIS {
+    fn registered_apis_are_unique_and_decodable_by_kafka_protocol() {
+        let mut seen = std::collections::HashSet::new();
+        for api in APIS {
+            assert!(seen.insert(api.key), "{:?} registered twice", api.key);
             let range = api.key.valid_versions();
-            assert!(api.min_decoded >= range.min, "{:?}", api.key);
+            assert!(api.min >= range.min, "{:?}", api.key);
             assert!(api.max <= range.max, "{:?}", api.key);
-            assert!(api.min_advertised <= api.min_decoded);
+            assert!(api.min <= api.max, "{:?}", api.key);
         }
     }
 }

@@ -18,12 +18,14 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::log::batch::{BatchHeader, LOG_OVERHEAD};
 use crate::replica_manager::Durable;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 
 /// Whether any batch in `records` has the transactional attribute (headers only).
@@ -191,5 +193,27 @@ fn record_errors(
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// Produce (API 0).
+pub(super) struct Produce;
+
+impl Api for Produce {
+    const KEY: ApiKey = ApiKey::Produce;
+    type Request = ProduceRequest;
+    const MIN_VERSION: i16 = 3;
+    const MAX_VERSION: i16 = 9;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ProduceRequest,
+    ) -> Answer<Response<Self>> {
+        match handle(broker, call.ctx, call.version, request).await {
+            None => Answer::Nothing, // acks=0
+            Some(appended) if appended.is_complete() => Answer::Now(appended.complete().await),
+            Some(appended) => Answer::Later(Box::pin(appended.complete())),
+        }
     }
 }
