@@ -970,8 +970,14 @@ impl Group {
         Ok(self.remove_member_and_update(&target, now))
     }
 
-    /// Offset commit checks (Kafka's `handleCommitOffsets` order). On success
-    /// the commit also counts as a heartbeat.
+    /// Whether an OffsetCommit may store offsets now, exactly as Kafka 3.5's
+    /// `GroupCoordinator.validateOffsetCommit` and `doCommitOffsets` decide:
+    /// a generation of -1 commits freely to an Empty group; otherwise the
+    /// member (and its static instance) must be current and the generation
+    /// the group's, else UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID /
+    /// ILLEGAL_GENERATION; a current member's commit is then accepted in
+    /// Stable and PreparingRebalance (its session timer restarts) and refused
+    /// in CompletingRebalance with REBALANCE_IN_PROGRESS.
     pub fn check_commit(
         &mut self,
         member_id: &str,
@@ -982,25 +988,37 @@ impl Group {
         if self.state == GroupState::Dead {
             return Err(E::CoordinatorNotAvailable);
         }
-        if self.is_fenced(instance, member_id) {
-            return Err(E::FencedInstanceId);
-        }
         if generation < 0 && self.state == GroupState::Empty {
             return Ok(());
         }
-        if self.state == GroupState::CompletingRebalance {
-            return Err(E::RebalanceInProgress);
-        }
-        if !self.has(member_id) {
+        if generation >= 0 || !member_id.is_empty() || instance.is_some() {
+            if let Some(instance) = instance {
+                match self.static_members.get(instance) {
+                    Some(current) if current != member_id => return Err(E::FencedInstanceId),
+                    Some(_) => {}
+                    None => return Err(E::UnknownMemberId),
+                }
+            }
+            if !self.has(member_id) {
+                return Err(E::UnknownMemberId);
+            }
+            if generation != self.generation {
+                return Err(E::IllegalGeneration);
+            }
+        } else if self.state != GroupState::Empty {
+            // Only members commit to a group that has members.
             return Err(E::UnknownMemberId);
         }
-        if generation != self.generation {
-            return Err(E::IllegalGeneration);
+        match self.state {
+            GroupState::CompletingRebalance => Err(E::RebalanceInProgress),
+            GroupState::Stable | GroupState::PreparingRebalance => {
+                if let Some(m) = self.members.get_mut(member_id) {
+                    m.last_heartbeat_ms = now;
+                }
+                Ok(())
+            }
+            GroupState::Empty | GroupState::Dead => Ok(()),
         }
-        if let Some(m) = self.members.get_mut(member_id) {
-            m.last_heartbeat_ms = now;
-        }
-        Ok(())
     }
 
     /// Session and rebalance timers: expires members whose session passed,
@@ -1172,6 +1190,52 @@ mod tests {
         let mut follower = follower;
         assert_eq!(&follower.try_recv().unwrap().assignment[..], b"B");
         (ra.member_id, rb.member_id)
+    }
+
+    /// Kafka 3.5's `validateOffsetCommit`/`doCommitOffsets`, state by state.
+    #[test]
+    fn offset_commit_rules_follow_kafka() {
+        // Empty: a generation of -1 commits; a member id must be known.
+        let mut g = Group::new("g", CFG, 0);
+        assert_eq!(g.check_commit("", None, -1, 0), Ok(()));
+        assert_eq!(g.check_commit("m", None, -1, 0), Ok(()));
+        assert_eq!(g.check_commit("m", None, 0, 0), Err(E::UnknownMemberId));
+        // CompletingRebalance: the current generation is told to rejoin, a stale one is illegal.
+        let mut joined = wait(g.join(req("", None, b"a"), 0));
+        let first = joined.try_recv().unwrap();
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        assert_eq!(
+            g.check_commit(&first.member_id, None, first.generation, 1),
+            Err(E::RebalanceInProgress)
+        );
+        assert_eq!(
+            g.check_commit(&first.member_id, None, first.generation - 1, 1),
+            Err(E::IllegalGeneration)
+        );
+        assert_eq!(g.check_commit("", None, -1, 1), Err(E::UnknownMemberId));
+        // Stable and PreparingRebalance: the current generation commits.
+        let mut g = Group::new("g", CFG, 0);
+        let (leader, follower) = stable_group(&mut g);
+        assert_eq!(g.check_commit(&follower, None, 2, 5), Ok(()));
+        assert_eq!(
+            g.check_commit(&follower, None, 1, 5),
+            Err(E::IllegalGeneration)
+        );
+        let _third = wait(g.join(req("", None, b"c"), 6));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert_eq!(g.check_commit(&leader, None, 2, 7), Ok(()));
+        assert_eq!(
+            g.check_commit(&leader, None, 1, 7),
+            Err(E::IllegalGeneration)
+        );
+        assert_eq!(
+            g.check_commit("nobody", None, 2, 7),
+            Err(E::UnknownMemberId)
+        );
+        assert_eq!(
+            g.check_commit(&leader, Some("unknown-instance"), 2, 7),
+            Err(E::UnknownMemberId)
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::admin::update_topic;
 use super::router::{Answer, Api, Call, Response};
 use super::Broker;
+use super::{legacy, ProtocolError, Reply};
 use crate::config::{BrokerConfig, ConfigEntry};
 
 const RESOURCE_TOPIC: i8 = 2;
@@ -321,7 +322,7 @@ pub(super) struct DescribeConfigs;
 impl Api for DescribeConfigs {
     const KEY: ApiKey = ApiKey::DescribeConfigs;
     type Request = DescribeConfigsRequest;
-    const MIN_VERSION: i16 = 1;
+    const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 4;
 
     async fn handle(
@@ -330,6 +331,26 @@ impl Api for DescribeConfigs {
         request: DescribeConfigsRequest,
     ) -> Answer<Response<Self>> {
         describe(broker, call.version, request).into()
+    }
+
+    /// v0 is v1 without `include_synonyms`; its answer has `is_default`.
+    async fn serve_legacy(
+        broker: &Broker,
+        _call: &Call<'_>,
+        body: bytes::Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let call = _call;
+        let request = legacy::decode_as(
+            Self::KEY,
+            call.version,
+            1,
+            legacy::widened(&[], &body, &[0]),
+        )?;
+        let response = describe(broker, call.version, request);
+        Ok(Reply::Now(Some(legacy::describe_configs_v0_response(
+            call.correlation_id,
+            &response,
+        ))))
     }
 }
 

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::router::{Answer, Api, Call, Response};
+use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::replica_manager::{Partition, ReplicaManager};
 
@@ -194,7 +195,7 @@ pub(super) struct Fetch;
 impl Api for Fetch {
     const KEY: ApiKey = ApiKey::Fetch;
     type Request = FetchRequest;
-    const MIN_VERSION: i16 = 4;
+    const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 15;
 
     async fn handle(
@@ -203,5 +204,22 @@ impl Api for Fetch {
         request: FetchRequest,
     ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
+    }
+
+    /// v0–v3: the body widened to v4; the answer in the old layout.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let widened = legacy::fetch_as_v4(version, &body).map_err(|e| e.at(Self::KEY, version))?;
+        let request = legacy::decode_as(Self::KEY, version, 4, widened)?;
+        let response = handle(broker, call.ctx, version, request).await;
+        Ok(Reply::Now(Some(legacy::fetch_response(
+            call.correlation_id,
+            version,
+            &response,
+        ))))
     }
 }

@@ -33,9 +33,11 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
+use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::coordinator::group::JoinRequest;
 use crate::coordinator::records::OffsetValue;
+use crate::coordinator::CommitPartition;
 use crate::coordinator::{CoordinatorError, GroupCoordinator};
 
 const GROUP_KEY: i8 = 0;
@@ -291,17 +293,16 @@ pub(super) async fn offset_commit(
             let parts = t
                 .partitions
                 .iter()
-                .map(|p| {
-                    (
-                        p.partition_index,
-                        p.committed_offset,
-                        if version >= 6 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        p.committed_metadata.as_ref().map(|m| m.to_string()),
-                    )
+                .map(|p| CommitPartition {
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: if version >= 6 {
+                        p.committed_leader_epoch
+                    } else {
+                        -1
+                    },
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                    commit_timestamp: -1,
                 })
                 .collect();
             (t.name.0.to_string(), parts)
@@ -316,6 +317,11 @@ pub(super) async fn offset_commit(
             topics,
         )
         .await;
+    commit_response(results)
+}
+
+/// The OffsetCommit answer to the coordinator's per-partition results.
+fn commit_response(results: crate::coordinator::PartitionResults) -> OffsetCommitResponse {
     OffsetCommitResponse::default().with_topics(
         results
             .into_iter()
@@ -701,7 +707,7 @@ pub(super) struct OffsetCommit;
 impl Api for OffsetCommit {
     const KEY: ApiKey = ApiKey::OffsetCommit;
     type Request = OffsetCommitRequest;
-    const MIN_VERSION: i16 = 2;
+    const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 8;
 
     async fn handle(
@@ -713,6 +719,40 @@ impl Api for OffsetCommit {
             .await
             .into()
     }
+
+    /// v0 (no generation or member) and v1 (a commit timestamp per
+    /// partition); the answer's layout is v2's.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let c = legacy::offset_commit_v0(version, &body).map_err(|e| e.at(Self::KEY, version))?;
+        let topics = c
+            .topics
+            .into_iter()
+            .map(|(name, partitions)| {
+                let partitions = partitions
+                    .into_iter()
+                    .map(|(partition, offset, timestamp, metadata)| CommitPartition {
+                        partition,
+                        offset,
+                        leader_epoch: -1,
+                        metadata,
+                        commit_timestamp: timestamp,
+                    })
+                    .collect();
+                (name, partitions)
+            })
+            .collect();
+        let results = coordinator(broker)
+            .commit_offsets(&c.group_id, c.generation_id, &c.member_id, None, topics)
+            .await;
+        let response = commit_response(results);
+        let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 2, 0, &response)?;
+        Ok(Reply::Now(Some(out)))
+    }
 }
 
 /// OffsetFetch (API 9).
@@ -721,7 +761,7 @@ pub(super) struct OffsetFetch;
 impl Api for OffsetFetch {
     const KEY: ApiKey = ApiKey::OffsetFetch;
     type Request = OffsetFetchRequest;
-    const MIN_VERSION: i16 = 1;
+    const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 8;
 
     async fn handle(
@@ -732,6 +772,20 @@ impl Api for OffsetFetch {
         offset_fetch(broker, call.ctx, call.version, request)
             .await
             .into()
+    }
+
+    /// v0's body and answer are v1's (v0 read what v0 committed: here the
+    /// offsets log, see the README).
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let request = legacy::decode_as(Self::KEY, version, 1, body)?;
+        let response = offset_fetch(broker, call.ctx, version, request).await;
+        let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 1, 0, &response)?;
+        Ok(Reply::Now(Some(out)))
     }
 }
 

@@ -180,7 +180,7 @@ impl Api for DescribeCluster {
     const KEY: ApiKey = ApiKey::DescribeCluster;
     type Request = DescribeClusterRequest;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 0;
 
     async fn handle(
         broker: &Broker,

@@ -19,6 +19,7 @@ mod delete_records;
 mod fetch;
 mod groups;
 mod init_producer_id;
+mod legacy;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -169,17 +170,23 @@ impl Broker {
         let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
         let version = i16::from_be_bytes([frame[2], frame[3]]);
         let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-        let key = ApiKey::try_from(raw_key).map_err(|_| ProtocolError::UnknownApi(raw_key))?;
-        let support = APIS
-            .iter()
-            .find(|a| a.key == key)
-            .ok_or(ProtocolError::UnknownApi(raw_key))?;
+        let Some(support) = ApiKey::try_from(raw_key)
+            .ok()
+            .and_then(|key| APIS.iter().find(|a| a.key == key))
+        else {
+            // Kafka closes the connection on an API key it does not know.
+            refused(&frame, &format!("API key {raw_key}"), version);
+            return Err(ProtocolError::UnknownApi(raw_key));
+        };
+        let key = support.key;
         if key == ApiKey::ApiVersions && version > support.max {
             // KIP-511: answer v0 with UNSUPPORTED_VERSION and our ranges so the client retries lower.
             let body = api_versions::unsupported_version_response();
             return encode_response(key, correlation_id, 0, &body).map(|b| Reply::Now(Some(b)));
         }
         if !support.serves(version) {
+            // Outside the advertised range: Kafka closes the connection too.
+            refused(&frame, &format!("{key:?}"), version);
             return Err(ProtocolError::UnsupportedVersion { key, version });
         }
         let header_version = key.request_header_version(version);
@@ -205,6 +212,48 @@ impl Broker {
             .unwrap_or(Err(ProtocolError::UnknownApi(raw_key)))
     }
 }
+
+/// The client id of a request header (v1 and v2 both carry it after the
+/// correlation id), for a log line about a request not otherwise decoded.
+fn client_id_of(frame: &[u8]) -> String {
+    let Some(len) = frame.get(8..10).map(|l| i16::from_be_bytes([l[0], l[1]])) else {
+        return String::new();
+    };
+    usize::try_from(len)
+        .ok()
+        .and_then(|len| frame.get(10..10 + len))
+        .map(|id| String::from_utf8_lossy(id).into_owned())
+        .unwrap_or_default()
+}
+
+/// Logs a request refused by closing the connection: one line naming the
+/// client id, the API and the version, at most [`REFUSALS_PER_SECOND`] a
+/// second (a client reconnecting in a loop cannot flood the log).
+fn refused(frame: &[u8], api: &str, version: i16) {
+    use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+    static SECOND: AtomicI64 = AtomicI64::new(0);
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let now = crate::util::now_ms() / 1000;
+    if SECOND.swap(now, Ordering::Relaxed) != now {
+        let suppressed = COUNT
+            .swap(0, Ordering::Relaxed)
+            .saturating_sub(REFUSALS_PER_SECOND);
+        if suppressed > 0 {
+            tracing::warn!(suppressed, "more refused requests were not logged");
+        }
+    }
+    if COUNT.fetch_add(1, Ordering::Relaxed) < REFUSALS_PER_SECOND {
+        tracing::warn!(
+            client_id = %client_id_of(frame),
+            api,
+            version,
+            "refusing a request this broker does not serve; closing the connection, as Kafka does"
+        );
+    }
+}
+
+/// Log lines about refused requests per second, at most.
+const REFUSALS_PER_SECOND: u32 = 10;
 
 /// What serving a request gives the connection.
 pub enum Reply {
@@ -295,10 +344,69 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for api in APIS {
             assert!(seen.insert(api.key), "{:?} registered twice", api.key);
+            // Below kafka-protocol's range, `Api::serve_legacy` serves.
             let range = api.key.valid_versions();
-            assert!(api.min >= range.min, "{:?}", api.key);
             assert!(api.max <= range.max, "{:?}", api.key);
             assert!(api.min <= api.max, "{:?}", api.key);
         }
+    }
+
+    /// Kafka 3.5.2's `validVersions` (clients/src/main/resources/common/message/*Request.json).
+    const KAFKA_3_5: &[(ApiKey, i16, i16)] = &[
+        (ApiKey::Produce, 0, 9),
+        (ApiKey::Fetch, 0, 15),
+        (ApiKey::ListOffsets, 0, 8),
+        (ApiKey::Metadata, 0, 12),
+        (ApiKey::OffsetCommit, 0, 8),
+        (ApiKey::OffsetFetch, 0, 8),
+        (ApiKey::FindCoordinator, 0, 4),
+        (ApiKey::JoinGroup, 0, 9),
+        (ApiKey::Heartbeat, 0, 4),
+        (ApiKey::LeaveGroup, 0, 5),
+        (ApiKey::SyncGroup, 0, 5),
+        (ApiKey::DescribeGroups, 0, 5),
+        (ApiKey::ListGroups, 0, 4),
+        (ApiKey::ApiVersions, 0, 3),
+        (ApiKey::CreateTopics, 0, 7),
+        (ApiKey::DeleteTopics, 0, 6),
+        (ApiKey::DeleteRecords, 0, 2),
+        (ApiKey::InitProducerId, 0, 4),
+        (ApiKey::DescribeConfigs, 0, 4),
+        (ApiKey::AlterConfigs, 0, 2),
+        (ApiKey::CreatePartitions, 0, 3),
+        (ApiKey::DeleteGroups, 0, 2),
+        (ApiKey::IncrementalAlterConfigs, 0, 1),
+        (ApiKey::OffsetDelete, 0, 0),
+        (ApiKey::DescribeCluster, 0, 0),
+        (ApiKey::DescribeLogDirs, 0, 4),
+        (ApiKey::OffsetForLeaderEpoch, 0, 4),
+        (ApiKey::DescribeProducers, 0, 0),
+        (ApiKey::ElectLeaders, 0, 2),
+        (ApiKey::ListPartitionReassignments, 0, 0),
+        (ApiKey::AlterPartitionReassignments, 0, 0),
+        (ApiKey::DescribeClientQuotas, 0, 1),
+        (ApiKey::AlterClientQuotas, 0, 1),
+    ];
+
+    #[test]
+    fn advertised_ranges_are_kafka_3_5s() {
+        for api in APIS {
+            let kafka = KAFKA_3_5.iter().find(|(k, _, _)| *k == api.key);
+            assert_eq!(
+                kafka.map(|&(_, min, max)| (min, max)),
+                Some((api.min, api.max)),
+                "{:?}: strom's range differs from Kafka 3.5's",
+                api.key
+            );
+        }
+    }
+
+    #[test]
+    fn client_id_is_read_from_the_header() {
+        let mut frame = vec![0, 99, 0, 1, 0, 0, 0, 7, 0, 3];
+        frame.extend_from_slice(b"cli");
+        assert_eq!(client_id_of(&frame), "cli");
+        assert_eq!(client_id_of(&frame[..9]), "");
+        assert_eq!(client_id_of(&frame[..11]), "");
     }
 }

@@ -26,6 +26,7 @@ use crate::log::batch::{BatchHeader, LOG_OVERHEAD};
 use crate::replica_manager::Durable;
 
 use super::router::{Answer, Api, Call, Response};
+use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 
 /// Whether any batch in `records` has the transactional attribute (headers only).
@@ -202,7 +203,7 @@ pub(super) struct Produce;
 impl Api for Produce {
     const KEY: ApiKey = ApiKey::Produce;
     type Request = ProduceRequest;
-    const MIN_VERSION: i16 = 3;
+    const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 9;
 
     async fn handle(
@@ -215,5 +216,30 @@ impl Api for Produce {
             Some(appended) if appended.is_complete() => Answer::Now(appended.complete().await),
             Some(appended) => Answer::Later(Box::pin(appended.complete())),
         }
+    }
+
+    /// v0–v2: the v3 body without a transactional id; the answer in the old layout.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: bytes::Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let (version, cid) = (call.version, call.correlation_id);
+        let request = legacy::decode_as(Self::KEY, version, 3, legacy::produce_as_v3(&body))?;
+        Ok(match handle(broker, call.ctx, version, request).await {
+            None => Reply::Now(None),
+            Some(appended) if appended.is_complete() => Reply::Now(Some(legacy::produce_response(
+                cid,
+                version,
+                &appended.complete().await,
+            ))),
+            Some(appended) => Reply::Later(Box::pin(async move {
+                Ok(legacy::produce_response(
+                    cid,
+                    version,
+                    &appended.complete().await,
+                ))
+            })),
+        })
     }
 }

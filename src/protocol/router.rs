@@ -9,13 +9,14 @@
 //!   compile, and the advertised range is the range the handler is called for.
 //! - A registered API's key is unique (a unit test walks the table) and its
 //!   range lies within what kafka-protocol can decode and encode.
-//! - Every request body is decoded at one place, [`dispatch`].
+//! - Every request body is decoded at one place, [`dispatch`] (which hands
+//!   the versions kafka-protocol no longer knows to [`Api::serve_legacy`]).
 
 use std::future::Future;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::Request;
+use kafka_protocol::protocol::{Message, Request};
 
 use super::{decode, encode_response, Broker, ProtocolError, Reply, RequestContext};
 
@@ -68,6 +69,21 @@ pub trait Api {
         call: &Call<'_>,
         request: Self::Request,
     ) -> impl Future<Output = Answer<Response<Self>>> + Send;
+
+    /// Serves a version below kafka-protocol's range (Kafka 3.5 serves it,
+    /// kafka-protocol 0.18 follows Kafka 4.0, which dropped it): decodes the
+    /// body and encodes the answer with [`super::legacy`]. Only APIs whose
+    /// `MIN_VERSION` is below kafka-protocol's override it; the conformance
+    /// test (tests/conformance.rs) sends every registered version.
+    fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> impl Future<Output = Result<Reply, ProtocolError>> + Send {
+        let _ = (broker, body);
+        let (key, version) = (Self::KEY, call.version);
+        async move { Err(ProtocolError::UnsupportedVersion { key, version }) }
+    }
 }
 
 /// One row of the ApiVersions answer.
@@ -109,6 +125,9 @@ where
 {
     let key = A::KEY;
     let version = call.version;
+    if version < <A::Request as Message>::VERSIONS.min {
+        return A::serve_legacy(broker, call, body).await;
+    }
     let request: A::Request = decode(key, version, &mut body)?;
     let cid = call.correlation_id;
     match A::handle(broker, call, request).await {
