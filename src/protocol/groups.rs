@@ -5,6 +5,7 @@
 //! version-gated fields only for the versions that carry them.
 
 use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -729,6 +730,11 @@ impl Api for OffsetCommit {
     ) -> Result<Reply, ProtocolError> {
         let version = call.version;
         let c = legacy::offset_commit_v0(version, &body).map_err(|e| e.at(Self::KEY, version))?;
+        if version == 0 && broker.metadata.keeps_consumer_offsets() {
+            let response = commit_to_zookeeper(broker, c).await;
+            let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 2, 0, &response)?;
+            return Ok(Reply::Now(Some(out)));
+        }
         let topics = c
             .topics
             .into_iter()
@@ -755,6 +761,88 @@ impl Api for OffsetCommit {
     }
 }
 
+/// OffsetCommit v0 in ZooKeeper mode, as Kafka 3.5's
+/// `commitOffsetsToZookeeper`: no group checks; each offset of an existing
+/// partition goes to `/consumers/<group>/offsets/<topic>/<partition>`.
+async fn commit_to_zookeeper(broker: &Broker, c: legacy::OffsetCommitV0) -> OffsetCommitResponse {
+    let max_metadata = usize::try_from(broker.config.offset_metadata_max_bytes).unwrap_or(0);
+    let mut topics = Vec::with_capacity(c.topics.len());
+    for (name, partitions) in c.topics {
+        let known = broker.replica_manager.topic(&name);
+        let mut results = Vec::with_capacity(partitions.len());
+        for (partition, offset, _timestamp, metadata) in partitions {
+            let error = if known
+                .as_ref()
+                .and_then(|t| t.partition(partition))
+                .is_none()
+            {
+                ResponseError::UnknownTopicOrPartition.code()
+            } else if metadata.is_some_and(|m| m.len() > max_metadata) {
+                ResponseError::OffsetMetadataTooLarge.code()
+            } else {
+                match broker
+                    .metadata
+                    .commit_consumer_offset(&c.group_id, &name, partition, offset)
+                    .await
+                {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        tracing::warn!(group = %c.group_id, topic = %name, partition, error = %e, "OffsetCommit v0 to ZooKeeper failed");
+                        ResponseError::UnknownServerError.code()
+                    }
+                }
+            };
+            results.push(
+                OffsetCommitResponsePartition::default()
+                    .with_partition_index(partition)
+                    .with_error_code(error),
+            );
+        }
+        topics.push(
+            OffsetCommitResponseTopic::default()
+                .with_name(TopicName(s(&name)))
+                .with_partitions(results),
+        );
+    }
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// OffsetFetch v0 in ZooKeeper mode, as Kafka 3.5's `getConsumerOffset`
+/// path: offset -1 and no error where none was committed.
+async fn fetch_from_zookeeper(broker: &Broker, request: OffsetFetchRequest) -> OffsetFetchResponse {
+    let group = request.group_id.0.as_str();
+    let mut topics = Vec::new();
+    for t in request.topics.unwrap_or_default() {
+        let mut partitions = Vec::with_capacity(t.partition_indexes.len());
+        for p in t.partition_indexes {
+            let (offset, error) = match broker
+                .metadata
+                .consumer_offset(group, t.name.0.as_str(), p)
+                .await
+            {
+                Ok(found) => (found.unwrap_or(-1), 0),
+                Err(e) => {
+                    tracing::warn!(group, topic = %t.name.0, partition = p, error = %e, "OffsetFetch v0 from ZooKeeper failed");
+                    (-1, ResponseError::UnknownServerError.code())
+                }
+            };
+            partitions.push(
+                OffsetFetchResponsePartition::default()
+                    .with_partition_index(p)
+                    .with_committed_offset(offset)
+                    .with_metadata(Some(s("")))
+                    .with_error_code(error),
+            );
+        }
+        topics.push(
+            OffsetFetchResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions),
+        );
+    }
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
 /// OffsetFetch (API 9).
 pub(super) struct OffsetFetch;
 
@@ -774,16 +862,20 @@ impl Api for OffsetFetch {
             .into()
     }
 
-    /// v0's body and answer are v1's (v0 read what v0 committed: here the
-    /// offsets log, see the README).
+    /// v0's body and answer are v1's; v0 reads what v0 committed: in
+    /// ZooKeeper mode from ZooKeeper, in standalone mode the offsets log.
     async fn serve_legacy(
         broker: &Broker,
         call: &Call<'_>,
         body: Bytes,
     ) -> Result<Reply, ProtocolError> {
         let version = call.version;
-        let request = legacy::decode_as(Self::KEY, version, 1, body)?;
-        let response = offset_fetch(broker, call.ctx, version, request).await;
+        let request: OffsetFetchRequest = legacy::decode_as(Self::KEY, version, 1, body)?;
+        let response = if broker.metadata.keeps_consumer_offsets() {
+            fetch_from_zookeeper(broker, request).await
+        } else {
+            offset_fetch(broker, call.ctx, version, request).await
+        };
         let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 1, 0, &response)?;
         Ok(Reply::Now(Some(out)))
     }
