@@ -8,9 +8,9 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{FetchResponse, ProduceRequest, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use strom::log::batch::testing::build_batch;
 use strom::log::index::OffsetIndex;
 use strom::log::{Log, LogConfig};
+use strom::records::testing::build_batch;
 
 /// A batch of `n` records of `size`-byte values, as a producer sends it.
 fn batch(n: usize, size: usize) -> Vec<u8> {

@@ -40,6 +40,18 @@ pub enum ConfigError {
     /// An unknown topic config (INVALID_CONFIG at the protocol edge).
     #[error("unknown configuration {0}")]
     UnknownConfig(String),
+    /// A broker property name neither strom nor Kafka knows, in the config
+    /// file or an `--override` (a typo: refused at start).
+    #[error("unknown broker property {name:?} in the {source_name}{}", suggestion_text(.suggestion))]
+    UnknownProperty {
+        name: String,
+        source_name: &'static str,
+        suggestion: Option<&'static str>,
+    },
+}
+
+fn suggestion_text(suggestion: &Option<&'static str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!("; did you mean {s:?}?"))
 }
 
 /// One listener, `NAME://host:port`. `host` is "" for all interfaces and keeps
@@ -147,6 +159,9 @@ pub struct BrokerConfig {
     pub offsets_topic_replication_factor: i16,
     /// `offsets.topic.segment.bytes`.
     pub offsets_topic_segment_bytes: i32,
+    /// `offsets.topic.compression.codec`: the codec id (0 none, 1 gzip,
+    /// 2 snappy, 3 lz4, 4 zstd) of the coordinator's batches.
+    pub offsets_topic_compression_codec: i32,
     /// `offsets.retention.minutes`.
     pub offsets_retention_minutes: i32,
     /// `offsets.retention.check.interval.ms`.
@@ -185,18 +200,25 @@ pub struct BrokerConfig {
     pub num_io_threads: i32,
     /// `num.recovery.threads.per.data.dir`.
     pub num_recovery_threads_per_data_dir: i32,
-    /// `queued.max.requests`.
-    pub queued_max_requests: i32,
-    /// `connections.max.idle.ms`.
+    /// `queued.max.request.bytes`: memory for request frames across
+    /// connections; `None` (a value <= 0) is unbounded.
+    pub queued_max_request_bytes: Option<u64>,
+    /// `connections.max.idle.ms`; negative: never.
     pub connections_max_idle_ms: i64,
     /// `max.connections.per.ip`.
     pub max_connections_per_ip: i32,
+    /// `max.connections.per.ip.overrides`: (host or IP, limit), in the order given.
+    pub max_connections_per_ip_overrides: Vec<(String, i32)>,
     /// `socket.send.buffer.bytes` (-1 = OS default).
     pub socket_send_buffer_bytes: i32,
     /// `socket.receive.buffer.bytes` (-1 = OS default).
     pub socket_receive_buffer_bytes: i32,
     /// `fetch.max.bytes`: largest Fetch response.
     pub fetch_max_bytes: i32,
+    /// `quota.window.num`: samples of a client quota's rate.
+    pub quota_window_num: i32,
+    /// `quota.window.size.seconds`: span of one sample.
+    pub quota_window_size_seconds: i32,
     /// `log.cleaner.enable`.
     pub log_cleaner_enable: bool,
     /// `log.cleaner.threads`.
@@ -218,6 +240,27 @@ pub struct BrokerConfig {
     pub declared_topics: Vec<DeclaredTopic>,
     /// Known properties set explicitly (after precedence), trimmed.
     explicit: BTreeMap<String, String>,
+}
+
+/// `max.connections.per.ip.overrides`: Kafka's `host1:100,127.0.0.1:200`
+/// (an IPv6 address keeps its colons: the limit follows the last one).
+fn parse_ip_overrides(raw: &str) -> Result<Vec<(String, i32)>, String> {
+    let mut out = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (host, n) = item
+            .rsplit_once(':')
+            .ok_or_else(|| format!("`{item}` is not host:count"))?;
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let n: i32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{item}`: the count is not an int"))?;
+        if host.is_empty() || n < 0 {
+            return Err(format!("`{item}`: needs a host and a count >= 0"));
+        }
+        out.push((host.to_string(), n));
+    }
+    Ok(out)
 }
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
@@ -261,8 +304,19 @@ impl BrokerConfig {
             for (name, value) in layer {
                 if props::broker_prop(&name).is_some() {
                     explicit.insert(name, value.trim().to_string());
-                } else {
+                } else if let Some(why) = props::ignored_kafka_prop(&name) {
+                    tracing::warn!(config = %name, %source, reason = why, "Kafka property that strom deliberately ignores (see the README); ignored");
+                } else if source == "environment" {
+                    // A compose file's environment also carries client and
+                    // tool variables (KAFKA_BOOTSTRAP_SERVERS, a UI's
+                    // KAFKA_CLUSTERS_0_*): a warning, as Kafka's image gives.
                     tracing::warn!(config = %name, %source, "unknown configuration ignored");
+                } else {
+                    return Err(ConfigError::UnknownProperty {
+                        suggestion: props::nearest_broker_prop(&name),
+                        name,
+                        source_name: source,
+                    });
                 }
             }
         }
@@ -448,6 +502,34 @@ impl BrokerConfig {
             ));
         }
 
+        // The socket server's limits, with Kafka's cross-checks.
+        let socket_request_max_bytes = int("socket.request.max.bytes")?;
+        let queued_max_request_bytes = u64::try_from(num("queued.max.request.bytes")?)
+            .ok()
+            .filter(|&n| n > 0);
+        if let Some(q) = queued_max_request_bytes {
+            if q < socket_request_max_bytes as u64 {
+                return Err(invalid(
+                    "queued.max.request.bytes",
+                    &q.to_string(),
+                    format!(
+                        "must be larger or equal to socket.request.max.bytes ({socket_request_max_bytes})"
+                    ),
+                ));
+            }
+        }
+        let max_connections_per_ip = int("max.connections.per.ip")?;
+        let overrides_raw = raw("max.connections.per.ip.overrides").unwrap_or_default();
+        let max_connections_per_ip_overrides = parse_ip_overrides(overrides_raw)
+            .map_err(|reason| invalid("max.connections.per.ip.overrides", overrides_raw, reason))?;
+        if max_connections_per_ip == 0 && max_connections_per_ip_overrides.is_empty() {
+            return Err(invalid(
+                "max.connections.per.ip",
+                "0",
+                "can be set to zero only if max.connections.per.ip.overrides is set",
+            ));
+        }
+
         // Cross-checks on the log settings: resolving the broker-level topic defaults
         // catches e.g. an overflowing log.retention.hours now rather than at first use.
         let mut cfg = BrokerConfig {
@@ -463,7 +545,7 @@ impl BrokerConfig {
             zookeeper_connect: opt_str("zookeeper.connect"),
             zookeeper_session_timeout_ms: num("zookeeper.session.timeout.ms")?,
             zookeeper_connection_timeout_ms: opt_num("zookeeper.connection.timeout.ms")?,
-            socket_request_max_bytes: int("socket.request.max.bytes")?,
+            socket_request_max_bytes,
             max_connections: int("max.connections")?,
             log_retention_check_interval_ms: num("log.retention.check.interval.ms")?,
             delete_topic_enable: boolean("delete.topic.enable")?,
@@ -472,6 +554,7 @@ impl BrokerConfig {
             offsets_topic_num_partitions: int("offsets.topic.num.partitions")?,
             offsets_topic_replication_factor: short("offsets.topic.replication.factor")?,
             offsets_topic_segment_bytes: int("offsets.topic.segment.bytes")?,
+            offsets_topic_compression_codec: int("offsets.topic.compression.codec")?,
             offsets_retention_minutes: int("offsets.retention.minutes")?,
             offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms")?,
             offset_metadata_max_bytes: int("offset.metadata.max.bytes")?,
@@ -493,12 +576,15 @@ impl BrokerConfig {
             num_network_threads: int("num.network.threads")?,
             num_io_threads: int("num.io.threads")?,
             num_recovery_threads_per_data_dir: int("num.recovery.threads.per.data.dir")?,
-            queued_max_requests: int("queued.max.requests")?,
+            queued_max_request_bytes,
             connections_max_idle_ms: num("connections.max.idle.ms")?,
-            max_connections_per_ip: int("max.connections.per.ip")?,
+            max_connections_per_ip,
+            max_connections_per_ip_overrides,
             socket_send_buffer_bytes: int("socket.send.buffer.bytes")?,
             socket_receive_buffer_bytes: int("socket.receive.buffer.bytes")?,
             fetch_max_bytes: int("fetch.max.bytes")?,
+            quota_window_num: int("quota.window.num")?,
+            quota_window_size_seconds: int("quota.window.size.seconds")?,
             log_cleaner_enable: boolean("log.cleaner.enable")?,
             log_cleaner_threads: int("log.cleaner.threads")?,
             log_cleaner_backoff_ms: num("log.cleaner.backoff.ms")?,

@@ -9,9 +9,11 @@
 //! - `declared_topics`: the config file's `[[topics]]`, created at start-up when missing.
 //! - `metrics`: Prometheus metrics (kafka_exporter's names) and the `/metrics`, `/health`, `/ready` endpoint.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
+//! - `quotas`: client quotas (produce and fetch byte rates) and their throttle times.
 //! - `replica_manager`: partitions by topic-partition; append and fetch.
-//! - `network`: listeners, accept loop, request framing.
+//! - `network`: listeners, accept loop, connection limits and idle timeout, request framing, the request-memory pool.
 //! - `protocol`: the API router and one handler per Kafka API.
+//! - `records`: Kafka's record format (batch v2 header, CRC, varints, records, codecs, builder); a leaf.
 //! - `perf`: `strom perf`, the load tool.
 //! - `server`: start-up and shutdown order.
 //! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).
@@ -28,6 +30,8 @@ pub mod network;
 pub mod perf;
 pub mod producer_ids;
 pub mod protocol;
+pub mod quotas;
+pub mod records;
 pub mod replica_manager;
 pub mod server;
 pub mod tools;

@@ -111,6 +111,11 @@ pub struct BrokerMetrics {
     messages_in: IntCounterVec,
     bytes_out: IntCounterVec,
     connections: IntGaugeVec,
+    connections_refused: IntCounterVec,
+    acceptor_blocked: IntCounterVec,
+    connections_closed_idle: IntCounter,
+    request_pool_in_use: IntGauge,
+    request_pool_capacity: IntGauge,
     flush_latency: Histogram,
     retention_segments_deleted: IntCounter,
     cleaner_bytes_cleaned: IntCounter,
@@ -214,6 +219,47 @@ impl BrokerMetrics {
                 IntGaugeVec::new(
                     Opts::new("strom_connections", "Open client connections, by listener."),
                     &["listener"],
+                )?,
+            )?,
+            connections_refused: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "strom_connections_refused_total",
+                        "Connections closed as soon as accepted, by reason (max_connections_per_ip).",
+                    ),
+                    &["reason"],
+                )?,
+            )?,
+            acceptor_blocked: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "strom_acceptor_blocked_total",
+                        "Connections accepted while max.connections were open, which waited for one to close (the acceptor stops accepting meanwhile), by listener.",
+                    ),
+                    &["listener"],
+                )?,
+            )?,
+            connections_closed_idle: register(
+                &registry,
+                IntCounter::new(
+                    "strom_connections_closed_idle_total",
+                    "Connections closed after connections.max.idle.ms without traffic (a stalled partial request included).",
+                )?,
+            )?,
+            request_pool_in_use: register(
+                &registry,
+                IntGauge::new(
+                    "strom_request_pool_bytes_in_use",
+                    "Bytes of queued.max.request.bytes credit held by request frames being read or served.",
+                )?,
+            )?,
+            request_pool_capacity: register(
+                &registry,
+                IntGauge::new(
+                    "strom_request_pool_capacity_bytes",
+                    "queued.max.request.bytes in effect (-1: unbounded).",
                 )?,
             )?,
             flush_latency: register(
@@ -329,6 +375,48 @@ pub fn set_zookeeper_state(state: ZooKeeperState) {
         if let Ok(g) = m.zookeeper_state.get_metric_with_label_values(&[s.label()]) {
             g.set(i64::from(s == state));
         }
+    }
+}
+
+/// Counts a connection refused at once (`reason`: `max_connections_per_ip`).
+pub fn connection_refused(reason: &str) {
+    let Some(m) = metrics() else { return };
+    if let Ok(c) = m
+        .connections_refused
+        .get_metric_with_label_values(&[reason])
+    {
+        c.inc();
+    }
+}
+
+/// Counts a connection accepted on `listener` that had to wait for a slot.
+pub fn acceptor_blocked(listener: &str) {
+    let Some(m) = metrics() else { return };
+    if let Ok(c) = m.acceptor_blocked.get_metric_with_label_values(&[listener]) {
+        c.inc();
+    }
+}
+
+/// Counts a connection closed for idleness.
+pub fn connection_closed_idle() {
+    if let Some(m) = metrics() {
+        m.connections_closed_idle.inc();
+    }
+}
+
+/// Sets the request pool's credit in use.
+pub fn request_pool_in_use(bytes: usize) {
+    if let Some(m) = metrics() {
+        m.request_pool_in_use
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+}
+
+/// Sets the request pool's size (`None`: unbounded).
+pub fn request_pool_capacity(bytes: Option<usize>) {
+    if let Some(m) = metrics() {
+        m.request_pool_capacity
+            .set(bytes.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)));
     }
 }
 

@@ -26,6 +26,10 @@ use crate::log::{AppendInfo, Log, LogConfig, LogError, PendingSync};
 use crate::metadata::TopicMetadata;
 use crate::util::now_ms;
 
+/// The leader epoch of every partition: a single broker is the one leader
+/// there has ever been.
+pub const LEADER_EPOCH: i32 = 0;
+
 /// One partition hosted here.
 pub struct Partition {
     /// Topic name.
@@ -36,7 +40,13 @@ pub struct Partition {
 }
 
 impl Partition {
-    fn new(topic: &str, index: i32, log: Log) -> Arc<Partition> {
+    /// This broker leads the partition in [`LEADER_EPOCH`] from the log end on
+    /// (Kafka's `makeLeader` assigning the epoch's start offset).
+    fn new(topic: &str, index: i32, mut log: Log) -> Arc<Partition> {
+        let end = log.log_end_offset();
+        if let Err(e) = log.assign_leader_epoch(LEADER_EPOCH, end) {
+            tracing::warn!(topic, partition = index, error = %e, "cannot write the leader epoch checkpoint");
+        }
         Arc::new(Partition {
             topic: Arc::from(topic),
             index,

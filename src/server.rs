@@ -25,9 +25,12 @@ use crate::metadata::{
     MetadataError, MetadataStore, StandaloneMetadataStore, ZookeeperMetadataStore,
 };
 use crate::metrics::{EndpointState, MetricsServer, Sources, ZooKeeperState};
-use crate::network::{connection_limit, BoundListener};
+use crate::network::{BoundListener, SocketServer};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
+
+/// How often ZooKeeper's client quotas are re-read.
+const QUOTA_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Why the broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +193,26 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         metadata.clone(),
         coordinator.clone(),
     ));
+    // Client quotas are in force before the listeners open; in ZooKeeper
+    // mode other writers' changes (kafka-configs --zookeeper, other brokers)
+    // are picked up every few seconds.
+    broker.reload_quotas().await;
+    if config.zookeeper_connect.is_some() {
+        let (broker, mut shutdown) = (broker.clone(), shutdown_rx.clone());
+        tasks.spawn(
+            async move {
+                let mut tick = tokio::time::interval(QUOTA_RELOAD_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => broker.reload_quotas().await,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+            .instrument(tracing::info_span!("quota-reload")),
+        );
+    }
     // Declared topics are created before the listeners open, so the first
     // client already finds them (auto.create.topics.enable is usually off).
     if !config.declared_topics.is_empty() {
@@ -207,7 +230,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         replica_manager: replica_manager.clone(),
         coordinator: coordinator.clone(),
     });
-    let limit = connection_limit(config.max_connections);
+    let socket_server = SocketServer::new(&config).await;
     let mut bound = Vec::new();
     for listener in &config.listeners {
         let advertised = config
@@ -234,7 +257,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         bound.push((listener.name.clone(), addr));
         let span = tracing::info_span!("acceptor", listener = %listener.name);
         tasks.spawn(
-            b.run(broker.clone(), limit.clone(), shutdown_rx.clone())
+            b.run(broker.clone(), socket_server.clone(), shutdown_rx.clone())
                 .instrument(span),
         );
     }
@@ -316,8 +339,9 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
 }
 
 impl RunningBroker {
-    /// Closes the listeners and connections, then flushes, checkpoints and
-    /// closes every log and marks the clean shutdown.
+    /// Closes the listeners, lets each connection finish the request it is
+    /// serving and close (within `network::CONNECTION_DRAIN`), then flushes,
+    /// checkpoints and closes every log and marks the clean shutdown.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         tracing::info!("shutting down: closing listeners");
         let _ = self.shutdown.send(true);

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import (
     api_versions,
+    consume_all,
     create_topic,
     encode_api_versions_request,
     need_module,
@@ -127,6 +128,103 @@ def test_garbage_closes_only_its_connection(broker):
     assert len(bg.ok) > 20, len(bg.ok)
     broker.check_alive()
     assert api_versions("127.0.0.1", p1)["error_code"] == 0
+
+
+def uvarint(v: int) -> bytes:
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def cstr(s: str) -> bytes:
+    """A compact (flexible-version) string."""
+    return uvarint(len(s) + 1) + s.encode()
+
+
+def istr(s: str) -> bytes:
+    """An int16-length string."""
+    return struct.pack(">h", len(s)) + s.encode()
+
+
+def header(api_key: int, version: int, flexible: bool) -> bytes:
+    """Request header v1 (v2 when flexible): null client id."""
+    return struct.pack(">hhih", api_key, version, 7, -1) + (b"\x00" if flexible else b"")
+
+
+I32_MAX = 2**31 - 1
+U32_MAX = 2**32 - 1
+
+# Impossible counts, top-level and nested, flexible and not: before the bounded
+# walker each of these made kafka-protocol reserve gigabytes and abort the broker.
+HOSTILE = {
+    # The 16-byte frame from the adversarial run: compact topics count 2^32-2.
+    "metadata v9 topics 2^32-2": header(3, 9, True) + uvarint(U32_MAX - 1),
+    "metadata v1 topics 2^31-1": header(3, 1, False) + struct.pack(">i", I32_MAX),
+    "produce v3 partitions": header(0, 3, False) + struct.pack(">hhii", -1, 1, 1000, 1) + istr("t")
+    + struct.pack(">i", I32_MAX),
+    "produce v9 partitions": header(0, 9, True) + b"\x00" + struct.pack(">hi", 1, 1000) + uvarint(2) + cstr("t")
+    + uvarint(U32_MAX),
+    "offset commit v2 partitions": header(8, 2, False) + istr("g") + struct.pack(">i", 1) + istr("m")
+    + struct.pack(">qi", -1, 1) + istr("t") + struct.pack(">i", I32_MAX),
+    "offset commit v8 partitions": header(8, 8, True) + cstr("g") + struct.pack(">i", 1) + cstr("m") + b"\x00"
+    + uvarint(2) + cstr("t") + uvarint(U32_MAX - 1),
+    "join group v5 protocols": header(11, 5, False) + istr("g") + struct.pack(">ii", 10000, 10000) + istr("")
+    + struct.pack(">h", -1) + istr("consumer") + struct.pack(">i", I32_MAX),
+    "join group v6 protocols": header(11, 6, True) + cstr("g") + struct.pack(">ii", 10000, 10000) + cstr("")
+    + b"\x00" + cstr("consumer") + uvarint(U32_MAX),
+    "fetch v11 partitions": header(1, 11, False) + struct.pack(">iiiibii", -1, 500, 1, 1 << 20, 0, 0, -1)
+    + struct.pack(">i", 1) + istr("t") + struct.pack(">i", I32_MAX),
+    "fetch v12 partitions": header(1, 12, True) + struct.pack(">iiiibii", -1, 500, 1, 1 << 20, 0, 0, -1)
+    + uvarint(2) + cstr("t") + uvarint(U32_MAX),
+    # Fits the bytes, but 100,000 empty topic names would decode to ~100x the frame.
+    "metadata v9 100k empty topics": header(3, 9, True) + uvarint(100_001) + b"\x01\x00" * 100_000
+    + b"\x01\x00\x00\x00",
+}
+
+
+def vm_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def test_impossible_counts_are_refused_without_allocating(broker):
+    """Every hostile frame closes its connection; the broker keeps serving a
+    real client and its RSS grows by less than 64 MiB."""
+    topic = "bounded-walk"
+    create_topic(broker.bootstrap, topic, partitions=1)
+    p1, p2 = broker.ports
+    pid = broker.proc.pid
+    assert api_versions("127.0.0.1", p1)["error_code"] == 0
+    rss_before = vm_rss_kib(pid)
+    problems = []
+    for _round in range(3):
+        for name, payload in HOSTILE.items():
+            for port in (p1, p2):
+                try:
+                    assert_closed_by_broker(port, frame(payload))
+                except (AssertionError, pytest.fail.Exception) as e:
+                    problems.append(f"{name} on port {port}: {e}")
+            broker.check_alive()
+    assert not problems, "connections not closed by the broker:\n" + "\n".join(problems)
+    rss_after = vm_rss_kib(pid)
+    assert rss_after - rss_before < 64 * 1024, f"RSS grew from {rss_before} KiB to {rss_after} KiB"
+
+    p = ck.Producer({"bootstrap.servers": broker.bootstrap, "broker.address.family": "v4", "acks": "all"})
+    delivered = []
+    p.produce(topic, key=b"k", value=b"after the hostile frames", on_delivery=lambda err, msg: delivered.append(err))
+    assert p.flush(15) == 0
+    assert delivered == [None], delivered
+    got = consume_all(broker.bootstrap, topic, [0], timeout=30)
+    assert [m.value() for m in got[0]] == [b"after the hostile frames"]
+    broker.check_alive()
+    assert vm_rss_kib(pid) - rss_before < 64 * 1024
+    assert "refused request frame before decoding" in broker.log_tail(2000)
 
 
 def test_many_bad_connections_at_once(broker):

@@ -44,3 +44,20 @@ def test_harness_scrubs_kafka_env(make_broker, monkeypatch):
     admin.create_topics([NewTopic("scrubbed", num_partitions=1, replication_factor=1)])["scrubbed"].result(20)
     (f,) = admin.describe_configs([ConfigResource(ResourceType.TOPIC, "scrubbed")]).values()
     assert f.result(20)["segment.bytes"].value == "1073741824"
+
+
+def test_mistyped_property_is_refused_at_start_naming_the_nearest(make_broker, tmp_path):
+    import subprocess
+
+    b = make_broker({"log.retention.hour": "5"}, start=False)
+    proc = subprocess.run(b.command(), capture_output=True, text=True, timeout=30, env=b.process_env(), cwd=b.tmp_dir)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert '"log.retention.hour"' in out and 'did you mean "log.retention.hours"' in out, out
+    assert not b.data_dir.exists(), "refused before touching the log dir"
+
+    # In the environment the same slip (and a client's own variables) only warn.
+    b = make_broker(env={"KAFKA_LOG_RETENTION_HOUR": "5", "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+                         "KAFKA_CLUSTERS_0_NAME": "home"})
+    assert "unknown configuration ignored" in b.log_path.read_text()
+    admin_client(b.bootstrap).list_topics(timeout=10)

@@ -302,23 +302,41 @@ def test_session_expiry_recreates_what_the_broker_owns(make_broker, zookeeper):
     create_topic(broker.bootstrap, "zk-after-expiry", partitions=1)
 
 
-def test_emptied_zookeeper_at_start_keeps_local_logs(make_broker, zookeeper):
+def test_emptied_zookeeper_at_start_restores_the_topics(make_broker, zookeeper):
     """A broker whose log dirs belong to a cluster, started against a
     ZooKeeper without that cluster's state (emptied, or the wrong chroot),
-    must not delete the logs of the topics ZooKeeper doesn't know."""
+    does what it does when that happens while it runs: it restores the
+    topics it holds, with their ids and configs, and serves them; their logs
+    are never deleted and never dropped from Metadata."""
     broker = make_broker(zk_overrides(zookeeper))
-    create_topic(broker.bootstrap, "zk-precious", partitions=1)
+    create_topic(broker.bootstrap, "zk-precious", partitions=2, config={"retention.ms": "7200000"})
+    k = zookeeper.kazoo(CHROOT)
+    try:
+        cluster_id = read_json(k, "/cluster/id")[0]["id"]
+        topic_id = read_json(k, "/brokers/topics/zk-precious")[0]["topic_id"]
+    finally:
+        k.stop()
     p = ck.Producer({"bootstrap.servers": broker.bootstrap, "broker.address.family": "v4"})
     for i in range(10):
-        p.produce("zk-precious", value=f"v{i}".encode())
+        p.produce("zk-precious", value=f"v{i}".encode(), partition=i % 2)
     assert p.flush(15) == 0
     broker.stop()
     zookeeper.restart(fresh=True)
     broker.start()
-    assert (broker.data_dir / "zk-precious-0").is_dir()
-    segments = list((broker.data_dir / "zk-precious-0").glob("*.log"))
-    assert segments and sum(s.stat().st_size for s in segments) > 0
-    assert "logs of topics ZooKeeper does not know are kept" in broker.log_path.read_text()
+
+    k = zookeeper.kazoo(CHROOT)
+    try:
+        assert read_json(k, "/cluster/id")[0] == {"version": "1", "id": cluster_id}
+        topic = read_json(k, "/brokers/topics/zk-precious")[0]
+        assert topic["topic_id"] == topic_id and topic["partitions"] == {"0": [1], "1": [1]}
+        assert read_json(k, "/config/topics/zk-precious")[0]["config"] == {"retention.ms": "7200000"}
+    finally:
+        k.stop()
+    md = admin_client(broker.bootstrap).list_topics(timeout=15)
+    assert sorted(md.topics["zk-precious"].partitions) == [0, 1]
+    got = consume_all(broker.bootstrap, "zk-precious", [0, 1])
+    assert sorted(m.value() for ms in got.values() for m in ms) == sorted(f"v{i}".encode() for i in range(10))
+    assert "restored topic zk-precious in ZooKeeper" in broker.log_path.read_text()
     broker.check_alive()
 
 

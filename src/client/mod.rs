@@ -117,6 +117,13 @@ impl Client {
         &mut self.bootstrap
     }
 
+    /// The ids of the cluster's brokers, as the last Metadata listed them, sorted.
+    pub fn broker_ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = self.brokers.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The `host:port` of broker `node_id`, as Metadata advertised it.
     pub fn broker_addr(&self, node_id: i32) -> Option<&str> {
         self.brokers.get(&node_id).map(String::as_str)

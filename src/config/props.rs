@@ -58,6 +58,8 @@ use ConfigType::{
 };
 
 const INT_MAX: &str = "2147483647";
+/// strom's default `queued.max.request.bytes`: 256 MiB (Kafka's is -1, unbounded).
+const QUEUED_MAX_REQUEST_BYTES: &str = "268435456";
 const LONG_MAX: &str = "9223372036854775807";
 const COMPRESSION_TYPES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 const TIMESTAMP_TYPES: &[&str] = &["CreateTime", "LogAppendTime"];
@@ -67,6 +69,14 @@ const SECURITY_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SAS
 /// Kafka's default `listener.security.protocol.map`.
 pub(crate) const DEFAULT_PROTOCOL_MAP: &str =
     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+
+/// Broker properties Kafka knows that strom deliberately does not read: setting
+/// one warns with the reason instead of pretending to apply it.
+pub(crate) static IGNORED_BROKER_PROPS: &[(&str, &str)] = &[(
+    "queued.max.requests",
+    "strom serves each request on its connection's task, with no request queue between network \
+     and handler threads to bound; request memory is bounded by queued.max.request.bytes",
+)];
 
 /// Every broker property this module knows, sorted by name.
 pub(crate) static BROKER_PROPS: &[PropDef] = &[
@@ -78,7 +88,7 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("broker.id.generation.enable", B, Some("true"), Any, "Generate a broker id when broker.id is -1."),
     p("broker.rack", Str, None, Any, "Rack of the broker, for rack-aware replica placement."),
     p("compression.type", Str, Some("producer"), OneOf(COMPRESSION_TYPES), "Final compression of a topic's data; `producer` keeps the producer's codec."),
-    p("connections.max.idle.ms", Lg, Some("600000"), Any, "Close connections idle this long."),
+    p("connections.max.idle.ms", Lg, Some("600000"), Any, "Close a connection that has sent or received nothing this long (a stalled partial request too); -1 = never."),
     p("controlled.shutdown.enable", B, Some("true"), Any, "Move leadership away before shutting down."),
     p("default.replication.factor", I, Some("1"), AtLeast(1), "Replication factor of automatically created topics."),
     p("delete.topic.enable", B, Some("true"), Any, "Allow DeleteTopics; when false, deletion is refused."),
@@ -130,8 +140,9 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("log.roll.ms", Lg, None, Any, "Roll a segment this many milliseconds after its first message."),
     p("log.segment.bytes", I, Some("1073741824"), AtLeast(14), "Largest size of one segment file."),
     p("log.segment.delete.delay.ms", Lg, Some("60000"), AtLeast(0), "Wait before a `.deleted` segment file is removed."),
-    p("max.connections", I, Some(INT_MAX), AtLeast(0), "Most connections the broker accepts."),
-    p("max.connections.per.ip", I, Some(INT_MAX), AtLeast(0), "Most connections from one IP address."),
+    p("max.connections", I, Some(INT_MAX), AtLeast(0), "Most connections the broker holds (at most 10000); when reached the acceptors wait for one to close."),
+    p("max.connections.per.ip", I, Some(INT_MAX), AtLeast(0), "Most connections from one IP address; more are closed at once."),
+    p("max.connections.per.ip.overrides", Str, Some(""), Any, "Per-IP or hostname overrides of max.connections.per.ip: `host1:100,127.0.0.1:200`."),
     p("message.max.bytes", I, Some("1048588"), AtLeast(0), "Largest record batch accepted."),
     p("metric.reporters", L, Some(""), Any, "Metrics reporter classes (ignored)."),
     p("metrics.listener", Str, Some("0.0.0.0:9308"), Any, "strom only: host:port of the Prometheus HTTP endpoint serving /metrics, /health and /ready; empty turns it off."),
@@ -149,11 +160,14 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("offsets.load.buffer.size", I, Some("5242880"), AtLeast(1), "Read buffer for loading offsets at start-up."),
     p("offsets.retention.check.interval.ms", Lg, Some("600000"), AtLeast(1), "How often stale offsets are looked for."),
     p("offsets.retention.minutes", I, Some("10080"), AtLeast(1), "Keep the offsets of an empty group this long."),
+    p("offsets.topic.compression.codec", I, Some("0"), Between(0.0, 4.0), "Codec id of the coordinator's __consumer_offsets batches: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd."),
     p("offsets.topic.num.partitions", I, Some("50"), AtLeast(1), "Partitions of __consumer_offsets."),
     p("offsets.topic.replication.factor", S, Some("3"), AtLeast(1), "Replication factor of __consumer_offsets (capped at the live brokers)."),
     p("offsets.topic.segment.bytes", I, Some("104857600"), AtLeast(1), "Segment size of __consumer_offsets."),
     p("producer.id.expiration.ms", I, Some("86400000"), AtLeast(1), "Forget an idle producer id after this long."),
-    p("queued.max.requests", I, Some("500"), AtLeast(1), "Requests queued before the network threads stop reading."),
+    p("queued.max.request.bytes", Lg, Some(QUEUED_MAX_REQUEST_BYTES), Any, "Memory for request frames being read or served, across connections (strom's default: 256 MiB; <= 0 = unbounded, Kafka's -1); when used up, connections stop reading."),
+    p("quota.window.num", I, Some("11"), AtLeast(1), "Samples kept in memory for client quotas."),
+    p("quota.window.size.seconds", I, Some("1"), AtLeast(1), "Time span of each client quota sample."),
     p("replica.fetch.max.bytes", I, Some("1048576"), AtLeast(0), "Bytes fetched per partition by a replica."),
     p("replica.fetch.response.max.bytes", I, Some("10485760"), AtLeast(0), "Largest replica fetch response."),
     p("replica.lag.time.max.ms", Lg, Some("30000"), Any, "A follower this far behind leaves the ISR."),
@@ -521,6 +535,101 @@ pub(crate) static BROKER_SYNONYM_GROUPS: &[&[&str]] = &[
     ],
 ];
 
+/// Kafka broker properties that strom knows and deliberately ignores: JVM,
+/// JMX and metrics-reporter settings, thread pools strom sizes itself, and
+/// security and replication settings of features it does not have yet. They
+/// are accepted with a warning, so a Kafka config file carries over.
+const IGNORED_KAFKA_PROPS: &[&str] = &[
+    "num.replica.alter.log.dirs.threads",
+    "replica.socket.timeout.ms",
+    "leader.imbalance.check.interval.seconds",
+    "controlled.shutdown.max.retries",
+    "authorizer.class.name",
+    "super.users",
+    "allow.everyone.if.no.acl.found",
+    "confluent.support.metrics.enable",
+    "kafka.metrics.reporters",
+    "kafka.metrics.polling.interval.secs",
+    "jmx.port",
+    "jmx.hostname",
+    "heap.opts",
+    "jvm.performance.opts",
+    "log4j.root.loglevel",
+    "log4j.loggers",
+    "tools.log4j.loglevel",
+    "confluent.license.topic.replication.factor",
+    "confluent.metrics.reporter.topic.replicas",
+    "confluent.balancer.topic.replication.factor",
+];
+
+/// Prefixes of such property families (TLS and SASL settings, per-listener
+/// settings, ZooKeeper TLS, Confluent's own).
+const IGNORED_KAFKA_PREFIXES: &[&str] = &[
+    "ssl.",
+    "sasl.",
+    "listener.name.",
+    "zookeeper.ssl.",
+    "zookeeper.set.acl",
+    "confluent.",
+    "opts",
+];
+
+/// Why strom ignores a Kafka property it accepts (with a warning), or `None`
+/// when it is not one of those.
+pub(crate) fn ignored_kafka_prop(name: &str) -> Option<&'static str> {
+    if let Some((_, why)) = IGNORED_BROKER_PROPS.iter().find(|(n, _)| *n == name) {
+        return Some(why);
+    }
+    if IGNORED_KAFKA_PROPS.contains(&name) {
+        return Some(
+            "a setting of the JVM, of metrics reporters, or of a feature strom does not have yet",
+        );
+    }
+    if IGNORED_KAFKA_PREFIXES.iter().any(|p| name.starts_with(p)) {
+        return Some("TLS, SASL or vendor settings, not used by this plaintext broker");
+    }
+    None
+}
+
+/// The known broker property nearest to a mistyped name (Levenshtein
+/// distance at most a third of its length, and at most 4).
+pub(crate) fn nearest_broker_prop(name: &str) -> Option<&'static str> {
+    let max = (name.len() / 3).clamp(1, 4);
+    BROKER_PROPS
+        .iter()
+        .map(|d| (edit_distance(name, d.name), d.name))
+        .filter(|(d, _)| *d <= max)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+#[cfg(test)]
+#[test]
+fn ignored_props_are_not_known_props() {
+    for name in IGNORED_KAFKA_PROPS {
+        assert!(
+            broker_prop(name).is_none(),
+            "{name} is known and listed as ignored"
+        );
+    }
+}
+
+/// Levenshtein distance over bytes (property names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
 pub(crate) fn broker_prop(name: &str) -> Option<&'static PropDef> {
     BROKER_PROPS
         .binary_search_by(|d| d.name.cmp(name))
@@ -595,6 +704,9 @@ fn parse_int<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, String> {
 fn check_number(n: i64, check: Check) -> Result<(), String> {
     match check {
         Check::AtLeast(min) if n < min => Err(format!("value must be at least {min}")),
+        Check::Between(lo, hi) if (n as f64) < lo || (n as f64) > hi => {
+            Err(format!("value must be between {lo} and {hi}"))
+        }
         _ => Ok(()),
     }
 }

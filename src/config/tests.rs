@@ -185,15 +185,64 @@ fn bad_values_name_the_key() {
 }
 
 #[test]
-fn unknown_keys_warn_and_are_ignored() {
+fn kafka_properties_strom_ignores_and_unknown_env_vars_only_warn() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(&dir, "\"confluent.support.metrics.enable\" = false\n\"advertised.listeners\" = \"PLAINTEXT://h:9092\"\n");
-    let c = load(Some(&p), &[("KAFKA_CONFLUENT_X", "1")], &["made.up=2"]).unwrap();
-    assert_eq!(c.get("made.up"), None);
+    let p = write(&dir, "\"confluent.support.metrics.enable\" = false\n\"ssl.keystore.location\" = \"/x\"\n\"advertised.listeners\" = \"PLAINTEXT://h:9092\"\n");
+    let c = load(
+        Some(&p),
+        &[
+            ("KAFKA_CONFLUENT_X", "1"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"),
+            ("KAFKA_CLUSTERS_0_NAME", "home"),
+        ],
+        &["jmx.port=9999"],
+    )
+    .unwrap();
+    assert_eq!(c.get("jmx.port"), None);
     assert!(c
         .describe_broker_configs(false)
         .iter()
-        .all(|e| e.name != "made.up"));
+        .all(|e| e.name != "bootstrap.servers"));
+}
+
+#[test]
+fn a_mistyped_property_is_refused_naming_the_nearest() {
+    let err = load(None, &[], &["log.retention.hour=5"]).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::UnknownProperty { name, suggestion: Some("log.retention.hours"), source_name: "override" } if name == "log.retention.hour"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("did you mean \"log.retention.hours\""),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "\"auto.create.topic.enable\" = false\n");
+    let err = load(Some(&p), &[], &[]).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ConfigError::UnknownProperty {
+                suggestion: Some("auto.create.topics.enable"),
+                source_name: "config file",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Nothing near: no suggestion.
+    let err = load(None, &[], &["made.up=2"]).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ConfigError::UnknownProperty {
+                suggestion: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -791,4 +840,76 @@ fn declared_topics_defaults_and_validation() {
         err("[[topics]]\nname = \"a\"\n[topics.config]\n\"cleanup.policy\" = \"shred\"\n"),
         "topics.a.config.cleanup.policy"
     );
+}
+
+#[test]
+fn shipped_config_files_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["config/server.toml"] {
+        let path = root.join(file);
+        if let Err(e) = load(Some(&path), &[], &[]) {
+            panic!("{file}: {e}");
+        }
+    }
+}
+
+#[test]
+fn socket_server_limits() {
+    let c = load(None, &[], &[]).unwrap();
+    assert_eq!(c.queued_max_request_bytes, Some(256 * 1024 * 1024));
+    assert_eq!(c.connections_max_idle_ms, 600_000);
+    assert!(c.max_connections_per_ip_overrides.is_empty());
+
+    let c = load(
+        None,
+        &[],
+        &[
+            "queued.max.request.bytes=-1",
+            "max.connections.per.ip.overrides=host1:100, 127.0.0.1:200,[::1]:7",
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.queued_max_request_bytes, None);
+    assert_eq!(
+        c.max_connections_per_ip_overrides,
+        vec![
+            ("host1".to_string(), 100),
+            ("127.0.0.1".to_string(), 200),
+            ("::1".to_string(), 7)
+        ]
+    );
+
+    // Kafka's cross-checks.
+    let e = load(None, &[], &["queued.max.request.bytes=1000"]).unwrap_err();
+    assert!(e.to_string().contains("queued.max.request.bytes"), "{e}");
+    let e = load(None, &[], &["max.connections.per.ip=0"]).unwrap_err();
+    assert!(e.to_string().contains("max.connections.per.ip"), "{e}");
+    load(
+        None,
+        &[],
+        &[
+            "max.connections.per.ip=0",
+            "max.connections.per.ip.overrides=10.0.0.1:5",
+        ],
+    )
+    .unwrap();
+    for bad in ["host1", "host1:x", ":5", "h:-1"] {
+        let e = load(
+            None,
+            &[],
+            &[&format!("max.connections.per.ip.overrides={bad}")],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("max.connections.per.ip.overrides"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
+fn queued_max_requests_is_ignored_with_a_warning() {
+    // Not a known property any more: it loads, and is not described as applied.
+    let c = load(None, &[], &["queued.max.requests=10"]).unwrap();
+    assert_eq!(c.get("queued.max.requests"), None);
 }

@@ -34,6 +34,7 @@ use tracing::Instrument;
 
 use crate::config::BrokerConfig;
 use crate::metadata::{MetadataError, MetadataStore, TopicMetadata};
+use crate::records::Codec;
 use crate::replica_manager::ReplicaManager;
 use crate::util::now_ms;
 
@@ -283,6 +284,10 @@ impl GroupCoordinator {
         }
         let mut configs = BTreeMap::new();
         configs.insert("cleanup.policy".to_string(), "compact".to_string());
+        // As Kafka: the coordinator chooses the codec
+        // (`offsets.topic.compression.codec`), the broker's `compression.type`
+        // is not applied to it.
+        configs.insert("compression.type".to_string(), "producer".to_string());
         configs.insert(
             "segment.bytes".to_string(),
             self.config.offsets_topic_segment_bytes.to_string(),
@@ -331,7 +336,7 @@ impl GroupCoordinator {
         }
         self.ensure_offsets_topic().await?;
         let partition = self.partition_for(group);
-        let batch = records::build_batch(records, now_ms());
+        let batch = records::build_batch(records, now_ms(), self.offsets_codec());
         self.replica_manager
             .append(OFFSETS_TOPIC, partition, BytesMut::from(&batch[..]))
             .await
@@ -351,10 +356,56 @@ impl GroupCoordinator {
         }
     }
 
+    /// The codec of the batches the coordinator writes
+    /// (`offsets.topic.compression.codec`, validated at start-up).
+    fn offsets_codec(&self) -> Codec {
+        i16::try_from(self.config.offsets_topic_compression_codec)
+            .ok()
+            .and_then(|id| Codec::from_id(id).ok())
+            .unwrap_or(Codec::None)
+    }
+
+    /// A `__consumer_offsets` created before the topic carried
+    /// `compression.type=producer` inherited the broker's codec, so the log
+    /// recompressed the coordinator's batches. Sets the override Kafka
+    /// creates the topic with; an operator's explicit value is kept. The
+    /// loader reads batches of every codec either way.
+    async fn upgrade_offsets_topic_config(&self) {
+        let Some(topic) = self.replica_manager.topic(OFFSETS_TOPIC) else {
+            return;
+        };
+        if topic.metadata.configs.contains_key("compression.type") {
+            return;
+        }
+        let mut metadata = topic.metadata.clone();
+        metadata
+            .configs
+            .insert("compression.type".to_string(), "producer".to_string());
+        if let Err(e) = self.metadata.update_topic(&metadata).await {
+            tracing::warn!(error = %e, "setting compression.type=producer on {OFFSETS_TOPIC} failed");
+            return;
+        }
+        let rm = self.replica_manager.clone();
+        match tokio::task::spawn_blocking(move || rm.install_topic(metadata)).await {
+            Ok(Ok(())) => {
+                tracing::info!(
+                    "set compression.type=producer on {OFFSETS_TOPIC}, as Kafka creates it"
+                )
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "applying compression.type=producer to {OFFSETS_TOPIC} failed")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "applying compression.type=producer to {OFFSETS_TOPIC} failed")
+            }
+        }
+    }
+
     /// Replays `__consumer_offsets` (if it exists) and opens the coordinator.
     pub async fn load(&self) {
         let started = std::time::Instant::now();
         let mut replay = Replay::default();
+        self.upgrade_offsets_topic_config().await;
         if let Some(topic) = self.replica_manager.topic(OFFSETS_TOPIC) {
             let rm = self.replica_manager.clone();
             let result = tokio::task::spawn_blocking(move || {
@@ -377,7 +428,7 @@ impl GroupCoordinator {
                         let mut pos = 0usize;
                         let mut next = offset;
                         while let Some(rest) = data.get(pos..) {
-                            let Ok(header) = crate::log::batch::BatchHeader::parse(rest) else {
+                            let Ok(header) = crate::records::BatchHeader::parse(rest) else {
                                 break;
                             };
                             let size = header.total_size();

@@ -13,7 +13,10 @@
 
 use bytes::Bytes;
 
-use crate::log::batch::{self, BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD};
+use crate::records::{
+    records, records_section, BatchBuilder, BatchHeader, Codec, RecordsError,
+    MAX_DECOMPRESSED_BATCH_BYTES,
+};
 
 /// A record of `__consumer_offsets` that could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -260,63 +263,23 @@ impl Record {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    loop {
-        if z < 0x80 {
-            out.push(z as u8);
-            return;
+/// A v2 record batch (CreateTime `now_ms`, no producer id) holding `records`
+/// in order, its records compressed with `codec` (Kafka's
+/// `offsets.topic.compression.codec`); the log assigns the offsets.
+pub fn build_batch(records: &[Record], now_ms: i64, codec: Codec) -> Vec<u8> {
+    let build = |codec: Codec| {
+        let mut b = BatchBuilder::new(codec).with_base_timestamp(now_ms);
+        for r in records {
+            let key = r.key.encode();
+            let value = r.value_bytes();
+            b.append(now_ms, Some(&key), value.as_deref(), &[]);
         }
-        out.push((z as u8 & 0x7f) | 0x80);
-        z >>= 7;
-    }
-}
-
-/// An uncompressed v2 record batch (CreateTime `now_ms`, no producer id)
-/// holding `records` in order; the log assigns the offsets.
-pub fn build_batch(records: &[Record], now_ms: i64) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let key = r.key.encode();
-        let value = r.value_bytes();
-        let mut rec = vec![0u8]; // attributes
-        put_varint(&mut rec, 0); // timestamp delta
-        put_varint(&mut rec, i as i64); // offset delta
-        put_varint(&mut rec, key.len() as i64);
-        rec.extend_from_slice(&key);
-        match &value {
-            Some(v) => {
-                put_varint(&mut rec, v.len() as i64);
-                rec.extend_from_slice(v);
-            }
-            None => put_varint(&mut rec, -1),
-        }
-        put_varint(&mut rec, 0); // headers
-        put_varint(&mut body, rec.len() as i64);
-        body.extend_from_slice(&rec);
-    }
-    let count = records.len() as i32;
-    let mut b = Vec::with_capacity(BATCH_HEADER_SIZE + body.len());
-    b.extend_from_slice(&0i64.to_be_bytes());
-    let batch_length = (BATCH_HEADER_SIZE - LOG_OVERHEAD + body.len()) as i32;
-    b.extend_from_slice(&batch_length.to_be_bytes());
-    b.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
-    b.push(2); // magic
-    b.extend_from_slice(&0u32.to_be_bytes()); // crc, patched below
-    b.extend_from_slice(&0i16.to_be_bytes()); // attributes
-    b.extend_from_slice(&(count - 1).to_be_bytes());
-    b.extend_from_slice(&now_ms.to_be_bytes());
-    b.extend_from_slice(&now_ms.to_be_bytes());
-    b.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
-    b.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
-    b.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
-    b.extend_from_slice(&count.to_be_bytes());
-    b.extend_from_slice(&body);
-    let crc = batch::compute_crc(&b);
-    if let Some(dst) = b.get_mut(batch::CRC_OFFSET..batch::CRC_OFFSET + 4) {
-        dst.copy_from_slice(&crc.to_be_bytes());
-    }
-    b
+        b.finish()
+    };
+    // Compression failing (it does not, in memory) falls back to none.
+    build(codec)
+        .or_else(|_| build(Codec::None))
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------
@@ -479,83 +442,42 @@ impl GroupValue {
     }
 }
 
-fn read_varint(buf: &[u8], pos: &mut usize) -> Result<i64, RecordError> {
-    let mut value: u64 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *buf
-            .get(*pos)
-            .ok_or(RecordError::Truncated("record varint"))?;
-        *pos += 1;
-        value |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 63 {
-            return Err(RecordError::Truncated("record varint too long"));
-        }
-    }
-    Ok(((value >> 1) as i64) ^ -((value & 1) as i64))
-}
+/// One stored record's offset, key and value (`None`: a tombstone).
+pub type StoredRecord = (i64, Vec<u8>, Option<Vec<u8>>);
 
-fn read_varbytes<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>, RecordError> {
-    let len = read_varint(buf, pos)?;
-    if len < 0 {
-        return Ok(None);
-    }
-    let s = buf
-        .get(*pos..pos.saturating_add(len as usize))
-        .ok_or(RecordError::Truncated("record field"))?;
-    *pos += len as usize;
-    Ok(Some(s))
-}
-
-/// One record's offset, key and value (`None`: a tombstone).
-pub type RawRecord = (i64, Vec<u8>, Option<Vec<u8>>);
-
-/// The (key, value) pairs of the records of one uncompressed batch (the
-/// whole batch in `batch`), with their offsets. Control batches yield nothing.
-pub fn batch_records(batch: &[u8]) -> Result<Vec<RawRecord>, RecordError> {
-    let header = BatchHeader::parse(batch).map_err(|e| RecordError::Batch(e.to_string()))?;
+/// The (key, value) pairs of the records of one batch of any codec (the
+/// whole batch in `batch`), with their offsets. Control batches yield
+/// nothing. A compressed batch is decompressed within
+/// [`MAX_DECOMPRESSED_BATCH_BYTES`].
+pub fn batch_records(batch: &[u8]) -> Result<Vec<StoredRecord>, RecordError> {
+    let bad = |e: RecordsError| RecordError::Batch(e.to_string());
+    let header = BatchHeader::parse(batch).map_err(bad)?;
     if header.is_control() {
         return Ok(Vec::new());
     }
-    if header.is_compressed() {
-        return Err(RecordError::Batch(format!(
-            "compressed batch (codec {}) at offset {}",
-            header.compression(),
-            header.base_offset
-        )));
-    }
-    let end = header.total_size().min(batch.len());
-    let body = batch
-        .get(..end)
-        .ok_or(RecordError::Truncated("record batch"))?;
-    let mut pos = BATCH_HEADER_SIZE;
+    let section = records_section(batch, &header).map_err(bad)?;
+    let decompressed;
+    let section = match Codec::from_attributes(header.attributes).map_err(bad)? {
+        Codec::None => section,
+        codec => {
+            decompressed = codec
+                .decompress(section, MAX_DECOMPRESSED_BATCH_BYTES)
+                .map_err(|e| {
+                    RecordError::Batch(format!("batch at offset {}: {e}", header.base_offset))
+                })?;
+            &decompressed[..]
+        }
+    };
     let mut out = Vec::new();
-    for _ in 0..header.record_count.max(0) {
-        if pos >= end {
-            break;
-        }
-        let len = read_varint(body, &mut pos)?;
-        if len < 0 {
-            return Err(RecordError::Batch(format!("negative record length {len}")));
-        }
-        let next = pos.saturating_add(len as usize);
-        let mut p = pos + 1; // attributes
-        let _ts_delta = read_varint(body, &mut p)?;
-        let offset_delta = read_varint(body, &mut p)?;
-        let key = read_varbytes(body, &mut p)?;
-        let value = read_varbytes(body, &mut p)?;
-        if let Some(key) = key {
+    for r in records(section, header.record_count).map_err(bad)? {
+        let r = r.map_err(bad)?;
+        if let Some(key) = r.key {
             out.push((
-                header.base_offset.saturating_add(offset_delta),
+                header.base_offset.saturating_add(i64::from(r.offset_delta)),
                 key.to_vec(),
-                value.map(<[u8]>::to_vec),
+                r.value.map(<[u8]>::to_vec),
             ));
         }
-        pos = next;
     }
     Ok(out)
 }
@@ -675,16 +597,25 @@ mod tests {
             Record::offset_tombstone("g", "t", 1),
             Record::group("g", None),
         ];
-        let b = build_batch(&records, 77);
-        batch::validate_batch(&b).unwrap();
-        let decoded: Vec<Record> = batch_records(&b)
-            .unwrap()
-            .into_iter()
-            .map(|(_, k, v)| decode_record(&k, v.as_deref()).unwrap())
-            .collect();
-        assert_eq!(decoded, records);
-        for cut in 0..b.len() {
-            let _ = batch_records(&b[..cut]);
+        for codec in [
+            Codec::None,
+            Codec::Gzip,
+            Codec::Snappy,
+            Codec::Lz4,
+            Codec::Zstd,
+        ] {
+            let b = build_batch(&records, 77, codec);
+            let h = crate::records::check_batch_integrity(&b).unwrap();
+            assert_eq!(h.compression(), codec.id(), "{codec:?}");
+            let decoded: Vec<Record> = batch_records(&b)
+                .unwrap()
+                .into_iter()
+                .map(|(_, k, v)| decode_record(&k, v.as_deref()).unwrap())
+                .collect();
+            assert_eq!(decoded, records, "{codec:?}");
+            for cut in 0..b.len() {
+                let _ = batch_records(&b[..cut]);
+            }
         }
     }
 

@@ -47,20 +47,20 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use std::borrow::Cow;
+
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::batch::{
-    self, BatchHeader, BatchInfo, ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET,
-    CRC_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, RECORD_COUNT_OFFSET,
-};
+use super::batch::{self, BatchHeader, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LOG_OVERHEAD};
 use super::checkpoint;
 use super::index::io_err;
 use super::manager::parse_partition_dir_name;
 use super::retention::{rename_to_deleted, FileDeleter};
 use super::segment::{self, AppendedBatch, LogSegment};
 use super::{Log, LogConfig, LogError};
+use crate::records::{
+    records, records_section, BatchBuilder, Codec, RecordsError, MAX_DECOMPRESSED_BATCH_BYTES,
+};
 
 /// Kafka's checkpoint of the first dirty offset of every compacted log, one per log dir.
 pub const CLEANER_OFFSET_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
@@ -85,6 +85,12 @@ pub enum CleanerError {
     /// The log changed under the clean (segments deleted); it is redone later.
     #[error("log changed during cleaning")]
     LogChanged,
+}
+
+impl From<RecordsError> for CleanerError {
+    fn from(e: RecordsError) -> Self {
+        CleanerError::Log(e.into())
+    }
 }
 
 /// Broker-level settings of the cleaner.
@@ -126,142 +132,17 @@ fn corrupt(msg: impl Into<String>) -> LogError {
     LogError::CorruptMessage(msg.into())
 }
 
-fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, LogError> {
-    let mut value: u64 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *buf
-            .get(*pos)
-            .ok_or_else(|| corrupt("record varint truncated"))?;
-        *pos += 1;
-        value |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 63 {
-            return Err(corrupt("record varint too long"));
-        }
+/// The records section of a batch, decompressed with the broker's bound
+/// ([`MAX_DECOMPRESSED_BATCH_BYTES`]): a batch that expands beyond it is
+/// CORRUPT_MESSAGE, never an unbounded allocation.
+fn decompressed_section<'a>(batch: &'a [u8], h: &BatchHeader) -> Result<Cow<'a, [u8]>, LogError> {
+    let raw = records_section(batch, h)?;
+    match Codec::from_attributes(h.attributes)? {
+        Codec::None => Ok(Cow::Borrowed(raw)),
+        codec => Ok(Cow::Owned(
+            codec.decompress(raw, MAX_DECOMPRESSED_BATCH_BYTES)?,
+        )),
     }
-    Ok(((value >> 1) as i64) ^ -((value & 1) as i64))
-}
-
-/// One record of a batch, as stored.
-#[derive(Clone, Copy, Debug)]
-struct RawRecord<'a> {
-    offset_delta: i64,
-    timestamp_delta: i64,
-    key: Option<&'a [u8]>,
-    tombstone: bool,
-    /// The whole record, its length varint included.
-    bytes: &'a [u8],
-}
-
-/// Walks `count` records of an (uncompressed) records section.
-fn walk_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, LogError> {
-    let mut out = Vec::with_capacity(count.clamp(0, 1 << 16) as usize);
-    let mut pos = 0usize;
-    for _ in 0..count.max(0) {
-        let start = pos;
-        let len = read_varlong(data, &mut pos)?;
-        if len < 0 {
-            return Err(corrupt(format!("negative record length {len}")));
-        }
-        let end = pos
-            .checked_add(len as usize)
-            .filter(|&e| e <= data.len())
-            .ok_or_else(|| corrupt("record extends past its batch"))?;
-        let body = data.get(..end).unwrap_or(&[]);
-        let mut p = pos + 1; // attributes
-        let timestamp_delta = read_varlong(body, &mut p)?;
-        let offset_delta = read_varlong(body, &mut p)?;
-        let key_len = read_varlong(body, &mut p)?;
-        let key = if key_len < 0 {
-            None
-        } else {
-            let k = body
-                .get(p..p + key_len as usize)
-                .ok_or_else(|| corrupt("record key extends past the record"))?;
-            p += key_len as usize;
-            Some(k)
-        };
-        let value_len = read_varlong(body, &mut p)?;
-        out.push(RawRecord {
-            offset_delta,
-            timestamp_delta,
-            key,
-            tombstone: value_len < 0,
-            bytes: data.get(start..end).unwrap_or(&[]),
-        });
-        pos = end;
-    }
-    Ok(out)
-}
-
-fn codec_error(e: anyhow::Error) -> LogError {
-    corrupt(format!("record batch compression: {e}"))
-}
-
-/// The records section of a batch, decompressed.
-fn records_section(batch: &[u8], h: &BatchHeader) -> Result<Bytes, LogError> {
-    let raw = batch
-        .get(BATCH_HEADER_SIZE..h.total_size())
-        .ok_or_else(|| corrupt("record batch shorter than its length"))?;
-    let mut input = Bytes::copy_from_slice(raw);
-    let take = |b: &mut Bytes| Ok(b.split_off(0));
-    match h.compression() {
-        0 => Ok(input),
-        1 => Gzip::decompress(&mut input, take).map_err(codec_error),
-        2 => Snappy::decompress(&mut input, take).map_err(codec_error),
-        3 => Lz4::decompress(&mut input, take).map_err(codec_error),
-        4 => Zstd::decompress(&mut input, take).map_err(codec_error),
-        c => Err(corrupt(format!("unknown compression codec {c}"))),
-    }
-}
-
-fn compress(codec: i16, raw: &[u8]) -> Result<Vec<u8>, LogError> {
-    let mut out = BytesMut::new();
-    let fill = |tmp: &mut BytesMut| {
-        tmp.extend_from_slice(raw);
-        Ok(())
-    };
-    match codec {
-        0 => out.extend_from_slice(raw),
-        1 => <Gzip as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        2 => <Snappy as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        3 => <Lz4 as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        4 => <Zstd as Compressor<BytesMut>>::compress(&mut out, fill).map_err(codec_error)?,
-        c => return Err(corrupt(format!("unknown compression codec {c}"))),
-    }
-    Ok(out.to_vec())
-}
-
-/// Append validation for compacted topics: every record needs a key, as in
-/// Kafka (INVALID_RECORD otherwise). Control batches are exempt.
-pub fn check_keys(records: &[u8], infos: &[BatchInfo]) -> Result<(), LogError> {
-    for info in infos {
-        let b = records
-            .get(info.position..info.position + info.size)
-            .ok_or_else(|| corrupt("record batch truncated"))?;
-        let h = BatchHeader::parse(b)?;
-        if h.is_control() {
-            continue;
-        }
-        let data = records_section(b, &h)?;
-        let indexes: Vec<i32> = walk_records(&data, h.record_count)?
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.key.is_none())
-            .map(|(i, _)| i32::try_from(i).unwrap_or(i32::MAX))
-            .collect();
-        if !indexes.is_empty() {
-            return Err(LogError::InvalidRecords {
-                message: "Compacted topic cannot accept message without key.".into(),
-                indexes,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// What filtering did to a batch.
@@ -281,55 +162,25 @@ fn filter_batch(
     h: &BatchHeader,
     mut keep: impl FnMut(i64, Option<&[u8]>, bool) -> bool,
 ) -> Result<(Filtered, u64), LogError> {
-    let data = records_section(batch, h)?;
-    let records = walk_records(&data, h.record_count)?;
-    let kept: Vec<&RawRecord<'_>> = records
-        .iter()
-        .filter(|r| keep(h.base_offset + r.offset_delta, r.key, r.tombstone))
-        .collect();
-    let removed = (records.len() - kept.len()) as u64;
-    if kept.len() == records.len() {
+    let data = decompressed_section(batch, h)?;
+    let mut kept = BatchBuilder::like(h);
+    let mut total = 0u64;
+    for record in records(&data, h.record_count)? {
+        let record = record?;
+        total += 1;
+        let offset = h.base_offset + i64::from(record.offset_delta);
+        if keep(offset, record.key, record.value.is_none()) {
+            kept.push_record(&record, record.offset_delta);
+        }
+    }
+    let removed = total - kept.record_count().max(0) as u64;
+    if removed == 0 {
         return Ok((Filtered::Unchanged, 0));
     }
-    let Some(last) = kept.last() else {
+    if kept.record_count() == 0 {
         return Ok((Filtered::Empty, removed));
-    };
-    let mut raw = Vec::with_capacity(data.len());
-    for r in &kept {
-        raw.extend_from_slice(r.bytes);
     }
-    let body = compress(h.compression(), &raw)?;
-    let mut out = Vec::with_capacity(BATCH_HEADER_SIZE + body.len());
-    out.extend_from_slice(batch.get(..BATCH_HEADER_SIZE).unwrap_or(&[]));
-    out.extend_from_slice(&body);
-    let put = |out: &mut Vec<u8>, at: usize, bytes: &[u8]| {
-        if let Some(dst) = out.get_mut(at..at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-    };
-    let length = (out.len() - LOG_OVERHEAD) as i32;
-    put(&mut out, BATCH_LENGTH_OFFSET, &length.to_be_bytes());
-    put(
-        &mut out,
-        LAST_OFFSET_DELTA_OFFSET,
-        &(last.offset_delta as i32).to_be_bytes(),
-    );
-    put(
-        &mut out,
-        RECORD_COUNT_OFFSET,
-        &(kept.len() as i32).to_be_bytes(),
-    );
-    if !h.is_log_append_time() {
-        let max_ts = kept
-            .iter()
-            .map(|r| h.base_timestamp.saturating_add(r.timestamp_delta))
-            .max()
-            .unwrap_or(h.max_timestamp);
-        put(&mut out, MAX_TIMESTAMP_OFFSET, &max_ts.to_be_bytes());
-    }
-    let crc = crc32c::crc32c(out.get(ATTRIBUTES_OFFSET..).unwrap_or(&[]));
-    put(&mut out, CRC_OFFSET, &crc.to_be_bytes());
-    Ok((Filtered::Rewritten(out), removed))
+    Ok((Filtered::Rewritten(kept.finish()?), removed))
 }
 
 // ---------------------------------------------------------------------------
@@ -776,10 +627,11 @@ pub fn clean_log(
             if h.is_control() {
                 return Ok(());
             }
-            let data = records_section(b, h)?;
-            for r in walk_records(&data, h.record_count)? {
+            let data = decompressed_section(b, h)?;
+            for r in records(&data, h.record_count)? {
+                let r = r.map_err(LogError::from)?;
                 let Some(key) = r.key else { continue };
-                let offset = h.base_offset + r.offset_delta;
+                let offset = h.base_offset + i64::from(r.offset_delta);
                 if offset < first_dirty {
                     continue;
                 }

@@ -19,6 +19,10 @@ use super::index::io_err;
 use super::{Log, LogConfig, LogError};
 
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// The file every log dir is locked through (Kafka's `.lock`): an exclusive
+/// advisory lock held for the life of the process, so two brokers never
+/// share a log dir. It holds the holder's pid, for the refusal message.
+pub const LOCK_FILE: &str = ".lock";
 pub const PARTITION_METADATA_FILE: &str = "partition.metadata";
 /// Suffix of a partition directory being deleted (Kafka's `-delete`).
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
@@ -66,6 +70,8 @@ struct State {
 /// Owns the log directories. `Send + Sync`.
 pub struct LogManager {
     dirs: Vec<PathBuf>,
+    /// The locked `.lock` file of every dir; the locks go with the process.
+    _locks: Vec<std::fs::File>,
     /// Per dir: the clean-shutdown marker was present at start-up.
     clean_shutdown: Vec<bool>,
     recovery_points: HashMap<(String, i32), i64>,
@@ -85,6 +91,41 @@ fn read_checkpoint_or_warn(path: &Path) -> HashMap<(String, i32), i64> {
     }
 }
 
+/// Takes the exclusive lock on `dir/.lock` and writes this process's pid
+/// into it; refuses when another process holds it.
+pub fn lock_log_dir(dir: &Path) -> Result<std::fs::File, LogError> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            // Bounded: the file holds a pid line.
+            let _ = (&mut file).take(64).read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => "unknown holder".to_string(),
+                pid => format!("pid {pid}"),
+            };
+            return Err(LogError::LogDirLocked {
+                dir: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
+    }
+    file.set_len(0).map_err(|e| io_err(&path, e))?;
+    file.rewind().map_err(|e| io_err(&path, e))?;
+    writeln!(file, "{}", std::process::id()).map_err(|e| io_err(&path, e))?;
+    Ok(file)
+}
+
 impl LogManager {
     /// Creates missing log dirs, reads the checkpoints, notes and removes the
     /// clean-shutdown marker of every dir.
@@ -92,8 +133,11 @@ impl LogManager {
         let mut clean_shutdown = Vec::with_capacity(log_dirs.len());
         let mut recovery_points = HashMap::new();
         let mut log_start_offsets = HashMap::new();
+        let mut locks = Vec::with_capacity(log_dirs.len());
         for dir in log_dirs {
             std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+            // Locked before anything in the dir is read or changed.
+            locks.push(lock_log_dir(dir)?);
             // Writability probe.
             let probe = dir.join(".strom-write-probe");
             std::fs::write(&probe, b"").map_err(|e| io_err(&probe, e))?;
@@ -118,6 +162,7 @@ impl LogManager {
         }
         let manager = LogManager {
             dirs: log_dirs.to_vec(),
+            _locks: locks,
             clean_shutdown,
             recovery_points,
             log_start_offsets,
@@ -154,6 +199,17 @@ impl LogManager {
     /// The log directories.
     pub fn log_dirs(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// (total, usable) bytes of the volume holding `dir` (statvfs: blocks and
+    /// blocks available to unprivileged users, times the fragment size), as
+    /// Java's `FileStore.getTotalSpace`/`getUsableSpace`; beyond `i64` is
+    /// `i64::MAX`, as Kafka's `adjustForLargeFileSystems`.
+    pub fn volume_bytes(&self, dir: &Path) -> Result<(i64, i64), LogError> {
+        let st = rustix::fs::statvfs(dir).map_err(|e| io_err(dir, e.into()))?;
+        let bytes =
+            |blocks: u64| i64::try_from(blocks.saturating_mul(st.f_frsize)).unwrap_or(i64::MAX);
+        Ok((bytes(st.f_blocks), bytes(st.f_bavail)))
     }
 
     /// Partition directories found on disk: (topic, partition, dir).
@@ -352,6 +408,25 @@ mod tests {
         assert_eq!(parse_partition_dir_name("t--1"), Some(("t-".into(), 1)));
         assert_eq!(parse_partition_dir_name("t-x"), None);
         assert_eq!(parse_partition_dir_name("t-99999999999"), None);
+    }
+
+    #[test]
+    fn a_locked_log_dir_is_refused_naming_its_holder() {
+        let root = tempfile::tempdir().unwrap();
+        let first = LogManager::startup(&[root.path().to_path_buf()]).unwrap();
+        let err = LogManager::startup(&[root.path().to_path_buf()])
+            .err()
+            .expect("second manager on a locked dir");
+        let msg = err.to_string();
+        assert!(matches!(err, LogError::LogDirLocked { .. }), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        assert!(msg.contains(&root.path().display().to_string()), "{msg}");
+        drop(first);
+        // Released with its holder.
+        LogManager::startup(&[root.path().to_path_buf()]).unwrap();
     }
 
     #[test]

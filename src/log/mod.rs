@@ -27,6 +27,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
 pub mod index;
+pub mod leader_epoch;
 pub mod manager;
 pub mod producer_state;
 pub mod retention;
@@ -79,6 +80,17 @@ pub enum LogError {
     /// OUT_OF_ORDER_SEQUENCE_NUMBER (45): an idempotent producer skipped or reordered a sequence.
     #[error("out of order sequence number: {0}")]
     OutOfOrderSequence(String),
+    /// Another process holds the log dir's `.lock` (start-up only; Kafka
+    /// refuses to start the same way).
+    #[error(
+        "log dir {dir} is locked by another process ({holder}); is another broker running on it?"
+    )]
+    LogDirLocked {
+        /// The log dir.
+        dir: PathBuf,
+        /// What the lock file says of its holder (its pid), or "unknown".
+        holder: String,
+    },
     /// KAFKA_STORAGE_ERROR (56).
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -86,6 +98,17 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<crate::records::RecordsError> for LogError {
+    fn from(e: crate::records::RecordsError) -> Self {
+        use crate::records::RecordsError as R;
+        match e {
+            R::Corrupt(m) => LogError::CorruptMessage(m),
+            R::UnsupportedMagic(m) => LogError::UnsupportedMagic(m),
+            e @ (R::Compress { .. } | R::Oversized(_)) => LogError::InvalidRecord(e.to_string()),
+        }
+    }
 }
 
 impl LogError {
@@ -97,7 +120,7 @@ impl LogError {
             LogError::MessageTooLarge { .. } => 10,
             LogError::UnsupportedMagic(_) => 43,
             LogError::OffsetOutOfRange { .. } => 1,
-            LogError::Io { .. } => 56,
+            LogError::Io { .. } | LogError::LogDirLocked { .. } => 56,
             LogError::InvalidTimestamp(_) => 32,
             LogError::InvalidProducerEpoch(_) => 47,
             LogError::OutOfOrderSequence(_) => 45,
@@ -180,6 +203,8 @@ pub struct Log {
     dir_dirty: bool,
     /// Idempotent producers' sequences (see `producer_state`).
     producer_state: producer_state::ProducerStateManager,
+    /// Leader epochs and their start offsets (`leader-epoch-checkpoint`).
+    leader_epochs: leader_epoch::LeaderEpochCache,
 }
 
 fn remove_file_if_exists(path: &Path) -> Result<(), LogError> {
@@ -325,8 +350,10 @@ impl Log {
             roll_flush: None,
             dir_dirty,
             producer_state: producer_state::ProducerStateManager::new(),
+            leader_epochs: leader_epoch::LeaderEpochCache::load(dir),
         };
         log.load_producer_state()?;
+        log.load_leader_epochs()?;
         // Recovered segments (and new files) are made durable now, so the
         // recovery point can be the log end.
         for seg in &mut log.segments {
@@ -385,9 +412,6 @@ impl Log {
         now_ms: i64,
     ) -> Result<(AppendInfo, Option<PendingSync>), LogError> {
         let mut infos = batch::validate_batches(records, self.config.max_message_bytes)?;
-        if self.config.cleanup_compact {
-            cleaner::check_keys(records, &infos)?;
-        }
         let producer = self.check_producers(records, &infos, now_ms)?;
         if let producer_state::ProducerAppend::Duplicate(b) = producer {
             // The original may still await its fsync (group commit): a retry
@@ -429,9 +453,10 @@ impl Log {
 
         let log_append_time = self.config.message_timestamp_type == TimestampType::LogAppendTime;
         let mut appended = Vec::with_capacity(infos.len());
+        let leader_epoch = self.leader_epoch();
         let mut next = first_offset;
         for b in &infos {
-            batch::set_base_offset_and_epoch(records, b.position, next, 0)?;
+            batch::set_base_offset_and_epoch(records, b.position, next, leader_epoch)?;
             let max_timestamp = if log_append_time {
                 batch::set_max_timestamp(records, b.position, b.size, true, now_ms)?;
                 now_ms
@@ -456,6 +481,14 @@ impl Log {
         if let producer_state::ProducerAppend::Batch(h) = producer {
             self.producer_state
                 .update(&h, first_offset, last_offset, now_ms);
+        }
+        // A log opened without a leader (tests, tools) starts its epoch here.
+        // The batches are written: a failed checkpoint write is reported, not
+        // the append (the cache in memory has the entry).
+        if self.leader_epochs.latest_epoch().is_none() {
+            if let Err(e) = self.leader_epochs.assign(leader_epoch, first_offset) {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the leader epoch checkpoint");
+            }
         }
 
         self.unflushed_messages += record_count;
@@ -836,6 +869,68 @@ impl Log {
     /// Number of segments (for tests and metrics).
     pub fn segment_count(&self) -> usize {
         self.segments.len()
+    }
+
+    /// The epoch stamped into appended batches: the latest leader epoch (0 on
+    /// a single broker).
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epochs.latest_epoch().unwrap_or(0).max(0)
+    }
+
+    /// The leader epoch cache.
+    pub fn leader_epochs(&self) -> &leader_epoch::LeaderEpochCache {
+        &self.leader_epochs
+    }
+
+    /// Kafka's `maybeAssignEpochStartOffset`: this replica leads from `epoch`
+    /// on, starting at `start_offset` (the log end when it became leader).
+    pub fn assign_leader_epoch(&mut self, epoch: i32, start_offset: i64) -> Result<(), LogError> {
+        self.leader_epochs.assign(epoch, start_offset).map(|_| ())
+    }
+
+    /// Kafka's `endOffsetForEpoch`: the epoch and end offset OffsetForLeaderEpoch
+    /// answers for `epoch`, or `None` when it is unknown.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        let (found_epoch, offset) = self
+            .leader_epochs
+            .end_offset_for(epoch, self.log_end_offset());
+        (offset != leader_epoch::UNDEFINED_EPOCH_OFFSET).then_some((found_epoch, offset))
+    }
+
+    /// Makes the leader epoch cache agree with the opened (maybe recovered)
+    /// log: nothing starts beyond the log end or below the log start; an empty
+    /// cache of a non-empty log is seeded from its first batch's epoch.
+    fn load_leader_epochs(&mut self) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        self.leader_epochs.truncate_from_end(end)?;
+        self.leader_epochs
+            .truncate_from_start(self.log_start_offset)?;
+        if self.leader_epochs.latest_epoch().is_none() && end > self.log_start_offset {
+            let first = self
+                .segments
+                .iter()
+                .find(|s| s.next_offset() > self.log_start_offset && s.size() > 0);
+            if let Some(seg) = first {
+                let h = seg.read_header(0)?;
+                if h.partition_leader_epoch >= 0 {
+                    self.leader_epochs
+                        .assign(h.partition_leader_epoch, self.log_start_offset)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the leader epoch cache's first entry up with the log start offset.
+    /// (A failed write is reported: the cache in memory is right, and the
+    /// next open truncates the file's entries again.)
+    fn leader_epochs_follow_log_start(&mut self) {
+        if let Err(e) = self
+            .leader_epochs
+            .truncate_from_start(self.log_start_offset)
+        {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the leader epoch checkpoint");
+        }
     }
 
     /// Flushes and closes: indexes trimmed to their used size as Kafka does.

@@ -133,6 +133,11 @@ impl ProducerStateManager {
         Self::default()
     }
 
+    /// Every producer with its state, in no particular order.
+    pub fn producers(&self) -> impl Iterator<Item = (i64, &ProducerStateEntry)> {
+        self.producers.iter().map(|(id, entry)| (*id, entry))
+    }
+
     /// The state of one producer.
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
         self.producers.get(&producer_id)

@@ -201,6 +201,7 @@ impl Log {
             if base > self.log_start_offset {
                 self.log_start_offset = base;
                 outcome.log_start_moved = true;
+                self.leader_epochs_follow_log_start();
             }
         }
         tracing::info!(
@@ -235,6 +236,7 @@ impl Log {
                 "log start offset moved by DeleteRecords"
             );
             self.log_start_offset = offset;
+            self.leader_epochs_follow_log_start();
         }
         Ok(self.log_start_offset)
     }

@@ -1,12 +1,13 @@
-//! Record-level validation of produced batches (Kafka's `LogValidator`) and
-//! the four compression codecs.
+//! Record-level validation of produced batches (Kafka's `LogValidator`), on
+//! `crate::records` (records, codecs, builder).
 //!
 //! [`batch::validate_batches`] checks what the header and CRC say; this module
 //! checks what only the records can tell, and converts a batch when the
 //! topic's `compression.type` asks for another codec:
 //! - every batch: no control batch from a client (INVALID_RECORD), a producer
 //!   id comes with a sequence (INVALID_RECORD), no client-set LogAppendTime
-//!   (INVALID_TIMESTAMP);
+//!   (INVALID_TIMESTAMP); on a compacted topic every record has a key
+//!   (INVALID_RECORD with the indexes of the keyless ones);
 //! - a compressed batch is decompressed once (at most
 //!   [`MAX_DECOMPRESSED_BATCH_BYTES`]) and its records parsed: record count vs
 //!   header, lengths and varints, headers; anything that does not parse is
@@ -15,442 +16,92 @@
 //! - CreateTime timestamps are checked against
 //!   `message.timestamp.difference.max.ms` (INVALID_TIMESTAMP), per record.
 //!
-//! Invariants: an uncompressed batch on a `producer`/`uncompressed` topic with
-//! the timestamp difference unchecked (the default) is not looked at past its
-//! header — no per-record work on the hot path. A batch whose codec already
-//! matches and whose records are valid is kept byte for byte (never
-//! re-encoded). A converted batch keeps every header field except the codec
-//! bits, the length and the CRC; its records are the producer's records.
-
-use std::borrow::Cow;
-use std::io::{Read, Write};
+//! Invariants: an uncompressed batch on a non-compacted `producer`/
+//! `uncompressed` topic with the timestamp difference unchecked (the default)
+//! is not looked at past its header — no per-record work on the hot path.
+//! Each batch is decompressed at most once per append, here. A batch whose
+//! codec already matches and whose records are valid is kept byte for byte
+//! (never re-encoded). A converted batch keeps the header's base offset,
+//! epoch, attributes other than the codec, base timestamp and producer
+//! fields; its records are the producer's, with offset deltas 0..n-1, and
+//! length, lastOffsetDelta, maxTimestamp and CRC are recomputed.
 
 use bytes::BytesMut;
 
-use super::batch::{
-    self, BatchHeader, BatchInfo, ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET,
-    COMPRESSION_CODEC_MASK, CRC_OFFSET, LOG_OVERHEAD,
-};
+use super::batch::{BatchHeader, BatchInfo};
 use super::config::{CompressionType, LogConfig, TimestampType};
 use super::LogError;
+use crate::records::{records, records_section, BatchBuilder, Codec, MAX_DECOMPRESSED_BATCH_BYTES};
 
-/// Largest decompressed size of one batch's records. Kafka streams records
-/// out of the decompressor; strom decompresses a batch whole, so a bound keeps
-/// a small "compression bomb" from exhausting memory. Beyond it: CORRUPT_MESSAGE.
-pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 256 << 20;
-
-/// xerial snappy-java's stream header: magic, version 1, compatible version 1.
-const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
-const XERIAL_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
-/// snappy-java's default block size, which Kafka's producer and broker use.
-const XERIAL_BLOCK_SIZE: usize = 32 * 1024;
-/// Kafka's default zstd level (ZSTD_CLEVEL_DEFAULT).
-const ZSTD_LEVEL: i32 = 3;
-
-/// A record batch compression codec (attribute bits 0–2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    None,
-    Gzip,
-    Snappy,
-    Lz4,
-    Zstd,
-}
-
-impl Codec {
-    /// The codec of a batch's attributes; ids 5–7 are CORRUPT_MESSAGE.
-    pub fn from_attributes(attributes: i16) -> Result<Codec, LogError> {
-        Ok(match attributes & COMPRESSION_CODEC_MASK {
-            0 => Codec::None,
-            1 => Codec::Gzip,
-            2 => Codec::Snappy,
-            3 => Codec::Lz4,
-            4 => Codec::Zstd,
-            other => {
-                return Err(LogError::CorruptMessage(format!(
-                    "unknown compression codec id {other}"
-                )))
-            }
-        })
+/// The codec a batch produced with `producer` is stored with on a topic with
+/// `compression.type` `topic`.
+pub fn stored_codec(topic: CompressionType, producer: Codec) -> Codec {
+    match topic {
+        CompressionType::Producer => producer,
+        CompressionType::Uncompressed => Codec::None,
+        CompressionType::Gzip => Codec::Gzip,
+        CompressionType::Snappy => Codec::Snappy,
+        CompressionType::Lz4 => Codec::Lz4,
+        CompressionType::Zstd => Codec::Zstd,
     }
-
-    /// The attribute bits of this codec.
-    pub fn id(self) -> i16 {
-        match self {
-            Codec::None => 0,
-            Codec::Gzip => 1,
-            Codec::Snappy => 2,
-            Codec::Lz4 => 3,
-            Codec::Zstd => 4,
-        }
-    }
-
-    /// The codec a batch produced with `producer` is stored with on a topic
-    /// with `compression.type` `topic`.
-    pub fn for_topic(topic: CompressionType, producer: Codec) -> Codec {
-        match topic {
-            CompressionType::Producer => producer,
-            CompressionType::Uncompressed => Codec::None,
-            CompressionType::Gzip => Codec::Gzip,
-            CompressionType::Snappy => Codec::Snappy,
-            CompressionType::Lz4 => Codec::Lz4,
-            CompressionType::Zstd => Codec::Zstd,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Codec::None => "none",
-            Codec::Gzip => "gzip",
-            Codec::Snappy => "snappy",
-            Codec::Lz4 => "lz4",
-            Codec::Zstd => "zstd",
-        }
-    }
-}
-
-fn corrupt(codec: Codec, e: impl std::fmt::Display) -> LogError {
-    LogError::CorruptMessage(format!("cannot decompress {} records: {e}", codec.name()))
-}
-
-fn too_large(codec: Codec, limit: usize) -> LogError {
-    LogError::CorruptMessage(format!(
-        "{} records decompress to more than {limit} bytes",
-        codec.name()
-    ))
-}
-
-fn read_limited(codec: Codec, reader: impl Read, limit: usize) -> Result<Vec<u8>, LogError> {
-    let mut out = Vec::new();
-    reader
-        .take((limit as u64).saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| corrupt(codec, e))?;
-    if out.len() > limit {
-        return Err(too_large(codec, limit));
-    }
-    Ok(out)
-}
-
-fn snappy_block(
-    codec: Codec,
-    block: &[u8],
-    out: &mut Vec<u8>,
-    limit: usize,
-) -> Result<(), LogError> {
-    let n = snap::raw::decompress_len(block).map_err(|e| corrupt(codec, e))?;
-    let start = out.len();
-    if start.saturating_add(n) > limit {
-        return Err(too_large(codec, limit));
-    }
-    out.resize(start + n, 0);
-    let dst = out.get_mut(start..).unwrap_or(&mut []);
-    let written = snap::raw::Decoder::new()
-        .decompress(block, dst)
-        .map_err(|e| corrupt(codec, e))?;
-    out.truncate(start + written);
-    Ok(())
-}
-
-/// Decompresses a batch's records (everything after the 61-byte header).
-/// Snappy accepts both raw blocks (librdkafka) and xerial framing (Java).
-pub fn decompress(codec: Codec, data: &[u8], limit: usize) -> Result<Vec<u8>, LogError> {
-    match codec {
-        Codec::None => {
-            if data.len() > limit {
-                return Err(too_large(codec, limit));
-            }
-            Ok(data.to_vec())
-        }
-        Codec::Gzip => read_limited(codec, flate2::read::MultiGzDecoder::new(data), limit),
-        Codec::Snappy => {
-            let mut out = Vec::new();
-            if data.len() >= XERIAL_HEADER.len() && data.starts_with(XERIAL_MAGIC) {
-                let mut pos = XERIAL_HEADER.len();
-                while pos < data.len() {
-                    let len = batch::get_u32(data, pos)
-                        .map_err(|_| corrupt(codec, "truncated xerial block length"))?
-                        as usize;
-                    pos += 4;
-                    let block = data
-                        .get(pos..pos.saturating_add(len))
-                        .ok_or_else(|| corrupt(codec, "truncated xerial block"))?;
-                    snappy_block(codec, block, &mut out, limit)?;
-                    pos += len;
-                }
-            } else {
-                snappy_block(codec, data, &mut out, limit)?;
-            }
-            Ok(out)
-        }
-        Codec::Lz4 => {
-            let decoder = lz4::Decoder::new(data).map_err(|e| corrupt(codec, e))?;
-            read_limited(codec, decoder, limit)
-        }
-        Codec::Zstd => {
-            let decoder =
-                zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?;
-            read_limited(codec, decoder, limit)
-        }
-    }
-}
-
-fn compress_err(codec: Codec, e: impl std::fmt::Display) -> LogError {
-    LogError::InvalidRecord(format!(
-        "cannot compress records with {}: {e}",
-        codec.name()
-    ))
-}
-
-/// Compresses records the way Kafka's broker does: gzip at the default
-/// level, xerial-framed snappy in 32 KiB blocks, an LZ4 frame of independent
-/// 64 KiB blocks without content checksum, zstd level 3.
-pub fn compress(codec: Codec, data: &[u8]) -> Result<Vec<u8>, LogError> {
-    match codec {
-        Codec::None => Ok(data.to_vec()),
-        Codec::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(data.len() / 2 + 64),
-                flate2::Compression::default(),
-            );
-            enc.write_all(data).map_err(|e| compress_err(codec, e))?;
-            enc.finish().map_err(|e| compress_err(codec, e))
-        }
-        Codec::Snappy => {
-            let mut out = Vec::with_capacity(data.len() / 2 + 64);
-            out.extend_from_slice(XERIAL_HEADER);
-            let mut enc = snap::raw::Encoder::new();
-            for chunk in data.chunks(XERIAL_BLOCK_SIZE) {
-                let block = enc
-                    .compress_vec(chunk)
-                    .map_err(|e| compress_err(codec, e))?;
-                out.extend_from_slice(&(block.len() as u32).to_be_bytes());
-                out.extend_from_slice(&block);
-            }
-            Ok(out)
-        }
-        Codec::Lz4 => {
-            let mut enc = lz4::EncoderBuilder::new()
-                .block_size(lz4::BlockSize::Max64KB)
-                .block_mode(lz4::BlockMode::Independent)
-                .checksum(lz4::ContentChecksum::NoChecksum)
-                .build(Vec::with_capacity(data.len() / 2 + 64))
-                .map_err(|e| compress_err(codec, e))?;
-            enc.write_all(data).map_err(|e| compress_err(codec, e))?;
-            let (out, res) = enc.finish();
-            res.map_err(|e| compress_err(codec, e))?;
-            Ok(out)
-        }
-        Codec::Zstd => zstd::bulk::compress(data, ZSTD_LEVEL).map_err(|e| compress_err(codec, e)),
-    }
-}
-
-/// Reads a zigzag varint (up to 64 bits).
-fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, LogError> {
-    let mut value: u64 = 0;
-    let mut shift = 0u32;
-    loop {
-        let b = *buf
-            .get(*pos)
-            .ok_or_else(|| LogError::CorruptMessage("record varint truncated".into()))?;
-        *pos += 1;
-        value |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 63 {
-            return Err(LogError::CorruptMessage("record varint too long".into()));
-        }
-    }
-    Ok(((value >> 1) as i64) ^ -((value & 1) as i64))
-}
-
-/// Reads a zigzag varint that must fit an int32.
-fn read_varint(buf: &[u8], pos: &mut usize) -> Result<i32, LogError> {
-    let v = read_varlong(buf, pos)?;
-    i32::try_from(v)
-        .map_err(|_| LogError::CorruptMessage(format!("record varint {v} overflows int32")))
-}
-
-fn write_varlong(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8 & 0x7f) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-/// Skips a length-prefixed byte field (`-1` = null when `nullable`).
-fn skip_bytes(
-    buf: &[u8],
-    pos: &mut usize,
-    end: usize,
-    nullable: bool,
-    what: &str,
-) -> Result<(), LogError> {
-    let len = read_varint(buf, pos)?;
-    if len < 0 {
-        if nullable && len == -1 {
-            return Ok(());
-        }
-        return Err(LogError::CorruptMessage(format!(
-            "invalid {what} length {len}"
-        )));
-    }
-    let next = pos.saturating_add(len as usize);
-    if next > end {
-        return Err(LogError::CorruptMessage(format!(
-            "{what} of {len} bytes runs past its record"
-        )));
-    }
-    *pos = next;
-    Ok(())
-}
-
-/// A record's position: `body` starts after the length varint, `tail` after
-/// the offset delta, `end` is one past its last byte.
-#[derive(Clone, Copy, Debug)]
-struct RecordSpan {
-    body: usize,
-    tail: usize,
-    end: usize,
 }
 
 /// What parsing a batch's records found.
 struct Scan {
     /// Offset deltas are exactly 0..n-1.
     offsets_in_order: bool,
-    /// Kept only when asked (for re-encoding).
-    spans: Vec<RecordSpan>,
+    /// Indexes of the records without a key (collected only when asked).
+    keyless: Vec<i32>,
 }
 
-/// Parses exactly `header.record_count` records filling `records`; checks
+/// Parses exactly `header.record_count` records filling `section`; checks
 /// timestamps against `ts_window` (now, max difference) when given.
 fn scan_records(
-    records: &[u8],
+    section: &[u8],
     header: &BatchHeader,
     ts_window: Option<(i64, i64)>,
-    keep_spans: bool,
+    require_keys: bool,
 ) -> Result<Scan, LogError> {
-    let count = header.record_count.max(0) as usize;
-    let mut spans = Vec::with_capacity(if keep_spans { count } else { 0 });
+    let mut iter = records(section, header.record_count)?;
     let mut offsets_in_order = true;
-    let mut pos = 0usize;
-    for i in 0..count {
-        if pos >= records.len() {
-            return Err(LogError::CorruptMessage(format!(
-                "batch declares {count} records but its data ends after {i}"
-            )));
-        }
-        let len = read_varint(records, &mut pos)?;
-        if len < 0 {
-            return Err(LogError::CorruptMessage(format!(
-                "negative record length {len}"
-            )));
-        }
-        let body = pos;
-        let end = body.saturating_add(len as usize);
-        if end > records.len() {
-            return Err(LogError::CorruptMessage(format!(
-                "record {i} of {len} bytes runs past the end of the batch"
-            )));
-        }
-        let rec = records.get(..end).unwrap_or(&[]);
-        pos += 1; // attributes
-        let ts_delta = read_varlong(rec, &mut pos)?;
-        let offset_delta = read_varint(rec, &mut pos)?;
-        let tail = pos;
-        skip_bytes(rec, &mut pos, end, true, "key")?;
-        skip_bytes(rec, &mut pos, end, true, "value")?;
-        let headers = read_varint(rec, &mut pos)?;
-        if headers < 0 {
-            return Err(LogError::CorruptMessage(format!(
-                "invalid number of record headers {headers}"
-            )));
-        }
-        for _ in 0..headers {
-            skip_bytes(rec, &mut pos, end, false, "header key")?;
-            skip_bytes(rec, &mut pos, end, true, "header value")?;
-        }
-        if pos != end {
-            return Err(LogError::CorruptMessage(format!(
-                "record {i}: expected to read {len} bytes, read {}",
-                pos.saturating_sub(body)
-            )));
-        }
-        if i64::from(offset_delta) != i as i64 {
+    let mut keyless = Vec::new();
+    for (i, record) in iter.by_ref().enumerate() {
+        let record = record?;
+        if i64::from(record.offset_delta) != i as i64 {
             offsets_in_order = false;
         }
+        if require_keys && record.key.is_none() {
+            keyless.push(i32::try_from(i).unwrap_or(i32::MAX));
+        }
         if let Some((now, max_diff)) = ts_window {
-            let ts = header.base_timestamp.saturating_add(ts_delta);
+            let ts = header.base_timestamp.saturating_add(record.timestamp_delta);
             if ts != -1 && ts.saturating_sub(now).saturating_abs() > max_diff {
                 return Err(LogError::InvalidTimestamp(format!(
-                    "timestamp {ts} of the record at offset delta {offset_delta} is out of range: it must be within [{}, {}]",
+                    "timestamp {ts} of the record at offset delta {} is out of range: it must be within [{}, {}]",
+                    record.offset_delta,
                     now.saturating_sub(max_diff),
                     now.saturating_add(max_diff)
                 )));
             }
         }
-        if keep_spans {
-            spans.push(RecordSpan { body, tail, end });
-        }
     }
-    if pos != records.len() {
-        return Err(LogError::CorruptMessage(format!(
-            "{} bytes after the batch's {count} declared records",
-            records.len() - pos
-        )));
-    }
+    iter.finish()?;
     Ok(Scan {
         offsets_in_order,
-        spans,
+        keyless,
     })
 }
 
-/// Records with offset deltas rewritten to 0..n-1 (everything else kept).
-fn renumber(records: &[u8], spans: &[RecordSpan]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.len() + spans.len() * 2);
-    let mut body = Vec::new();
-    for (i, s) in spans.iter().enumerate() {
-        body.clear();
-        // attributes and timestamp delta are kept as they were.
-        let mut p = s.body + 1;
-        let _ = read_varlong(records, &mut p);
-        body.extend_from_slice(records.get(s.body..p).unwrap_or(&[]));
-        write_varlong(&mut body, i as i64);
-        body.extend_from_slice(records.get(s.tail..s.end).unwrap_or(&[]));
-        write_varlong(&mut out, body.len() as i64);
-        out.extend_from_slice(&body);
+/// The batch of `header` with `section` (its decompressed records) stored
+/// with `codec`, inner offset deltas 0..n-1 (as Kafka assigns them when it
+/// re-encodes); header fields kept, length, lastOffsetDelta, maxTimestamp
+/// and CRC recomputed.
+fn rebuild(header: &BatchHeader, section: &[u8], codec: Codec) -> Result<Vec<u8>, LogError> {
+    let mut b = BatchBuilder::like(header).with_codec(codec);
+    for (i, record) in records(section, header.record_count)?.enumerate() {
+        b.push_record(&record?, i32::try_from(i).unwrap_or(i32::MAX));
     }
-    out
-}
-
-/// A batch with `original`'s header, codec `codec` and `payload` as its
-/// (already compressed) records; length and CRC recomputed.
-fn rebuild_batch(original: &[u8], codec: Codec, payload: &[u8]) -> Result<Vec<u8>, LogError> {
-    let header = original
-        .get(..BATCH_HEADER_SIZE)
-        .ok_or_else(|| LogError::CorruptMessage("record batch header truncated".into()))?;
-    let batch_length = i32::try_from(BATCH_HEADER_SIZE - LOG_OVERHEAD + payload.len())
-        .map_err(|_| LogError::InvalidRecord("converted record batch exceeds 2 GiB".into()))?;
-    let mut out = Vec::with_capacity(BATCH_HEADER_SIZE + payload.len());
-    out.extend_from_slice(header);
-    out.extend_from_slice(payload);
-    let attributes = batch::get_i16(&out, ATTRIBUTES_OFFSET)?;
-    let attributes = (attributes & !COMPRESSION_CODEC_MASK) | codec.id();
-    if let Some(dst) = out.get_mut(ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2) {
-        dst.copy_from_slice(&attributes.to_be_bytes());
-    }
-    if let Some(dst) = out.get_mut(BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4) {
-        dst.copy_from_slice(&batch_length.to_be_bytes());
-    }
-    let crc = batch::compute_crc(&out);
-    if let Some(dst) = out.get_mut(CRC_OFFSET..CRC_OFFSET + 4) {
-        dst.copy_from_slice(&crc.to_be_bytes());
-    }
-    Ok(out)
+    Ok(b.finish()?)
 }
 
 /// Validates one whole batch (already checked by [`batch::validate_batches`]);
@@ -478,35 +129,37 @@ pub fn validate_batch(
         ));
     }
     let source = Codec::from_attributes(header.attributes)?;
-    let target = Codec::for_topic(config.compression_type, source);
+    let target = stored_codec(config.compression_type, source);
     let ts_window = (config.message_timestamp_type == TimestampType::CreateTime
         && config.message_timestamp_difference_max_ms < i64::MAX)
         .then_some((now_ms, config.message_timestamp_difference_max_ms));
-    if source == Codec::None && target == Codec::None && ts_window.is_none() {
+    // Kafka's LogValidator: a compacted topic refuses records without a key.
+    let require_keys = config.cleanup_compact;
+    if source == Codec::None && target == Codec::None && ts_window.is_none() && !require_keys {
         return Ok(None);
     }
-    let body = batch.get(BATCH_HEADER_SIZE..).unwrap_or(&[]);
+    let body = records_section(batch, &header)?;
     let decompressed;
-    let records: &[u8] = if source == Codec::None {
+    let section: &[u8] = if source == Codec::None {
         body
     } else {
-        decompressed = decompress(source, body, MAX_DECOMPRESSED_BATCH_BYTES)?;
+        decompressed = source.decompress(body, MAX_DECOMPRESSED_BATCH_BYTES)?;
         &decompressed
     };
-    let scan = scan_records(records, &header, ts_window, true)?;
+    let scan = scan_records(section, &header, ts_window, require_keys)?;
+    if !scan.keyless.is_empty() {
+        return Err(LogError::InvalidRecords {
+            message: "Compacted topic cannot accept message without key.".into(),
+            indexes: scan.keyless,
+        });
+    }
     // Kafka keeps an uncompressed batch's inner offset deltas as they are and
     // re-assigns them only when it re-encodes a compressed batch.
     let renumber_needed = source != Codec::None && !scan.offsets_in_order;
     if source == target && !renumber_needed {
         return Ok(None);
     }
-    let records: Cow<'_, [u8]> = if renumber_needed {
-        Cow::Owned(renumber(records, &scan.spans))
-    } else {
-        Cow::Borrowed(records)
-    };
-    let payload = compress(target, &records)?;
-    rebuild_batch(batch, target, &payload).map(Some)
+    rebuild(&header, section, target).map(Some)
 }
 
 /// Validates the records of every batch of a produce buffer (see the module
@@ -553,11 +206,13 @@ pub fn validate_records(
 pub mod testing {
     use super::*;
 
-    /// `batch::testing::build_batch`'s batch with its records compressed by `codec`.
+    /// `records::testing::build_batch`'s batch with its records compressed by `codec`.
     pub fn compress_batch(uncompressed: &[u8], codec: Codec) -> Vec<u8> {
-        let records = uncompressed.get(BATCH_HEADER_SIZE..).unwrap_or(&[]);
-        let payload = compress(codec, records).unwrap_or_default();
-        rebuild_batch(uncompressed, codec, &payload).unwrap_or_default()
+        let Ok(header) = BatchHeader::parse(uncompressed) else {
+            return Vec::new();
+        };
+        let section = records_section(uncompressed, &header).unwrap_or(&[]);
+        rebuild(&header, section, codec).unwrap_or_default()
     }
 }
 
@@ -565,8 +220,22 @@ pub mod testing {
 mod tests {
     use super::testing::compress_batch;
     use super::*;
-    use crate::log::batch::testing::{build_batch, simple_batch};
-    use crate::log::batch::validate_batches;
+    use crate::log::batch::{self, validate_batches, ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE};
+    use crate::records::testing::{build_batch, simple_batch};
+    use crate::records::varint::{read_varint, read_varlong};
+
+    /// `original`'s header with codec `codec` and `payload` as its records
+    /// section (compressed or not); length and CRC recomputed.
+    fn with_payload(original: &[u8], codec: Codec, payload: &[u8]) -> Vec<u8> {
+        let mut out = original[..BATCH_HEADER_SIZE].to_vec();
+        out.extend_from_slice(payload);
+        let attributes = (batch::get_i16(&out, ATTRIBUTES_OFFSET).unwrap() & !7) | codec.id();
+        batch::put(&mut out, ATTRIBUTES_OFFSET, &attributes.to_be_bytes()).unwrap();
+        let len = (out.len() - batch::LOG_OVERHEAD) as i32;
+        batch::put(&mut out, batch::BATCH_LENGTH_OFFSET, &len.to_be_bytes()).unwrap();
+        batch::update_crc(&mut out).unwrap();
+        out
+    }
 
     const CODECS: [Codec; 4] = [Codec::Gzip, Codec::Snappy, Codec::Lz4, Codec::Zstd];
 
@@ -580,35 +249,33 @@ mod tests {
     fn records_of(batch: &[u8]) -> Vec<u8> {
         let h = BatchHeader::parse(batch).unwrap();
         let codec = Codec::from_attributes(h.attributes).unwrap();
-        decompress(codec, &batch[BATCH_HEADER_SIZE..], usize::MAX).unwrap()
+        codec
+            .decompress(&batch[BATCH_HEADER_SIZE..], usize::MAX)
+            .unwrap()
     }
 
     #[test]
-    fn codecs_round_trip() {
-        let data: Vec<u8> = (0..200_000u32)
-            .flat_map(|i| (i % 251).to_le_bytes())
-            .collect();
-        for codec in CODECS {
-            let c = compress(codec, &data).unwrap();
-            assert!(c.len() < data.len(), "{codec:?}");
-            assert_eq!(
-                decompress(codec, &c, usize::MAX).unwrap(),
-                data,
-                "{codec:?}"
-            );
-            assert!(matches!(
-                decompress(codec, &c, 1000),
-                Err(LogError::CorruptMessage(_))
-            ));
+    fn compacted_topics_need_keys_in_one_pass() {
+        let plain = build_batch(0, &[(1, Some(b"k"), Some(b"v")), (1, None, Some(b"v"))]);
+        let cfg = LogConfig {
+            cleanup_compact: true,
+            ..LogConfig::default()
+        };
+        for b in [plain.clone(), compress_batch(&plain, Codec::Zstd)] {
+            match validate_batch(&b, &cfg, 0) {
+                Err(LogError::InvalidRecords { indexes, .. }) => assert_eq!(indexes, vec![1]),
+                other => panic!("expected InvalidRecords, got {other:?}"),
+            }
         }
-    }
-
-    #[test]
-    fn raw_snappy_is_accepted() {
-        let data =
-            b"raw snappy as librdkafka sends it, raw snappy as librdkafka sends it".repeat(20);
-        let raw = snap::raw::Encoder::new().compress_vec(&data).unwrap();
-        assert_eq!(decompress(Codec::Snappy, &raw, usize::MAX).unwrap(), data);
+        let keyed = build_batch(0, &[(1, Some(b"k"), None)]);
+        assert!(validate_batch(&keyed, &cfg, 0).unwrap().is_none());
+        // A bomb is refused at the cap before any key is looked at.
+        let zeros = vec![0u8; MAX_DECOMPRESSED_BATCH_BYTES + 1];
+        let bomb = with_payload(&keyed, Codec::Zstd, &Codec::Zstd.compress(&zeros).unwrap());
+        assert!(matches!(
+            validate_batch(&bomb, &cfg, 0),
+            Err(LogError::CorruptMessage(_))
+        ));
     }
 
     #[test]
@@ -686,7 +353,7 @@ mod tests {
             let good = compress_batch(&plain, codec);
             // Cut the compressed data short, with a CRC matching the cut batch.
             let payload = &good[BATCH_HEADER_SIZE..];
-            let bad = rebuild_batch(&good, codec, &payload[..payload.len() / 2]).unwrap();
+            let bad = with_payload(&good, codec, &payload[..payload.len() / 2]);
             assert!(validate_batches(&bad, i32::MAX).is_ok());
             let r = validate_batch(&bad, &config(CompressionType::Producer), 0);
             assert!(
@@ -694,7 +361,7 @@ mod tests {
                 "{codec:?}: {r:?}"
             );
             // Garbage that is not the codec's format at all.
-            let junk = rebuild_batch(&good, codec, b"definitely not compressed data").unwrap();
+            let junk = with_payload(&good, codec, b"definitely not compressed data");
             let r = validate_batch(&junk, &config(CompressionType::Producer), 0);
             assert!(
                 matches!(r, Err(LogError::CorruptMessage(_))),
@@ -720,16 +387,16 @@ mod tests {
         // Trailing garbage after the records.
         let mut records = plain[BATCH_HEADER_SIZE..].to_vec();
         records.extend_from_slice(&[1, 2, 3]);
-        let payload = compress(Codec::Zstd, &records).unwrap();
-        let trailing = rebuild_batch(&plain, Codec::Zstd, &payload).unwrap();
+        let payload = Codec::Zstd.compress(&records).unwrap();
+        let trailing = with_payload(&plain, Codec::Zstd, &payload);
         assert!(matches!(
             validate_batch(&trailing, &config(CompressionType::Producer), 0),
             Err(LogError::CorruptMessage(_))
         ));
         // Every truncation of the records fails cleanly.
         for cut in 0..records.len() - 3 {
-            let payload = compress(Codec::Lz4, &records[..cut]).unwrap();
-            let b = rebuild_batch(&plain, Codec::Lz4, &payload).unwrap();
+            let payload = Codec::Lz4.compress(&records[..cut]).unwrap();
+            let b = with_payload(&plain, Codec::Lz4, &payload);
             assert!(validate_batch(&b, &config(CompressionType::Producer), 0).is_err());
         }
     }
@@ -754,8 +421,8 @@ mod tests {
             i += 1;
             pos = body + len;
         }
-        let payload = compress(Codec::Gzip, &records).unwrap();
-        let b = rebuild_batch(&plain, Codec::Gzip, &payload).unwrap();
+        let payload = Codec::Gzip.compress(&records).unwrap();
+        let b = with_payload(&plain, Codec::Gzip, &payload);
         let fixed = validate_batch(&b, &config(CompressionType::Producer), 0)
             .unwrap()
             .expect("renumbered");

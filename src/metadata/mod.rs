@@ -101,4 +101,36 @@ pub trait MetadataStore: Send + Sync {
     ) -> Result<Option<i64>, MetadataError> {
         Ok(None)
     }
+    /// The dynamic configs of users and clients by entity path (`users/<u>`,
+    /// `clients/<c>`, `users/<u>/clients/<c>`, names sanitized, `<default>`
+    /// for a default entity), as Kafka keeps them under `/config`: client
+    /// quotas, and the SCRAM credentials sharing a user's document.
+    async fn entity_configs(&self) -> Result<EntityConfigs, MetadataError>;
+    /// Changes one entity's config: sets `set`, removes `remove`, and keeps
+    /// every other key — the document is shared (quotas and SCRAM
+    /// credentials of a user), so it is read, merged and written back, never
+    /// replaced. The change is notified as Kafka notifies it.
+    async fn alter_entity_config(
+        &self,
+        path: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<(), MetadataError>;
+}
+
+/// Entity path → config, see [`MetadataStore::entity_configs`].
+pub type EntityConfigs = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Applies a change to one entity's config document (shared by the stores).
+pub fn merge_entity_config(
+    config: &mut BTreeMap<String, String>,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) {
+    for key in remove {
+        config.remove(key);
+    }
+    for (k, v) in set {
+        config.insert(k.clone(), v.clone());
+    }
 }

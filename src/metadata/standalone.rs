@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::{MetadataError, MetadataStore, TopicMetadata};
+use super::{merge_entity_config, EntityConfigs, MetadataError, MetadataStore, TopicMetadata};
 
 const FILE_NAME: &str = "strom-metadata.json";
 
@@ -19,6 +19,9 @@ struct Document {
     version: u32,
     cluster_id: String,
     topics: BTreeMap<String, TopicMetadata>,
+    /// Users' and clients' dynamic configs (quotas, SCRAM credentials).
+    #[serde(default)]
+    entity_configs: EntityConfigs,
 }
 
 /// Metadata kept in a file under `log.dirs`.
@@ -26,6 +29,8 @@ pub struct StandaloneMetadataStore {
     path: PathBuf,
     cluster_id: String,
     topics: Mutex<BTreeMap<String, TopicMetadata>>,
+    /// Locked after `topics` when both are.
+    entity_configs: Mutex<EntityConfigs>,
 }
 
 impl StandaloneMetadataStore {
@@ -41,6 +46,7 @@ impl StandaloneMetadataStore {
                     version: 1,
                     cluster_id: new_cluster_id(),
                     topics: BTreeMap::new(),
+                    entity_configs: BTreeMap::new(),
                 };
                 write_atomically(&path, &serde_json::to_vec_pretty(&doc).unwrap_or_default())?;
                 doc
@@ -61,14 +67,20 @@ impl StandaloneMetadataStore {
             path,
             cluster_id: doc.cluster_id,
             topics: Mutex::new(doc.topics),
+            entity_configs: Mutex::new(doc.entity_configs),
         })
     }
 
-    fn persist(&self, topics: &BTreeMap<String, TopicMetadata>) -> Result<(), MetadataError> {
+    fn persist(
+        &self,
+        topics: &BTreeMap<String, TopicMetadata>,
+        entity_configs: &EntityConfigs,
+    ) -> Result<(), MetadataError> {
         let doc = Document {
             version: 1,
             cluster_id: self.cluster_id.clone(),
             topics: topics.clone(),
+            entity_configs: entity_configs.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&doc)
             .map_err(|e| MetadataError::Storage(format!("cannot encode metadata: {e}")))?;
@@ -82,7 +94,7 @@ impl StandaloneMetadataStore {
         let mut topics = self.topics.lock();
         let mut next = topics.clone();
         apply(&mut next)?;
-        self.persist(&next)?;
+        self.persist(&next, &self.entity_configs.lock())?;
         *topics = next;
         Ok(())
     }
@@ -125,6 +137,29 @@ impl MetadataStore for StandaloneMetadataStore {
             }
             None => Err(MetadataError::UnknownTopic(topic.name.clone())),
         })
+    }
+
+    async fn entity_configs(&self) -> Result<EntityConfigs, MetadataError> {
+        Ok(self.entity_configs.lock().clone())
+    }
+
+    async fn alter_entity_config(
+        &self,
+        path: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<(), MetadataError> {
+        let topics = self.topics.lock();
+        let mut configs = self.entity_configs.lock();
+        let mut next = configs.clone();
+        let entry = next.entry(path.to_string()).or_default();
+        merge_entity_config(entry, set, remove);
+        if entry.is_empty() {
+            next.remove(path);
+        }
+        self.persist(&topics, &next)?;
+        *configs = next;
+        Ok(())
     }
 }
 
@@ -177,5 +212,33 @@ mod tests {
         assert!(again.topics().await.unwrap().is_empty());
         let props = std::fs::read_to_string(dir.path().join("meta.properties")).unwrap();
         assert!(props.contains(&format!("cluster.id={id}")));
+    }
+
+    #[tokio::test]
+    async fn entity_configs_merge_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StandaloneMetadataStore::open(dir.path(), 1).unwrap();
+        let set = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        store
+            .alter_entity_config("users/alice", &set("SCRAM-SHA-256", "salt=x"), &[])
+            .await
+            .unwrap();
+        store
+            .alter_entity_config("users/alice", &set("producer_byte_rate", "1024"), &[])
+            .await
+            .unwrap();
+        let reopened = StandaloneMetadataStore::open(dir.path(), 1).unwrap();
+        let configs = reopened.entity_configs().await.unwrap();
+        assert_eq!(configs["users/alice"].len(), 2, "merged, not replaced");
+        reopened
+            .alter_entity_config(
+                "users/alice",
+                &BTreeMap::new(),
+                &["producer_byte_rate".into()],
+            )
+            .await
+            .unwrap();
+        let configs = reopened.entity_configs().await.unwrap();
+        assert_eq!(configs["users/alice"], set("SCRAM-SHA-256", "salt=x"));
     }
 }

@@ -69,6 +69,9 @@ pub struct ZookeeperMetadataStore {
     state_lost_at_start: bool,
 }
 
+/// The local copy of this broker's topics as ZooKeeper last had them.
+pub const TOPICS_MIRROR_FILE: &str = "strom-zookeeper-topics.json";
+
 /// The broker registration Kafka derives from the listener config.
 pub fn broker_info(config: &BrokerConfig) -> BrokerInfo {
     let endpoints: Vec<(String, String, u16)> = config
@@ -184,8 +187,17 @@ impl ZookeeperMetadataStore {
             );
             store.elect().await?;
             store.finish_pending_deletions().await?;
+            if store.state_lost_at_start {
+                // The same answer as a loss while running (`resync`): put back
+                // the topics this broker holds, as it last saw them.
+                let mirrored = store.read_mirror();
+                store.restore_topics(mirrored.values()).await?;
+            }
             let topics = store.zk.get_all_topics(store.broker.broker_id).await?;
-            *store.topics.lock().await = topics.into_iter().map(|t| (t.name.clone(), t)).collect();
+            let known: BTreeMap<String, TopicMetadata> =
+                topics.into_iter().map(|t| (t.name.clone(), t)).collect();
+            store.save_mirror(&known);
+            *store.topics.lock().await = known;
             Ok(Arc::new(store))
         }
         .instrument(span)
@@ -427,19 +439,71 @@ impl ZookeeperMetadataStore {
     /// Writes every topic we know back into an emptied ZooKeeper.
     async fn recreate_topics(&self) -> Result<(), ZkError> {
         let topics = self.topics.lock().await;
-        for topic in topics.values() {
+        self.restore_topics(topics.values()).await
+    }
+
+    /// Puts topics this broker holds back into a ZooKeeper that lost the
+    /// cluster state, with their ids, partition counts and configs; one WARN
+    /// line per topic. Both ways of finding the loss (at start-up, and in a
+    /// running session) end here.
+    async fn restore_topics<'a>(
+        &self,
+        topics: impl Iterator<Item = &'a TopicMetadata>,
+    ) -> Result<(), ZkError> {
+        for topic in topics {
             match self
                 .zk
                 .create_topic(topic, self.broker.broker_id, self.epoch_for_writes())
                 .await
             {
-                Ok(()) | Err(ZkError::NodeExists(_)) => {
-                    tracing::info!(topic = %topic.name, partitions = topic.partitions, topic_id = %topic.topic_id, "re-created topic in ZooKeeper");
+                Ok(()) => {
+                    tracing::warn!(topic = %topic.name, partitions = topic.partitions, topic_id = %topic.topic_id, configs = ?topic.configs, "ZooKeeper lost the cluster state: restored topic {} in ZooKeeper", topic.name);
                 }
+                Err(ZkError::NodeExists(_)) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// The local copy of the topics as ZooKeeper last had them (first log
+    /// dir), from which a ZooKeeper that lost the cluster state is restored
+    /// at start-up. Empty when missing or unreadable (logged).
+    fn read_mirror(&self) -> BTreeMap<String, TopicMetadata> {
+        let Some(dir) = self.log_dirs.first() else {
+            return BTreeMap::new();
+        };
+        let path = dir.join(TOPICS_MIRROR_FILE);
+        let parsed = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                serde_json::from_slice::<Vec<TopicMetadata>>(&b).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(topics) => topics.into_iter().map(|t| (t.name.clone(), t)).collect(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "no readable copy of the topics ZooKeeper lost; their logs are kept, but the topics must be re-created by hand");
+                BTreeMap::new()
+            }
+        }
+    }
+
+    /// Rewrites the local copy after the topics changed (atomically; off the
+    /// reactor's other tasks).
+    fn save_mirror(&self, topics: &BTreeMap<String, TopicMetadata>) {
+        let Some(dir) = self.log_dirs.first() else {
+            return;
+        };
+        let path = dir.join(TOPICS_MIRROR_FILE);
+        let list: Vec<&TopicMetadata> = topics.values().collect();
+        let result = serde_json::to_vec_pretty(&list)
+            .map_err(|e| MetadataError::Storage(e.to_string()))
+            .and_then(|bytes| {
+                tokio::task::block_in_place(|| super::standalone::write_atomically(&path, &bytes))
+            });
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the local copy of the topics");
+        }
     }
 
     /// Reads the topics from ZooKeeper and applies what other writers
@@ -481,6 +545,7 @@ impl ZookeeperMetadataStore {
             }
         }
         *known = fresh;
+        self.save_mirror(&known);
         Ok(())
     }
 }
@@ -545,6 +610,7 @@ impl MetadataStore for ZookeeperMetadataStore {
         let mut known = self.topics.lock().await;
         let fresh = self.zk.get_all_topics(self.broker.broker_id).await?;
         *known = fresh.iter().map(|t| (t.name.clone(), t.clone())).collect();
+        self.save_mirror(&known);
         Ok(fresh)
     }
 
@@ -562,6 +628,7 @@ impl MetadataStore for ZookeeperMetadataStore {
             Err(e) => return Err(e.into()),
         }
         known.insert(topic.name.clone(), topic.clone());
+        self.save_mirror(&known);
         Ok(())
     }
 
@@ -569,7 +636,21 @@ impl MetadataStore for ZookeeperMetadataStore {
         let mut known = self.topics.lock().await;
         self.zk.delete_topic(name).await?;
         known.remove(name);
+        self.save_mirror(&known);
         Ok(())
+    }
+
+    async fn entity_configs(&self) -> Result<super::EntityConfigs, MetadataError> {
+        Ok(self.zk.get_entity_configs().await?)
+    }
+
+    async fn alter_entity_config(
+        &self,
+        path: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<(), MetadataError> {
+        Ok(self.zk.alter_entity_config(path, set, remove).await?)
     }
 
     async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError> {
@@ -601,6 +682,7 @@ impl MetadataStore for ZookeeperMetadataStore {
                 .await?;
         }
         known.insert(topic.name.clone(), topic.clone());
+        self.save_mirror(&known);
         Ok(())
     }
 }

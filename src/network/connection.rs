@@ -8,19 +8,121 @@
 //! while the reader half serves the next requests — so a producer's pipelined
 //! requests share fsyncs (group commit) instead of paying one each in turn.
 //! Responses are always written in request order.
+//!
+//! A frame's bytes are read only under the request pool's credit
+//! ([`super::pool`]): while none is free the connection stops reading and the
+//! client's sends back up in TCP. `connections.max.idle.ms` closes a
+//! connection that has neither sent nor received anything that long, also in
+//! the middle of a frame; time spent waiting for credit, serving a request or
+//! for a produce's fsync does not count. At shutdown the reader stops before
+//! the next request (or while still waiting for credit), the writer writes
+//! every response already due, and the connection closes.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
+use super::pool::{pooled_frame, RequestPool};
+use super::quotas::RateLimitedLog;
+use super::SocketServer;
 use crate::config::Listener;
 use crate::protocol::{Broker, Reply, RequestContext};
+
+static IDLE_LOG: RateLimitedLog = RateLimitedLog::new();
+
+/// When the connection last moved bytes either way, for the idle timeout.
+struct Activity {
+    start: Instant,
+    /// Milliseconds after `start`.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// Why the reader stopped mid-read.
+enum Stop {
+    /// The peer closed, or a read failed.
+    Closed,
+    /// `connections.max.idle.ms` passed without a byte.
+    Idle,
+    /// The broker is shutting down.
+    Shutdown,
+}
+
+/// Limits of one connection's reads.
+struct ReadLimits<'a> {
+    idle: Option<Duration>,
+    activity: &'a Activity,
+    peer: SocketAddr,
+}
+
+impl ReadLimits<'_> {
+    /// Awaits `read`, which makes progress only with the client's bytes,
+    /// unless the connection has been idle for the idle timeout.
+    async fn within_idle<T>(
+        &self,
+        read: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> Result<T, Stop> {
+        let Some(idle) = self.idle else {
+            return read.await.map_err(|_| Stop::Closed);
+        };
+        // Idleness counts from the start of this wait at the latest: time
+        // spent serving a request or waiting for credit is not the client's.
+        self.activity.touch();
+        tokio::pin!(read);
+        loop {
+            let deadline = tokio::time::Instant::from_std(self.activity.last() + idle);
+            tokio::select! {
+                biased;
+                r = &mut read => {
+                    self.activity.touch();
+                    return r.map_err(|_| Stop::Closed);
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    // The writer may have been busy meanwhile.
+                    if self.activity.last() + idle <= Instant::now() {
+                        return Err(Stop::Idle);
+                    }
+                }
+            }
+        }
+    }
+
+    fn closed_idle(&self) {
+        crate::metrics::connection_closed_idle();
+        if let Some(held_back) = IDLE_LOG.allow(super::now_ms()) {
+            tracing::info!(
+                peer = %self.peer,
+                idle_ms = self.idle.map_or(0, |d| d.as_millis() as u64),
+                similar_lines_held_back = held_back,
+                "closing connection: idle for connections.max.idle.ms"
+            );
+        }
+    }
+}
 
 /// Read and write buffer of a connection.
 const CONNECTION_BUFFER_BYTES: usize = 8 * 1024;
@@ -44,6 +146,7 @@ pub(super) async fn serve(
     peer: SocketAddr,
     advertised: Arc<Listener>,
     broker: Arc<Broker>,
+    server: &SocketServer,
     shutdown: watch::Receiver<bool>,
 ) {
     let (read_half, write_half) = stream.into_split();
@@ -51,30 +154,43 @@ pub(super) async fn serve(
     // clients). Frames and responses larger than a buffer bypass it.
     let reader = BufReader::with_capacity(CONNECTION_BUFFER_BYTES, read_half);
     let writer = BufWriter::with_capacity(CONNECTION_BUFFER_BYTES, write_half);
-    let ctx = RequestContext { peer, advertised };
+    let ctx = RequestContext::new(peer, advertised);
     let (tx, rx) = mpsc::channel(MAX_QUEUED_RESPONSES);
+    let activity = Activity::new();
+    let limits = ReadLimits {
+        idle: server.idle,
+        activity: &activity,
+        peer,
+    };
     // Both halves run in this task; the writer ends when the reader has
     // stopped and every response it handed over is written.
     tokio::join!(
-        read_requests(reader, &ctx, &broker, shutdown, tx),
-        write_responses(writer, rx)
+        read_requests(reader, &ctx, &broker, server, &limits, shutdown, tx),
+        write_responses(writer, rx, &limits)
     );
 }
 
 /// Reads and serves requests in order until the peer closes, a request is
-/// bad, the writer has stopped, or the broker shuts down.
+/// bad, the writer has stopped, the connection is idle too long, or the
+/// broker shuts down.
 async fn read_requests(
     mut reader: BufReader<OwnedReadHalf>,
     ctx: &RequestContext,
     broker: &Broker,
+    server: &SocketServer,
+    limits: &ReadLimits<'_>,
     mut shutdown: watch::Receiver<bool>,
     tx: mpsc::Sender<Served>,
 ) {
-    let max_frame = usize::try_from(broker.config().socket_request_max_bytes).unwrap_or(0);
+    let max_frame = server.max_frame;
     loop {
+        if *shutdown.borrow() {
+            return;
+        }
         let len = tokio::select! {
-            r = reader.read_i32() => match r {
+            r = limits.within_idle(reader.read_i32()) => match r {
                 Ok(len) => len,
+                Err(Stop::Idle) => return limits.closed_idle(),
                 Err(_) => return, // peer closed
             },
             _ = shutdown.changed() => return,
@@ -88,27 +204,30 @@ async fn read_requests(
             );
             return;
         }
-        // Read into spare capacity: zero-filling a large produce frame first
-        // costs as much as a second copy of it.
-        let len = len as usize;
-        let mut frame = BytesMut::with_capacity(len);
-        while frame.len() < len {
-            let want = (len - frame.len()) as u64;
-            match (&mut reader).take(want).read_buf(&mut frame).await {
-                Ok(n) if n > 0 => {}
-                _ => {
-                    tracing::debug!("connection closed mid-frame");
-                    return;
-                }
+        let frame = match read_frame(
+            &mut reader,
+            len as usize,
+            &server.pool,
+            limits,
+            &mut shutdown,
+        )
+        .await
+        {
+            Ok(frame) => frame,
+            Err(Stop::Idle) => return limits.closed_idle(),
+            Err(Stop::Closed) => {
+                tracing::debug!("connection closed mid-frame");
+                return;
             }
-        }
+            Err(Stop::Shutdown) => return,
+        };
         let api_key = frame
             .get(..2)
             .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
         let started = Instant::now();
         // Boxed: the handler's future (every API's state) lives only while a
         // request is in flight, not in every idle connection's task.
-        let reply = match Box::pin(broker.handle(ctx, frame.freeze())).await {
+        let reply = match Box::pin(broker.handle(ctx, frame)).await {
             Ok(reply) => reply,
             Err(e) => {
                 crate::metrics::request_done(api_key, started.elapsed(), true);
@@ -125,11 +244,78 @@ async fn read_requests(
         if tx.send(served).await.is_err() {
             return;
         }
+        // A throttled client's channel is muted (Kafka's quota throttling).
+        if let Some(until) = ctx.take_mute() {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
     }
 }
 
+/// Reads a `len`-byte frame under the pool's credit: reserved whole when it
+/// fits, else step by step in the over-size turn. Reading into spare
+/// capacity: zero-filling a large produce frame first costs as much as a
+/// second copy of it.
+async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    len: usize,
+    pool: &RequestPool,
+    limits: &ReadLimits<'_>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Bytes, Stop> {
+    if let Some(credit) = pool.try_whole(len) {
+        let mut frame = BytesMut::with_capacity(len);
+        read_into(reader, &mut frame, len, limits).await?;
+        return Ok(pooled_frame(frame, credit));
+    }
+    // Waiting for the turn or for credit is the broker's doing, not idleness;
+    // the request is not being served yet, so shutdown ends the wait.
+    let mut over = tokio::select! {
+        o = pool.oversize(len) => o,
+        _ = shutdown.changed() => return Err(Stop::Shutdown),
+    };
+    let mut frame = BytesMut::new();
+    while frame.len() < len {
+        if frame.len() == over.granted() {
+            let step = tokio::select! {
+                s = over.grow() => s,
+                _ = shutdown.changed() => return Err(Stop::Shutdown),
+            };
+            frame.reserve(step);
+        }
+        let upto = over.granted();
+        read_into(reader, &mut frame, upto, limits).await?;
+    }
+    Ok(pooled_frame(frame, over.into_credit()))
+}
+
+/// Reads from `reader` until `buf` holds `upto` bytes.
+async fn read_into<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+    upto: usize,
+    limits: &ReadLimits<'_>,
+) -> Result<(), Stop> {
+    while buf.len() < upto {
+        let want = (upto - buf.len()) as u64;
+        let n = limits
+            .within_idle((&mut *reader).take(want).read_buf(buf))
+            .await?;
+        if n == 0 {
+            return Err(Stop::Closed);
+        }
+    }
+    Ok(())
+}
+
 /// Writes responses in the order their requests came in.
-async fn write_responses(mut writer: BufWriter<OwnedWriteHalf>, mut rx: mpsc::Receiver<Served>) {
+async fn write_responses(
+    mut writer: BufWriter<OwnedWriteHalf>,
+    mut rx: mpsc::Receiver<Served>,
+    limits: &ReadLimits<'_>,
+) {
     while let Some(served) = rx.recv().await {
         let response = match served.reply {
             Reply::Now(response) => Ok(response),
@@ -142,8 +328,12 @@ async fn write_responses(mut writer: BufWriter<OwnedWriteHalf>, mut rx: mpsc::Re
                     let size = i32::try_from(out.remaining()).map_err(|_| {
                         std::io::Error::new(std::io::ErrorKind::InvalidData, "response over 2 GiB")
                     })?;
-                    writer.write_i32(size).await?;
-                    writer.write_all_buf(&mut out).await?;
+                    written(limits, writer.write_i32(size)).await?;
+                    // Progress counts as activity; a client that reads
+                    // nothing for the idle timeout is closed.
+                    while out.has_remaining() {
+                        written(limits, writer.write_buf(&mut out)).await?;
+                    }
                 }
                 Ok(None) => {} // acks=0: no response
                 Err(e) => {
@@ -154,7 +344,7 @@ async fn write_responses(mut writer: BufWriter<OwnedWriteHalf>, mut rx: mpsc::Re
             // Flush when nothing more is coming right away: pipelined
             // requests then share one write.
             if !served.more_buffered && rx.is_empty() {
-                writer.flush().await?;
+                written(limits, writer.flush()).await?;
             }
             Ok::<(), std::io::Error>(())
         };
@@ -163,5 +353,23 @@ async fn write_responses(mut writer: BufWriter<OwnedWriteHalf>, mut rx: mpsc::Re
             return;
         }
     }
-    let _ = writer.flush().await;
+    let _ = written(limits, writer.flush()).await;
+}
+
+/// Awaits one write, closing the connection when it makes no progress for the idle timeout.
+async fn written<T>(
+    limits: &ReadLimits<'_>,
+    write: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    match limits.within_idle(write).await {
+        Ok(v) => Ok(v),
+        Err(Stop::Idle) => {
+            limits.closed_idle();
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no progress for connections.max.idle.ms",
+            ))
+        }
+        Err(_) => Err(std::io::Error::other("write failed")),
+    }
 }

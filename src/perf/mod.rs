@@ -26,7 +26,6 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, ProduceRequest, ProduceResponse};
-use kafka_protocol::records::Compression;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -310,7 +309,7 @@ struct ProducerConfig {
     acks: i16,
     linger: Duration,
     batch_size: usize,
-    compression: Compression,
+    compression: crate::records::Codec,
     max_in_flight: usize,
     max_request_size: usize,
     timeout_ms: i32,

@@ -33,7 +33,7 @@ type Refusal = (ResponseError, String);
 /// ZooKeeper client blocks the change until `zookeeper.connection.timeout.ms`
 /// and the change did not happen in time; we answer at once instead of
 /// holding the request.
-fn store_refusal(e: MetadataError) -> Refusal {
+pub(super) fn store_refusal(e: MetadataError) -> Refusal {
     match e {
         MetadataError::TopicExists(_) => (ResponseError::TopicAlreadyExists, e.to_string()),
         MetadataError::UnknownTopic(_) => (ResponseError::UnknownTopicOrPartition, e.to_string()),

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
+use crate::quotas::{QuotaType, ANONYMOUS};
 use crate::replica_manager::{Partition, ReplicaManager};
 
 /// Topic ids are used in Fetch from this version on (KIP-516).
@@ -33,11 +34,49 @@ struct Wanted {
     target: Result<Arc<Partition>, i16>,
 }
 
+/// From this version the client throttles itself (KIP-219).
+const CLIENT_THROTTLES_VERSION: i16 = 8;
+
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: FetchRequest,
+) -> FetchResponse {
+    let (client_id, _) = ctx.current_request();
+    let quotas = &broker.quotas;
+    let limit = quotas.max_value_in_window(QuotaType::Fetch, ANONYMOUS, client_id.as_str());
+    let response = fetch(broker, version, request, limit).await;
+    let Some(_) = limit else {
+        return response;
+    };
+    // Kafka records the response against the client's consumer_byte_rate; a
+    // throttled fetch answers empty (the bytes unrecorded) with the throttle time.
+    let bytes: usize = response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| p.records.as_ref().map_or(0, |r| r.len()))
+        .sum();
+    let now = crate::util::now_ms();
+    let throttle_ms = quotas.record(QuotaType::Fetch, ANONYMOUS, client_id.as_str(), bytes, now);
+    if throttle_ms == 0 {
+        return response;
+    }
+    quotas.unrecord(QuotaType::Fetch, ANONYMOUS, client_id.as_str(), bytes, now);
+    tracing::debug!(client_id = %client_id.as_str(), throttle_ms, "fetch throttled");
+    if version < CLIENT_THROTTLES_VERSION {
+        tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
+    }
+    ctx.mute_for(throttle_ms);
+    FetchResponse::default().with_throttle_time_ms(i32::try_from(throttle_ms).unwrap_or(i32::MAX))
+}
+
+async fn fetch(
+    broker: &Broker,
+    version: i16,
+    request: FetchRequest,
+    quota_limit: Option<usize>,
 ) -> FetchResponse {
     if request.session_id != 0 {
         // We never hand out sessions, so an incremental fetch names one we don't know.
@@ -88,6 +127,8 @@ pub(super) async fn handle(
     let deadline = Instant::now() + max_wait;
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    // A quota'd client gets at most what its quota allows in one window.
+    let max_bytes = quota_limit.map_or(max_bytes, |q| max_bytes.min(q));
     let mut appends = rm.subscribe_appends();
     let results = loop {
         appends.mark_unchanged();

@@ -149,10 +149,12 @@ pub(super) async fn join_group(
             request.session_timeout_ms
         },
         protocol_type: request.protocol_type.to_string(),
+        // Copied: a slice would keep the whole request frame, and its
+        // queued.max.request.bytes credit, alive as long as the member.
         protocols: request
             .protocols
             .iter()
-            .map(|p| (p.name.to_string(), p.metadata.clone()))
+            .map(|p| (p.name.to_string(), Bytes::copy_from_slice(&p.metadata)))
             .collect(),
         require_known_member_id: version >= 4 && request.group_instance_id.is_none(),
     };
@@ -195,10 +197,16 @@ pub(super) async fn sync_group(
     version: i16,
     request: SyncGroupRequest,
 ) -> SyncGroupResponse {
+    // Copied, as the JoinGroup metadata: kept as long as the generation.
     let assignments: Vec<(String, Bytes)> = request
         .assignments
         .iter()
-        .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+        .map(|a| {
+            (
+                a.member_id.to_string(),
+                Bytes::copy_from_slice(&a.assignment),
+            )
+        })
         .collect();
     let r = coordinator(broker)
         .sync_group(

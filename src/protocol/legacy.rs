@@ -1,8 +1,9 @@
 //! The oldest request versions Kafka 3.5 still serves but kafka-protocol 0.18
 //! no longer encodes or decodes (it follows Kafka 4.0, which dropped them,
 //! KIP-896): ListOffsets v0, OffsetCommit v0–v1, OffsetFetch v0,
-//! CreateTopics v0–v1, DeleteTopics v0, DescribeConfigs v0, and the
-//! envelopes of Produce v0–v2 and Fetch v0–v3.
+//! CreateTopics v0–v1, DeleteTopics v0, DescribeConfigs v0,
+//! DescribeLogDirs v0, OffsetForLeaderEpoch v0–v1, and the envelopes of
+//! Produce v0–v2 and Fetch v0–v3.
 //!
 //! Each is read here into the newest form its handler takes (or a small
 //! struct of its own where the old form carries a field the new one lacks),
@@ -14,10 +15,14 @@
 //! the bytes present before anything is allocated ([`Reader`]).
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{
-    DescribeConfigsResponse, FetchResponse, ProduceResponse, ResponseHeader,
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
-use kafka_protocol::protocol::Encodable;
+use kafka_protocol::messages::{
+    DescribeConfigsResponse, FetchResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse, ProduceResponse, ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Encodable, StrBytes};
 
 use super::ProtocolError;
 
@@ -410,6 +415,56 @@ pub(super) fn create_topics_v0_response(
     })
 }
 
+/// OffsetForLeaderEpoch v0–v1 (the same request): per topic the partitions
+/// and the leader epochs asked about, read as v2's request with no replica
+/// id and no current leader epoch (-1: none given).
+pub(super) fn offset_for_leader_epoch_v0(
+    body: &[u8],
+) -> Result<OffsetForLeaderEpochRequest, Malformed> {
+    let mut r = Reader::new(body);
+    let topics = r.array(6, |r| {
+        let name = r.string()?;
+        let partitions = r.array(8, |r| {
+            let partition = r.i32()?;
+            let leader_epoch = r.i32()?;
+            Ok(OffsetForLeaderPartition::default()
+                .with_partition(partition)
+                .with_current_leader_epoch(-1)
+                .with_leader_epoch(leader_epoch))
+        })?;
+        Ok(OffsetForLeaderTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(name)))
+            .with_partitions(partitions))
+    })?;
+    Ok(OffsetForLeaderEpochRequest::default()
+        .with_replica_id((-1).into())
+        .with_topics(topics))
+}
+
+/// OffsetForLeaderEpoch response v0 (per partition the error, the partition
+/// and the end offset) or v1 (plus the leader epoch); no throttle time.
+pub(super) fn offset_for_leader_epoch_v0_response(
+    correlation_id: i32,
+    version: i16,
+    r: &OffsetForLeaderEpochResponse,
+) -> BytesMut {
+    response(correlation_id, |w| {
+        w.count(r.topics.len());
+        for t in &r.topics {
+            w.string(t.topic.0.as_str());
+            w.count(t.partitions.len());
+            for p in &t.partitions {
+                w.i16(p.error_code);
+                w.i32(p.partition);
+                if version >= 1 {
+                    w.i32(p.leader_epoch);
+                }
+                w.i64(p.end_offset);
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,5 +526,54 @@ mod tests {
         assert_eq!(&widened[12..16], &i32::MAX.to_be_bytes());
         assert_eq!(widened[16], 0);
         assert!(fetch_as_v4(3, &[0u8; 10]).is_err());
+    }
+
+    #[test]
+    fn offset_for_leader_epoch_v0_reads_bounded() {
+        let mut w = Writer(BytesMut::new());
+        w.count(1);
+        w.string("orders");
+        w.count(2);
+        for (p, e) in [(0, 0), (2, 5)] {
+            w.i32(p);
+            w.i32(e);
+        }
+        let req = offset_for_leader_epoch_v0(&w.0).unwrap();
+        assert_eq!(i32::from(req.replica_id), -1);
+        assert_eq!(req.topics.len(), 1);
+        assert_eq!(req.topics[0].topic.0.as_str(), "orders");
+        let parts: Vec<_> = req.topics[0]
+            .partitions
+            .iter()
+            .map(|p| (p.partition, p.leader_epoch, p.current_leader_epoch))
+            .collect();
+        assert_eq!(parts, [(0, 0, -1), (2, 5, -1)]);
+        // A count beyond the bytes present; a truncated body.
+        assert!(offset_for_leader_epoch_v0(&i32::MAX.to_be_bytes()).is_err());
+        assert!(offset_for_leader_epoch_v0(&w.0[..w.0.len() - 2]).is_err());
+    }
+
+    #[test]
+    fn offset_for_leader_epoch_v0_v1_responses_are_kafkas_layout() {
+        use kafka_protocol::messages::offset_for_leader_epoch_response::{
+            EpochEndOffset, OffsetForLeaderTopicResult,
+        };
+        let response = OffsetForLeaderEpochResponse::default().with_topics(vec![
+            OffsetForLeaderTopicResult::default()
+                .with_topic(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![EpochEndOffset::default()
+                    .with_partition(3)
+                    .with_leader_epoch(0)
+                    .with_end_offset(42)]),
+        ]);
+        let v0 = offset_for_leader_epoch_v0_response(7, 0, &response);
+        let mut want = vec![
+            0, 0, 0, 7, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 0, 0, 3,
+        ];
+        want.extend_from_slice(&42i64.to_be_bytes());
+        assert_eq!(&v0[..], &want[..]);
+        let v1 = offset_for_leader_epoch_v0_response(7, 1, &response);
+        assert_eq!(v1.len(), v0.len() + 4);
+        assert_eq!(&v1[21..25], &0i32.to_be_bytes());
     }
 }

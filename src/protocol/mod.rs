@@ -13,15 +13,24 @@
 //!   undecodable frame closes the connection.
 
 mod admin;
+mod alter_client_quotas;
+mod alter_partition_reassignments;
 mod api_versions;
+pub mod bounded;
 mod configs;
 mod delete_records;
+mod describe_client_quotas;
+mod describe_log_dirs;
+mod describe_producers;
+mod elect_leaders;
 mod fetch;
 mod groups;
 mod init_producer_id;
 mod legacy;
 mod list_offsets;
+mod list_partition_reassignments;
 mod metadata;
+mod offset_for_leader_epoch;
 mod produce;
 mod router;
 
@@ -33,12 +42,13 @@ use std::pin::Pin;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
 use crate::config::{BrokerConfig, Listener};
 use crate::coordinator::GroupCoordinator;
 use crate::metadata::MetadataStore;
 use crate::producer_ids::ProducerIdManager;
+use crate::quotas::ClientQuotaManager;
 use crate::replica_manager::ReplicaManager;
 
 pub use admin::TopicRefused;
@@ -50,6 +60,41 @@ pub struct RequestContext {
     pub peer: SocketAddr,
     /// The advertised endpoint of the listener the connection came in on.
     pub advertised: Arc<Listener>,
+    /// The request being served: its client id and size, for quotas.
+    current: parking_lot::Mutex<(StrBytes, usize)>,
+    /// Kafka's channel muting after a throttled response: the connection
+    /// reads nothing more until then.
+    muted_until: parking_lot::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl RequestContext {
+    /// A new connection's context.
+    pub fn new(peer: SocketAddr, advertised: Arc<Listener>) -> RequestContext {
+        RequestContext {
+            peer,
+            advertised,
+            current: parking_lot::Mutex::new((StrBytes::default(), 0)),
+            muted_until: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The client id and frame size of the request being served.
+    pub fn current_request(&self) -> (StrBytes, usize) {
+        self.current.lock().clone()
+    }
+
+    /// Reads no further request from this connection for `ms` (after the
+    /// response now being served is handed to the writer).
+    pub fn mute_for(&self, ms: u64) {
+        let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+        let mut muted = self.muted_until.lock();
+        *muted = Some(muted.map_or(until, |m| m.max(until)));
+    }
+
+    /// The end of a mute set while serving the last request, once.
+    pub fn take_mute(&self) -> Option<tokio::time::Instant> {
+        self.muted_until.lock().take()
+    }
 }
 
 router::apis! {
@@ -78,6 +123,14 @@ router::apis! {
     groups::DeleteGroups,
     groups::OffsetDelete,
     init_producer_id::InitProducerId,
+    describe_log_dirs::DescribeLogDirs,
+    offset_for_leader_epoch::OffsetForLeaderEpoch,
+    describe_producers::DescribeProducers,
+    elect_leaders::ElectLeaders,
+    list_partition_reassignments::ListPartitionReassignments,
+    alter_partition_reassignments::AlterPartitionReassignments,
+    describe_client_quotas::DescribeClientQuotas,
+    alter_client_quotas::AlterClientQuotas,
 }
 
 /// Why a frame could not be served; the connection is closed.
@@ -107,6 +160,16 @@ pub enum ProtocolError {
         /// What the decoder said.
         reason: String,
     },
+    /// The bounded walker refused the frame before kafka-protocol saw it.
+    #[error("refused {key:?} v{version} before decoding: {reason}")]
+    Unbounded {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// What the walker found.
+        reason: bounded::BoundedError,
+    },
     /// The response did not encode (a bug; logged).
     #[error("cannot encode response to {key:?} v{version}: {reason}")]
     Encode {
@@ -126,6 +189,7 @@ pub struct Broker {
     metadata: Arc<dyn MetadataStore>,
     coordinator: Arc<GroupCoordinator>,
     producer_ids: Arc<ProducerIdManager>,
+    quotas: Arc<ClientQuotaManager>,
 }
 
 impl Broker {
@@ -143,12 +207,26 @@ impl Broker {
                 .map_or(std::path::Path::new("."), |d| d.as_path()),
             config.broker_id,
         ));
+        let quotas = Arc::new(ClientQuotaManager::new(
+            config.quota_window_num,
+            config.quota_window_size_seconds,
+        ));
         Broker {
             config,
             replica_manager,
             metadata,
             coordinator,
             producer_ids,
+            quotas,
+        }
+    }
+
+    /// Loads the client quotas in force from the metadata store (at start-up,
+    /// after AlterClientQuotas, and periodically for other writers' changes).
+    pub async fn reload_quotas(&self) {
+        match self.metadata.entity_configs().await {
+            Ok(configs) => self.quotas.set_quotas(&configs),
+            Err(e) => tracing::warn!(error = %e, "cannot load client quotas"),
         }
     }
 
@@ -167,6 +245,7 @@ impl Broker {
         if frame.len() < 8 {
             return Err(ProtocolError::Truncated(frame.len()));
         }
+        let frame_len = frame.len();
         let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
         let version = i16::from_be_bytes([frame[2], frame[3]]);
         let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
@@ -189,6 +268,7 @@ impl Broker {
             refused(&frame, &format!("{key:?}"), version);
             return Err(ProtocolError::UnsupportedVersion { key, version });
         }
+        let _checked = bounded::admit(ctx.peer, key, version, &frame)?;
         let header_version = key.request_header_version(version);
         let header = RequestHeader::decode(&mut frame, header_version).map_err(|e| {
             ProtocolError::Decode {
@@ -200,6 +280,7 @@ impl Broker {
         let client_id = header.client_id.as_deref().unwrap_or("");
         let span = tracing::debug_span!("request", api = ?key, version, correlation_id, client_id);
         let _enter = span.enter();
+        *ctx.current.lock() = (header.client_id.clone().unwrap_or_default(), frame_len);
         let call = router::Call {
             ctx,
             version,

@@ -22,12 +22,13 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::log::batch::{BatchHeader, LOG_OVERHEAD};
+use crate::records::{BatchHeader, LOG_OVERHEAD};
 use crate::replica_manager::Durable;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
+use crate::quotas::{QuotaType, ANONYMOUS};
 
 /// Whether any batch in `records` has the transactional attribute (headers only).
 fn has_transactional_batch(records: &[u8]) -> bool {
@@ -50,6 +51,12 @@ pub(super) struct Appended {
     /// (topic index, partition index in the response, the fsync owed).
     owed: Vec<(usize, usize, Durable)>,
 }
+
+/// Produce carries a throttle time from this version on.
+const THROTTLE_TIME_VERSION: i16 = 1;
+/// From this version the client throttles itself (KIP-219): the response
+/// goes at once and the channel is muted; before it, the response waits.
+const CLIENT_THROTTLES_VERSION: i16 = 6;
 
 impl Appended {
     /// Whether the response can be sent right away.
@@ -84,10 +91,36 @@ impl Appended {
 /// acks=0 (no response; owed fsyncs still run).
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: ProduceRequest,
 ) -> Option<Appended> {
+    let mut appended = append(broker, version, request).await;
+    // Kafka records the whole request against the client's producer_byte_rate.
+    let (client_id, size) = ctx.current_request();
+    let throttle_ms = broker.quotas.record(
+        QuotaType::Produce,
+        ANONYMOUS,
+        client_id.as_str(),
+        size,
+        crate::util::now_ms(),
+    );
+    if throttle_ms > 0 {
+        tracing::debug!(client_id = %client_id.as_str(), throttle_ms, "produce throttled");
+        if let Some(a) = appended.as_mut() {
+            if version >= THROTTLE_TIME_VERSION {
+                a.response.throttle_time_ms = i32::try_from(throttle_ms).unwrap_or(i32::MAX);
+            }
+        }
+        if version < CLIENT_THROTTLES_VERSION {
+            tokio::time::sleep(std::time::Duration::from_millis(throttle_ms)).await;
+        }
+        ctx.mute_for(throttle_ms);
+    }
+    appended
+}
+
+async fn append(broker: &Broker, version: i16, request: ProduceRequest) -> Option<Appended> {
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
     let transactional = request.topic_data.iter().any(|t| {

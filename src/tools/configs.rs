@@ -2,6 +2,7 @@
 //! --entity-name X --describe [--all]` (DescribeConfigs, printed as Kafka
 //! 3.5's `ConfigCommand` does: the dynamic configs, or all with `--all`) and
 //! `--alter --add-config k=v,k2=[a,b] --delete-config k` (IncrementalAlterConfigs).
+//! `--entity-type clients|users` are client quotas (`client_quotas`).
 
 use std::time::Duration;
 
@@ -23,12 +24,16 @@ pub struct ConfigsArgs {
     /// Comma-separated `host:port` list.
     #[arg(long, default_value = "localhost:9092")]
     pub bootstrap_server: String,
-    /// `topics` or `brokers`.
+    /// `topics`, `brokers`, `clients` or `users` (`users` and `clients` may
+    /// be given together, each followed by its --entity-name or --entity-default).
+    #[arg(long, required = true)]
+    pub entity_type: Vec<String>,
+    /// The topic name, broker id, client id or user principal.
     #[arg(long)]
-    pub entity_type: String,
-    /// The topic name or broker id.
+    pub entity_name: Vec<String>,
+    /// The default client id or user (quotas).
     #[arg(long)]
-    pub entity_name: Option<String>,
+    pub entity_default: bool,
     /// Shorthand for --entity-type topics --entity-name X.
     #[arg(long)]
     pub topic: Option<String>,
@@ -65,7 +70,7 @@ fn source_name(s: i8) -> &'static str {
 }
 
 /// Splits `k=v,k2=[a,b]` at the commas outside brackets.
-fn split_configs(s: &str) -> Result<Vec<(String, String)>, ToolError> {
+pub(super) fn split_configs(s: &str) -> Result<Vec<(String, String)>, ToolError> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0i32, 0usize);
     for (i, c) in s.char_indices() {
@@ -98,18 +103,27 @@ fn split_configs(s: &str) -> Result<Vec<(String, String)>, ToolError> {
 }
 
 pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
-    let (rtype, label) = match args.entity_type.as_str() {
+    if args
+        .entity_type
+        .iter()
+        .any(|t| matches!(t.as_str(), "clients" | "users"))
+    {
+        return super::client_quotas::run(args).await;
+    }
+    let entity_type = args.entity_type.first().cloned().unwrap_or_default();
+    let (rtype, label) = match entity_type.as_str() {
         "topics" | "topic" => (RESOURCE_TOPIC, "topic"),
         "brokers" | "broker" => (RESOURCE_BROKER, "broker"),
         other => {
             return Err(ToolError::Usage(format!(
-                "--entity-type must be topics or brokers, not '{other}'"
+                "--entity-type must be topics, brokers, clients or users, not '{other}'"
             )))
         }
     };
     let name = args
         .entity_name
-        .clone()
+        .first()
+        .cloned()
         .or_else(|| args.topic.clone())
         .ok_or_else(|| ToolError::Usage("--entity-name is required".into()))?;
     if args.describe == args.alter {

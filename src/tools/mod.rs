@@ -1,6 +1,7 @@
 //! Kafka's console tools in the one binary: `strom topics`,
 //! `console-producer`, `console-consumer`, `consumer-groups`, `configs`,
-//! `get-offsets`, `broker-api-versions`, with Kafka 3.5's flags and output.
+//! `get-offsets`, `broker-api-versions`, `log-dirs`, `transactions`,
+//! `leader-election`, `reassign-partitions`, with Kafka 3.5's flags and output.
 //!
 //! Invoked under Kafka's names (`kafka-topics`, `kafka-topics.sh`, …: see
 //! [`rewrite_args`]) the binary behaves as that tool; `strom
@@ -12,12 +13,17 @@
 //! printed as one line with a non-zero exit status: never a panic.
 
 pub mod broker_api_versions;
+pub mod client_quotas;
 pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
 pub mod get_offsets;
+pub mod leader_election;
+pub mod log_dirs;
+pub mod reassign_partitions;
 pub mod topics;
+pub mod transactions;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -44,6 +50,10 @@ pub const TOOL_NAMES: &[(&str, &str)] = &[
     ("kafka-configs", "configs"),
     ("kafka-get-offsets", "get-offsets"),
     ("kafka-broker-api-versions", "broker-api-versions"),
+    ("kafka-log-dirs", "log-dirs"),
+    ("kafka-transactions", "transactions"),
+    ("kafka-leader-election", "leader-election"),
+    ("kafka-reassign-partitions", "reassign-partitions"),
 ];
 
 /// Why a tool failed; printed as one line by `main`.
@@ -93,6 +103,14 @@ pub enum ToolCommand {
     GetOffsets(get_offsets::GetOffsetsArgs),
     /// Print the API versions each broker supports (kafka-broker-api-versions).
     BrokerApiVersions(broker_api_versions::ApiVersionsArgs),
+    /// Describe the brokers' log dirs (kafka-log-dirs).
+    LogDirs(log_dirs::LogDirsArgs),
+    /// Describe a partition's active producers (kafka-transactions).
+    Transactions(transactions::TransactionsArgs),
+    /// Elect partition leaders (kafka-leader-election).
+    LeaderElection(leader_election::LeaderElectionArgs),
+    /// List partition reassignments (kafka-reassign-partitions).
+    ReassignPartitions(reassign_partitions::ReassignArgs),
     /// Create symlinks named after Kafka's tools (kafka-topics, …) in DIR.
     InstallToolLinks {
         /// Directory for the links (created if missing).
@@ -115,6 +133,10 @@ pub fn run(cmd: ToolCommand) -> Result<(), ToolError> {
             ToolCommand::Configs(a) => configs::run(a).await,
             ToolCommand::GetOffsets(a) => get_offsets::run(a).await,
             ToolCommand::BrokerApiVersions(a) => broker_api_versions::run(a).await,
+            ToolCommand::LogDirs(a) => log_dirs::run(a).await,
+            ToolCommand::Transactions(a) => transactions::run(a).await,
+            ToolCommand::LeaderElection(a) => leader_election::run(a).await,
+            ToolCommand::ReassignPartitions(a) => reassign_partitions::run(a).await,
             ToolCommand::InstallToolLinks { dir } => install_links(&dir),
         }
     })

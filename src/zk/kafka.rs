@@ -442,6 +442,107 @@ impl KafkaZkClient {
         Ok(())
     }
 
+    /// The configs of every user, client and user/client entity
+    /// (`/config/users/<u>`, `/config/clients/<c>`,
+    /// `/config/users/<u>/clients/<c>`), by entity path (`users/<u>`, …).
+    pub async fn get_entity_configs(
+        &self,
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, ZkError> {
+        let mut out = BTreeMap::new();
+        let mut paths = Vec::new();
+        for c in self
+            .zk
+            .children("/config/clients")
+            .await?
+            .unwrap_or_default()
+        {
+            paths.push(format!("clients/{c}"));
+        }
+        for u in self.zk.children("/config/users").await?.unwrap_or_default() {
+            paths.push(format!("users/{u}"));
+            let clients = self
+                .zk
+                .children(&format!("/config/users/{u}/clients"))
+                .await?;
+            for c in clients.unwrap_or_default() {
+                paths.push(format!("users/{u}/clients/{c}"));
+            }
+        }
+        for path in paths {
+            let znode = format!("/config/{path}");
+            if let Some((data, _)) = self.zk.get(&znode).await? {
+                if data.is_empty() {
+                    continue; // a parent created by mkdirs, no document
+                }
+                out.insert(path, json::parse_topic_config(&znode, &data)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes one user/client entity's config as Kafka's
+    /// `AdminZkClient.changeConfigs` does, but merging: the document
+    /// (`{"version":1,"config":{…}}`, shared by a user's quotas and SCRAM
+    /// credentials) is read, `set` and `remove` applied to its keys and
+    /// written back conditionally on its version (retried when another writer
+    /// got in between), then `/config/changes/config_change_` notifies
+    /// `{"version":2,"entity_path":"<path>"}`.
+    pub async fn alter_entity_config(
+        &self,
+        path: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<(), ZkError> {
+        let znode = format!("/config/{path}");
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let written = match self.zk.get(&znode).await? {
+                Some((data, stat)) => {
+                    let mut config = if data.is_empty() {
+                        BTreeMap::new()
+                    } else {
+                        json::parse_topic_config(&znode, &data)?
+                    };
+                    crate::metadata::merge_entity_config(&mut config, set, remove);
+                    self.zk
+                        .set(
+                            &znode,
+                            &json::topic_config_json(&config),
+                            Some(stat.version),
+                        )
+                        .await
+                }
+                None => {
+                    let mut config = BTreeMap::new();
+                    crate::metadata::merge_entity_config(&mut config, set, remove);
+                    if let Some((parent, _)) = znode.rsplit_once('/') {
+                        self.zk.mkdirs(parent).await?;
+                    }
+                    self.zk
+                        .create(&znode, &json::topic_config_json(&config), false)
+                        .await
+                        .map(|_| ())
+                }
+            };
+            match written {
+                Ok(()) => break,
+                Err(ZkError::BadVersion(_) | ZkError::NodeExists(_) | ZkError::NoNode(_))
+                    if attempts < 10 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let node = self
+            .zk
+            .create_sequential(
+                "/config/changes/config_change_",
+                &json::config_change_json(path),
+            )
+            .await?;
+        tracing::debug!(entity = path, notification = %node, "config change notified");
+        Ok(())
+    }
+
     /// Deletes a topic as Kafka does: the `/admin/delete_topics/<t>` marker,
     /// then the assignment with its partition states and the config, then
     /// the marker.

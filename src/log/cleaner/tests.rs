@@ -1,5 +1,6 @@
 use super::*;
-use crate::log::batch::testing::build_batch;
+use crate::records::testing::build_batch;
+use bytes::Bytes;
 use bytes::BytesMut;
 
 fn config() -> LogConfig {
@@ -20,7 +21,7 @@ fn ctx() -> CleanContext {
 
 /// Appends one batch of (key, value) records at timestamp `ts`.
 fn append(log: &mut Log, records: &[(&str, Option<&str>)], ts: i64) {
-    let recs: Vec<crate::log::batch::testing::TestRecord<'_>> = records
+    let recs: Vec<crate::records::testing::TestRecord<'_>> = records
         .iter()
         .map(|(k, v)| (ts, Some(k.as_bytes()), v.map(str::as_bytes)))
         .collect();
@@ -39,27 +40,13 @@ fn read_all(log: &Log) -> Vec<(i64, String, Option<String>)> {
         let h = BatchHeader::parse(&bytes[p..]).unwrap();
         let b = &bytes[p..p + h.total_size()];
         crate::log::batch::check_batch_integrity(b).unwrap();
-        let data = records_section(b, &h).unwrap();
-        for r in walk_records(&data, h.record_count).unwrap() {
-            let value = if r.tombstone {
-                None
-            } else {
-                let mut q = 0usize;
-                // Re-walk to the value: length, attrs, ts, offset, key.
-                let rb = r.bytes;
-                read_varlong(rb, &mut q).unwrap();
-                q += 1;
-                read_varlong(rb, &mut q).unwrap();
-                read_varlong(rb, &mut q).unwrap();
-                let kl = read_varlong(rb, &mut q).unwrap();
-                q += kl.max(0) as usize;
-                let vl = read_varlong(rb, &mut q).unwrap() as usize;
-                Some(String::from_utf8(rb[q..q + vl].to_vec()).unwrap())
-            };
+        let data = decompressed_section(b, &h).unwrap();
+        for r in records(&data, h.record_count).unwrap() {
+            let r = r.unwrap();
             out.push((
-                h.base_offset + r.offset_delta,
+                h.base_offset + i64::from(r.offset_delta),
                 String::from_utf8(r.key.unwrap().to_vec()).unwrap(),
-                value,
+                r.value.map(|v| String::from_utf8(v.to_vec()).unwrap()),
             ));
         }
         p += h.total_size();

@@ -1,0 +1,23 @@
+//! The broker configuration parser: a TOML file and `--override` lines of any
+//! content resolve to a config or a `ConfigError`, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use strom::config::BrokerConfig;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // The first line is an override; the rest the TOML file.
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let dir = std::env::temp_dir().join(format!("strom-fuzz-config-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join("server.toml");
+    if std::fs::write(&file, rest).is_err() {
+        return;
+    }
+    let overrides = [first.to_string()];
+    let _ = BrokerConfig::load(Some(&file), std::iter::empty(), &overrides);
+    let _ = BrokerConfig::load(None, std::iter::empty(), &overrides);
+});
