@@ -859,6 +859,150 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                 .with_producer_epoch(-1);
             expect("top-level", c.round_trip(v, &request)?.error_code, NONE)
         }
+        ApiKey::DescribeLogDirs => {
+            let request = DescribeLogDirsRequest::default().with_topics(Some(vec![
+                describe_log_dirs_request::DescribableLogDirTopic::default()
+                    .with_topic(TopicName(s(TOPIC)))
+                    .with_partitions(vec![0]),
+            ]));
+            let r = if v == 0 {
+                // v0 is v1 on the wire.
+                let mut body = c.legacy(v, 1, &request, |_| {})?;
+                DescribeLogDirsResponse::decode(&mut body, 1).map_err(|e| e.to_string())?
+            } else {
+                c.round_trip(v, &request)?
+            };
+            let dir = r.results.first().ok_or("DescribeLogDirs: no log dir")?;
+            expect("log dir", dir.error_code, NONE)?;
+            let listed = dir.topics.iter().any(|t| {
+                t.name.0.as_str() == TOPIC
+                    && t.partitions
+                        .iter()
+                        .any(|p| p.partition_index == 0 && p.partition_size > 0)
+            });
+            if !listed {
+                return Err(format!("DescribeLogDirs v{v}: partition 0 not listed"));
+            }
+            Ok(())
+        }
+        ApiKey::OffsetForLeaderEpoch => {
+            if v < 2 {
+                let mut body = Vec::new();
+                body.extend_from_slice(&1i32.to_be_bytes());
+                body.extend_from_slice(&(TOPIC.len() as i16).to_be_bytes());
+                body.extend_from_slice(TOPIC.as_bytes());
+                body.extend_from_slice(&1i32.to_be_bytes());
+                body.extend_from_slice(&0i32.to_be_bytes());
+                body.extend_from_slice(&0i32.to_be_bytes());
+                let mut r = Rd(c.raw(key, v, &body)?);
+                assert_eq!(r.i32(), 1);
+                assert_eq!(r.string(), TOPIC);
+                assert_eq!(r.i32(), 1);
+                expect("partition", r.i16(), NONE)?;
+                assert_eq!(r.i32(), 0);
+                if v == 1 {
+                    assert_eq!(r.i32(), 0, "leader epoch");
+                }
+                let end = r.i64();
+                r.end();
+                if end < 1 {
+                    return Err(format!("OffsetForLeaderEpoch v{v}: end offset {end}"));
+                }
+                return Ok(());
+            }
+            let request = OffsetForLeaderEpochRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![
+                    offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                        .with_topic(TopicName(s(TOPIC)))
+                        .with_partitions(vec![
+                            offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                                .with_partition(0)
+                                .with_current_leader_epoch(-1)
+                                .with_leader_epoch(0),
+                        ]),
+                ]);
+            let r = c.round_trip(v, &request)?;
+            let p = &r.topics[0].partitions[0];
+            expect("partition", p.error_code, NONE)?;
+            if p.leader_epoch != 0 || p.end_offset < 1 {
+                return Err(format!(
+                    "OffsetForLeaderEpoch v{v}: epoch {} end offset {}",
+                    p.leader_epoch, p.end_offset
+                ));
+            }
+            Ok(())
+        }
+        ApiKey::DescribeProducers => {
+            let request = DescribeProducersRequest::default().with_topics(vec![
+                describe_producers_request::TopicRequest::default()
+                    .with_name(TopicName(s(TOPIC)))
+                    .with_partition_indexes(vec![0]),
+            ]);
+            let r = c.round_trip(v, &request)?;
+            expect("partition", r.topics[0].partitions[0].error_code, NONE)
+        }
+        ApiKey::ElectLeaders => {
+            let request = ElectLeadersRequest::default()
+                .with_topic_partitions(Some(vec![elect_leaders_request::TopicPartitions::default(
+                )
+                .with_topic(TopicName(s(TOPIC)))
+                .with_partitions(vec![0])]))
+                .with_timeout_ms(10_000);
+            let r = c.round_trip(v, &request)?;
+            expect("top-level", r.error_code, NONE)?;
+            // ELECTION_NOT_NEEDED: the only replica already leads.
+            expect(
+                "partition",
+                r.replica_election_results[0].partition_result[0].error_code,
+                84,
+            )
+        }
+        ApiKey::ListPartitionReassignments => {
+            let r = c.round_trip(
+                v,
+                &ListPartitionReassignmentsRequest::default().with_topics(None),
+            )?;
+            expect("top-level", r.error_code, NONE)?;
+            if !r.topics.is_empty() {
+                return Err(format!("ListPartitionReassignments v{v}: {:?}", r.topics));
+            }
+            Ok(())
+        }
+        ApiKey::AlterPartitionReassignments => {
+            // Cancelling when none is in progress: NO_REASSIGNMENT_IN_PROGRESS.
+            let request = AlterPartitionReassignmentsRequest::default()
+                .with_timeout_ms(10_000)
+                .with_topics(vec![
+                    alter_partition_reassignments_request::ReassignableTopic::default()
+                        .with_name(TopicName(s(TOPIC)))
+                        .with_partitions(vec![
+                            alter_partition_reassignments_request::ReassignablePartition::default()
+                                .with_partition_index(0)
+                                .with_replicas(None),
+                        ]),
+                ]);
+            let r = c.round_trip(v, &request)?;
+            expect("top-level", r.error_code, NONE)?;
+            expect("partition", r.responses[0].partitions[0].error_code, 85)
+        }
+        ApiKey::DescribeClientQuotas => {
+            let r = c.round_trip(v, &DescribeClientQuotasRequest::default())?;
+            expect("top-level", r.error_code, NONE)
+        }
+        ApiKey::AlterClientQuotas => {
+            let request = AlterClientQuotasRequest::default()
+                .with_validate_only(true)
+                .with_entries(vec![alter_client_quotas_request::EntryData::default()
+                    .with_entity(vec![alter_client_quotas_request::EntityData::default()
+                        .with_entity_type(s("client-id"))
+                        .with_entity_name(Some(s(TOPIC)))])
+                    .with_ops(vec![alter_client_quotas_request::OpData::default()
+                        .with_key(s("producer_byte_rate"))
+                        .with_value(1e9)])]);
+            let r = c.round_trip(v, &request)?;
+            expect("entry", r.entries[0].error_code, NONE)
+        }
         other => Err(format!(
             "{other:?} is registered but has no conformance case: add one"
         )),
