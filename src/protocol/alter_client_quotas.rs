@@ -8,10 +8,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use kafka_protocol::messages::ApiKey;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_client_quotas_request::EntryData as RequestEntry;
 use kafka_protocol::messages::alter_client_quotas_response::{EntityData, EntryData};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{AlterClientQuotasRequest, AlterClientQuotasResponse};
 use kafka_protocol::protocol::StrBytes;
 
@@ -128,7 +128,11 @@ impl Api for AlterClientQuotas {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 1;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: AlterClientQuotasRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: AlterClientQuotasRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 }

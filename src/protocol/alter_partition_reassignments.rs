@@ -12,11 +12,11 @@
 
 use std::collections::HashSet;
 
-use kafka_protocol::messages::ApiKey;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_partition_reassignments_response::{
     ReassignablePartitionResponse, ReassignableTopicResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
 };
@@ -119,7 +119,11 @@ impl Api for AlterPartitionReassignments {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 0;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: AlterPartitionReassignmentsRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: AlterPartitionReassignmentsRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 }

@@ -7,9 +7,9 @@
 
 use std::collections::HashSet;
 
-use kafka_protocol::messages::ApiKey;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_client_quotas_response::{EntityData, EntryData, ValueData};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{DescribeClientQuotasRequest, DescribeClientQuotasResponse};
 use kafka_protocol::protocol::StrBytes;
 
@@ -145,7 +145,11 @@ impl Api for DescribeClientQuotas {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 1;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: DescribeClientQuotasRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeClientQuotasRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 }

@@ -11,12 +11,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use kafka_protocol::messages::ApiKey;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
@@ -114,7 +114,11 @@ impl Api for DescribeLogDirs {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 4;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: DescribeLogDirsRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeLogDirsRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 

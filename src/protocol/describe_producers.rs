@@ -5,11 +5,11 @@
 //! current transaction start offset -1 (no transactions). Sorted by producer
 //! id. An unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
 
-use kafka_protocol::messages::ApiKey;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse};
 
 use super::router::{Answer, Api, Call, Response};
@@ -76,7 +76,11 @@ impl Api for DescribeProducers {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 0;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: DescribeProducersRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeProducersRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 }

@@ -7,9 +7,9 @@
 //! election, so it answers an empty list. v0 carries no election type
 //! (preferred) and no top-level error code.
 
-use kafka_protocol::messages::ApiKey;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 use kafka_protocol::protocol::StrBytes;
 
@@ -78,7 +78,11 @@ impl Api for ElectLeaders {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 2;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: ElectLeadersRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ElectLeadersRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 }

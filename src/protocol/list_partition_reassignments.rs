@@ -29,7 +29,11 @@ impl Api for ListPartitionReassignments {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 0;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: ListPartitionReassignmentsRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ListPartitionReassignmentsRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 }

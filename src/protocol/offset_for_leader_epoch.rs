@@ -90,7 +90,11 @@ impl Api for OffsetForLeaderEpoch {
     const MIN_VERSION: i16 = 0;
     const MAX_VERSION: i16 = 4;
 
-    async fn handle(broker: &Broker, call: &Call<'_>, request: OffsetForLeaderEpochRequest) -> Answer<Response<Self>> {
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: OffsetForLeaderEpochRequest,
+    ) -> Answer<Response<Self>> {
         handle(broker, call.ctx, call.version, request).await.into()
     }
 
@@ -105,11 +109,9 @@ impl Api for OffsetForLeaderEpoch {
         let request =
             legacy::offset_for_leader_epoch_v0(&body).map_err(|e| e.at(Self::KEY, version))?;
         let response = handle(broker, call.ctx, version, request).await;
-        Ok(Reply::Now(Some(legacy::offset_for_leader_epoch_v0_response(
-            call.correlation_id,
-            version,
-            &response,
-        ))))
+        Ok(Reply::Now(Some(
+            legacy::offset_for_leader_epoch_v0_response(call.correlation_id, version, &response),
+        )))
     }
 }
 
