@@ -367,3 +367,54 @@ def test_unreachable_zookeeper_exits_naming_the_address(make_broker):
     assert broker.proc.returncode not in (None, 0)
     log = broker.log_path.read_text()
     assert f"cannot connect to ZooKeeper at {address}" in log, log[-2000:]
+
+
+def _raw_request(port: int, api_key: int, version: int, body: bytes) -> bytes:
+    """One classic (header v1) request on a fresh connection; the response body."""
+    import socket
+    import struct
+
+    client = b"zk-v0"
+    frame = struct.pack(">hhih", api_key, version, 7, len(client)) + client + body
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(struct.pack(">i", len(frame)) + frame)
+        head = sock.recv(4, socket.MSG_WAITALL)
+        assert len(head) == 4, "connection closed instead of an answer"
+        (size,) = struct.unpack(">i", head)
+        data = sock.recv(size, socket.MSG_WAITALL)
+    assert struct.unpack(">i", data[:4])[0] == 7
+    return data[4:]
+
+
+def test_offset_commit_v0_lives_in_zookeeper(make_broker, zookeeper):
+    """Kafka 3.5 keeps OffsetCommit v0 offsets at /consumers/<group>/offsets/<topic>/<partition>
+    in ZooKeeper mode, and OffsetFetch v0 reads them there (not from __consumer_offsets)."""
+    import struct
+
+    broker = make_broker(zk_overrides(zookeeper))
+    create_topic(broker.bootstrap, "zk-v0", partitions=1)
+
+    def s(x: str) -> bytes:
+        return struct.pack(">h", len(x)) + x.encode()
+
+    commit = s("old-group") + struct.pack(">i", 1) + s("zk-v0") + struct.pack(">iiq", 2, 0, 42) + s("m")
+    commit += struct.pack(">iq", 7, 1) + s("")  # partition 7 does not exist
+    r = _raw_request(broker.external_port, 8, 0, commit)
+    # topics[name, partitions[index, error]]
+    assert r == struct.pack(">i", 1) + s("zk-v0") + struct.pack(">iihih", 2, 0, 0, 7, 3), r.hex()
+    k = zookeeper.kazoo(CHROOT)
+    try:
+        data, _ = k.get("/consumers/old-group/offsets/zk-v0/0")
+        assert data == b"42"
+        assert not exists(k, "/consumers/old-group/offsets/zk-v0/7")
+    finally:
+        k.stop()
+    fetch = s("old-group") + struct.pack(">i", 1) + s("zk-v0") + struct.pack(">iii", 2, 0, 1)
+    r = _raw_request(broker.external_port, 9, 0, fetch)
+    expected = struct.pack(">i", 1) + s("zk-v0") + struct.pack(">i", 2)
+    expected += struct.pack(">iq", 0, 42) + s("") + struct.pack(">h", 0)
+    expected += struct.pack(">iq", 1, -1) + s("") + struct.pack(">h", 0)
+    assert r == expected, r.hex()
+    # The group coordinator never saw the v0 commit: OffsetFetch v1 reads the offsets log.
+    r = _raw_request(broker.external_port, 9, 1, fetch)
+    assert struct.pack(">iq", 0, -1) in r, r.hex()

@@ -1198,6 +1198,52 @@ mod tests {
         (ra.member_id, rb.member_id)
     }
 
+    /// Kafka 3.5's `validateOffsetCommit`/`doCommitOffsets`, state by state.
+    #[test]
+    fn offset_commit_rules_follow_kafka() {
+        // Empty: a generation of -1 commits; a member id must be known.
+        let mut g = Group::new("g", CFG, 0);
+        assert_eq!(g.check_commit("", None, -1, 0), Ok(()));
+        assert_eq!(g.check_commit("m", None, -1, 0), Ok(()));
+        assert_eq!(g.check_commit("m", None, 0, 0), Err(E::UnknownMemberId));
+        // CompletingRebalance: the current generation is told to rejoin, a stale one is illegal.
+        let mut joined = wait(g.join(req("", None, b"a"), 0));
+        let first = joined.try_recv().unwrap();
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        assert_eq!(
+            g.check_commit(&first.member_id, None, first.generation, 1),
+            Err(E::RebalanceInProgress)
+        );
+        assert_eq!(
+            g.check_commit(&first.member_id, None, first.generation - 1, 1),
+            Err(E::IllegalGeneration)
+        );
+        assert_eq!(g.check_commit("", None, -1, 1), Err(E::UnknownMemberId));
+        // Stable and PreparingRebalance: the current generation commits.
+        let mut g = Group::new("g", CFG, 0);
+        let (leader, follower) = stable_group(&mut g);
+        assert_eq!(g.check_commit(&follower, None, 2, 5), Ok(()));
+        assert_eq!(
+            g.check_commit(&follower, None, 1, 5),
+            Err(E::IllegalGeneration)
+        );
+        let _third = wait(g.join(req("", None, b"c"), 6));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert_eq!(g.check_commit(&leader, None, 2, 7), Ok(()));
+        assert_eq!(
+            g.check_commit(&leader, None, 1, 7),
+            Err(E::IllegalGeneration)
+        );
+        assert_eq!(
+            g.check_commit("nobody", None, 2, 7),
+            Err(E::UnknownMemberId)
+        );
+        assert_eq!(
+            g.check_commit(&leader, Some("unknown-instance"), 2, 7),
+            Err(E::UnknownMemberId)
+        );
+    }
+
     #[test]
     fn join_sync_and_generation_fencing() {
         let mut g = Group::new("g", CFG, 0);

@@ -137,8 +137,19 @@ type E = CoordinatorError;
 /// Per topic, per partition, the outcome.
 pub type PartitionResults = Vec<(String, Vec<(i32, Result<(), E>)>)>;
 
-/// One partition's commit: (partition, offset, leader epoch, metadata).
-pub type CommitPartition = (i32, i64, i32, Option<String>);
+/// One partition's commit.
+pub struct CommitPartition {
+    /// The partition.
+    pub partition: i32,
+    /// The offset committed.
+    pub offset: i64,
+    /// Its leader epoch (-1 when unknown).
+    pub leader_epoch: i32,
+    /// The client's metadata string.
+    pub metadata: Option<String>,
+    /// The commit time OffsetCommit v1 may give; -1: the broker's clock.
+    pub commit_timestamp: i64,
+}
 
 /// A group as DescribeGroups shows it.
 #[derive(Debug, Default)]
@@ -774,7 +785,14 @@ impl GroupCoordinator {
         let fail_all = |topics: Vec<(String, Vec<CommitPartition>)>, e: E| {
             topics
                 .into_iter()
-                .map(|(t, ps)| (t, ps.into_iter().map(|p| (p.0, Err(e.clone()))).collect()))
+                .map(|(t, ps)| {
+                    (
+                        t,
+                        ps.into_iter()
+                            .map(|p| (p.partition, Err(e.clone())))
+                            .collect(),
+                    )
+                })
                 .collect()
         };
         if let Err(e) = self.check_loaded() {
@@ -810,7 +828,14 @@ impl GroupCoordinator {
             for (topic, partitions) in topics {
                 let known = self.replica_manager.topic(&topic);
                 let mut out = Vec::with_capacity(partitions.len());
-                for (partition, offset, epoch, metadata) in partitions {
+                for CommitPartition {
+                    partition,
+                    offset,
+                    leader_epoch: epoch,
+                    metadata,
+                    commit_timestamp,
+                } in partitions
+                {
                     if known
                         .as_ref()
                         .and_then(|t| t.partition(partition))
@@ -828,7 +853,11 @@ impl GroupCoordinator {
                         offset,
                         leader_epoch: epoch,
                         metadata,
-                        commit_timestamp: now,
+                        commit_timestamp: if commit_timestamp == -1 {
+                            now
+                        } else {
+                            commit_timestamp
+                        },
                     };
                     records.push(Record::offset(group_id, &topic, partition, value.clone()));
                     pending.push(((topic.clone(), partition), value));

@@ -764,6 +764,48 @@ impl Log {
         Ok(None)
     }
 
+    /// ListOffsets v0's answer (Kafka's `UnifiedLog.legacyFetchOffsetsBefore`):
+    /// up to `max_offsets` segment boundaries, newest first. The candidates are
+    /// each segment's base offset (at least the log start) with the segment
+    /// file's modification time, plus the log end offset at `now_ms` when the
+    /// active segment is not empty; -1 (latest) starts at the last candidate,
+    /// -2 (earliest) and -4 (earliest local) at the first, a timestamp at the
+    /// last candidate whose time is at or before it.
+    pub fn legacy_offsets_before(&self, timestamp: i64, max_offsets: i32, now_ms: i64) -> Vec<i64> {
+        let mut candidates: Vec<(i64, i64)> = self
+            .segments
+            .iter()
+            .map(|s| {
+                (
+                    s.base_offset().max(self.log_start_offset),
+                    s.last_modified_ms(),
+                )
+            })
+            .collect();
+        if self.segments.last().is_some_and(|s| s.size() > 0) {
+            candidates.push((self.log_end_offset(), now_ms));
+        }
+        let start = match timestamp {
+            -1 => candidates.len(),
+            -2 | -4 => candidates.len().min(1),
+            ts => candidates
+                .iter()
+                .rposition(|&(_, modified)| modified <= ts)
+                .map_or(0, |i| i + 1),
+        };
+        let take = usize::try_from(max_offsets).unwrap_or(0).min(start);
+        let mut offsets: Vec<i64> = candidates
+            .get(..start)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .take(take)
+            .map(|&(offset, _)| offset)
+            .collect();
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        offsets
+    }
+
     /// (max timestamp, offset of the record carrying it) over the whole log.
     pub fn max_timestamp_and_offset(&self) -> Option<(i64, i64)> {
         let mut best: Option<&LogSegment> = None;

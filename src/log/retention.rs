@@ -61,11 +61,7 @@ fn largest_timestamp(seg: &LogSegment) -> i64 {
     if seg.max_timestamp() >= 0 {
         return seg.max_timestamp();
     }
-    std::fs::metadata(seg.log_path())
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as i64)
+    seg.last_modified_ms()
 }
 
 /// How many segments from the front of `segments` (given as (size, largest

@@ -174,6 +174,14 @@ impl LogSegment {
     pub fn log_path(&self) -> &Path {
         self.log.path()
     }
+    /// The log file's modification time in ms (Kafka's `LogSegment.lastModified`), 0 when unknown.
+    pub fn last_modified_ms(&self) -> i64 {
+        std::fs::metadata(self.log_path())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
+    }
     /// The `.log` file, shared (for an fsync outside the log's lock).
     pub fn log_file(&self) -> Result<Arc<File>, LogError> {
         self.log.get()

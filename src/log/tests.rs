@@ -541,3 +541,29 @@ fn deferred_sync_advances_the_recovery_point_only_when_marked() {
         .1
         .is_none());
 }
+
+/// ListOffsets v0's lookup, as Kafka's `legacyFetchOffsetsBefore`: segment
+/// base offsets and the log end, newest first, at most `max_offsets`.
+#[test]
+fn legacy_offsets_before_lists_segment_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(), 0, 0, true, 0).unwrap();
+    let batch = simple_batch(5, 1000);
+    for i in 0..40 {
+        append(&mut log, &batch, i);
+    }
+    let segments = log.segment_count();
+    let now = crate::util::now_ms() + 60_000;
+    let latest = log.legacy_offsets_before(-1, 1000, now);
+    assert_eq!(latest.len(), segments + 1, "{latest:?}");
+    assert_eq!(latest.first(), Some(&200));
+    assert_eq!(latest.last(), Some(&0));
+    assert!(latest.windows(2).all(|w| w[0] > w[1]), "{latest:?}");
+    assert_eq!(log.legacy_offsets_before(-1, 1, now), vec![200]);
+    assert_eq!(log.legacy_offsets_before(-2, 10, now), vec![0]);
+    assert_eq!(log.legacy_offsets_before(-4, 10, now), vec![0]);
+    // Every segment file was written before `now`; none before the epoch.
+    assert_eq!(log.legacy_offsets_before(now, 1000, now), latest);
+    assert_eq!(log.legacy_offsets_before(1, 1000, now), Vec::<i64>::new());
+    assert_eq!(log.legacy_offsets_before(-1, 0, now), Vec::<i64>::new());
+}

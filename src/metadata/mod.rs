@@ -88,6 +88,32 @@ pub trait MetadataStore: Send + Sync {
     async fn delete_topic(&self, name: &str) -> Result<(), MetadataError>;
     /// Replaces a topic's partition count and configs.
     async fn update_topic(&self, topic: &TopicMetadata) -> Result<(), MetadataError>;
+    /// Whether this store keeps OffsetCommit v0's consumer offsets (Kafka
+    /// 3.5 keeps them in ZooKeeper); otherwise they go to the offsets log.
+    fn keeps_consumer_offsets(&self) -> bool {
+        false
+    }
+    /// Stores an OffsetCommit v0 offset (only when [`Self::keeps_consumer_offsets`]).
+    async fn commit_consumer_offset(
+        &self,
+        _group: &str,
+        _topic: &str,
+        _partition: i32,
+        _offset: i64,
+    ) -> Result<(), MetadataError> {
+        Err(MetadataError::Unavailable(
+            "this store does not keep consumer offsets".into(),
+        ))
+    }
+    /// An OffsetCommit v0 offset, `None` when none was committed.
+    async fn consumer_offset(
+        &self,
+        _group: &str,
+        _topic: &str,
+        _partition: i32,
+    ) -> Result<Option<i64>, MetadataError> {
+        Ok(None)
+    }
     /// The dynamic configs of users and clients by entity path (`users/<u>`,
     /// `clients/<c>`, `users/<u>/clients/<c>`, names sanitized, `<default>`
     /// for a default entity), as Kafka keeps them under `/config`: client

@@ -611,6 +611,32 @@ impl MetadataStore for ZookeeperMetadataStore {
         self.state_lost_at_start
     }
 
+    fn keeps_consumer_offsets(&self) -> bool {
+        true
+    }
+
+    async fn commit_consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), MetadataError> {
+        Ok(self
+            .zk
+            .set_or_create_consumer_offset(group, topic, partition, offset)
+            .await?)
+    }
+
+    async fn consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, MetadataError> {
+        Ok(self.zk.get_consumer_offset(group, topic, partition).await?)
+    }
+
     async fn topics(&self) -> Result<Vec<TopicMetadata>, MetadataError> {
         let mut known = self.topics.lock().await;
         let fresh: Vec<TopicMetadata> = self

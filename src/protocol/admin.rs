@@ -11,6 +11,7 @@ use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
     DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
@@ -18,6 +19,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use super::router::{Answer, Api, Call, Response};
+use super::{legacy, ProtocolError, Reply};
 use super::{validate_topic_name, Broker};
 use crate::config::BrokerConfig;
 use crate::metadata::{MetadataError, TopicMetadata};
@@ -450,4 +453,95 @@ pub(crate) async fn update_topic(broker: &Broker, metadata: TopicMetadata) -> Re
         .install_topic_async(metadata)
         .await
         .map_err(|e| (ResponseError::KafkaStorageError, e.to_string()))
+}
+
+/// CreateTopics (API 19).
+pub(super) struct CreateTopics;
+
+impl Api for CreateTopics {
+    const KEY: ApiKey = ApiKey::CreateTopics;
+    type Request = CreateTopicsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 7;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: CreateTopicsRequest,
+    ) -> Answer<Response<Self>> {
+        create_topics(broker, call.version, request).await.into()
+    }
+
+    /// v0 is v1 without `validate_only`; v1's body is v2's, and its answer is
+    /// v2's without the leading throttle time; v0's answer lacks the messages too.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: bytes::Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let body = if version == 0 {
+            legacy::widened(&[], &body, &[0])
+        } else {
+            body
+        };
+        let request = legacy::decode_as(Self::KEY, version, 2, body)?;
+        let response = create_topics(broker, version, request).await;
+        let cid = call.correlation_id;
+        let out = if version == 0 {
+            legacy::create_topics_v0_response(cid, &response)
+        } else {
+            legacy::encode_as(Self::KEY, cid, version, 2, 4, &response)?
+        };
+        Ok(Reply::Now(Some(out)))
+    }
+}
+
+/// DeleteTopics (API 20).
+pub(super) struct DeleteTopics;
+
+impl Api for DeleteTopics {
+    const KEY: ApiKey = ApiKey::DeleteTopics;
+    type Request = DeleteTopicsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 6;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DeleteTopicsRequest,
+    ) -> Answer<Response<Self>> {
+        delete_topics(broker, call.version, request).await.into()
+    }
+
+    /// v0's body is v1's; its answer is v1's without the leading throttle time.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: bytes::Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let request = legacy::decode_as(Self::KEY, version, 1, body)?;
+        let response = delete_topics(broker, version, request).await;
+        let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 1, 4, &response)?;
+        Ok(Reply::Now(Some(out)))
+    }
+}
+
+/// CreatePartitions (API 37).
+pub(super) struct CreatePartitions;
+
+impl Api for CreatePartitions {
+    const KEY: ApiKey = ApiKey::CreatePartitions;
+    type Request = CreatePartitionsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 3;
+
+    async fn handle(
+        broker: &Broker,
+        _call: &Call<'_>,
+        request: CreatePartitionsRequest,
+    ) -> Answer<Response<Self>> {
+        create_partitions(broker, request).await.into()
+    }
 }

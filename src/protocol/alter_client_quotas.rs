@@ -11,9 +11,11 @@ use std::collections::{BTreeMap, HashSet};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_client_quotas_request::EntryData as RequestEntry;
 use kafka_protocol::messages::alter_client_quotas_response::{EntityData, EntryData};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{AlterClientQuotasRequest, AlterClientQuotasResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 
@@ -115,6 +117,24 @@ fn validate(entry: &RequestEntry) -> Result<Change, String> {
         set.insert(key.to_string(), value);
     }
     Ok((path, set, remove))
+}
+
+/// AlterClientQuotas (API 49).
+pub(super) struct AlterClientQuotas;
+
+impl Api for AlterClientQuotas {
+    const KEY: ApiKey = ApiKey::AlterClientQuotas;
+    type Request = AlterClientQuotasRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: AlterClientQuotasRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }
 
 #[cfg(test)]

@@ -16,11 +16,13 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_partition_reassignments_response::{
     ReassignablePartitionResponse, ReassignableTopicResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 
 pub(super) async fn handle(
@@ -106,6 +108,24 @@ fn check(
 fn scala_list(ids: &[i32]) -> String {
     let items: Vec<String> = ids.iter().map(i32::to_string).collect();
     format!("List({})", items.join(", "))
+}
+
+/// AlterPartitionReassignments (API 45).
+pub(super) struct AlterPartitionReassignments;
+
+impl Api for AlterPartitionReassignments {
+    const KEY: ApiKey = ApiKey::AlterPartitionReassignments;
+    type Request = AlterPartitionReassignmentsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 0;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: AlterPartitionReassignmentsRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,19 @@
-//! ApiVersions: the versions of every API in [`super::SUPPORTED_APIS`].
+//! ApiVersions: the versions of every API in [`super::APIS`].
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
-use super::{Broker, RequestContext, SUPPORTED_APIS};
+use super::router::{Answer, Api, Call, Response};
+use super::{Broker, RequestContext, APIS};
 
 fn api_keys() -> Vec<ApiVersion> {
-    SUPPORTED_APIS
-        .iter()
+    APIS.iter()
         .map(|a| {
             ApiVersion::default()
                 .with_api_key(a.key as i16)
-                .with_min_version(a.min_advertised)
+                .with_min_version(a.min)
                 .with_max_version(a.max)
         })
         .collect()
@@ -34,4 +35,22 @@ pub(super) fn unsupported_version_response() -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
         .with_api_keys(api_keys())
+}
+
+/// ApiVersions (API 18).
+pub(super) struct ApiVersions;
+
+impl Api for ApiVersions {
+    const KEY: ApiKey = ApiKey::ApiVersions;
+    type Request = ApiVersionsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 3;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ApiVersionsRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

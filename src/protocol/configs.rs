@@ -8,6 +8,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
@@ -15,7 +16,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::admin::update_topic;
+use super::router::{Answer, Api, Call, Response};
 use super::Broker;
+use super::{legacy, ProtocolError, Reply};
 use crate::config::{BrokerConfig, ConfigEntry};
 
 const RESOURCE_TOPIC: i8 = 2;
@@ -311,4 +314,78 @@ async fn apply(
     update_topic(broker, metadata).await?;
     tracing::info!(topic = name, "altered topic configs");
     Ok(())
+}
+
+/// DescribeConfigs (API 32).
+pub(super) struct DescribeConfigs;
+
+impl Api for DescribeConfigs {
+    const KEY: ApiKey = ApiKey::DescribeConfigs;
+    type Request = DescribeConfigsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeConfigsRequest,
+    ) -> Answer<Response<Self>> {
+        describe(broker, call.version, request).into()
+    }
+
+    /// v0 is v1 without `include_synonyms`; its answer has `is_default`.
+    async fn serve_legacy(
+        broker: &Broker,
+        _call: &Call<'_>,
+        body: bytes::Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let call = _call;
+        let request = legacy::decode_as(
+            Self::KEY,
+            call.version,
+            1,
+            legacy::widened(&[], &body, &[0]),
+        )?;
+        let response = describe(broker, call.version, request);
+        Ok(Reply::Now(Some(legacy::describe_configs_v0_response(
+            call.correlation_id,
+            &response,
+        ))))
+    }
+}
+
+/// AlterConfigs (API 33).
+pub(super) struct AlterConfigs;
+
+impl Api for AlterConfigs {
+    const KEY: ApiKey = ApiKey::AlterConfigs;
+    type Request = AlterConfigsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 2;
+
+    async fn handle(
+        broker: &Broker,
+        _call: &Call<'_>,
+        request: AlterConfigsRequest,
+    ) -> Answer<Response<Self>> {
+        alter(broker, request).await.into()
+    }
+}
+
+/// IncrementalAlterConfigs (API 44).
+pub(super) struct IncrementalAlterConfigs;
+
+impl Api for IncrementalAlterConfigs {
+    const KEY: ApiKey = ApiKey::IncrementalAlterConfigs;
+    type Request = IncrementalAlterConfigsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
+
+    async fn handle(
+        broker: &Broker,
+        _call: &Call<'_>,
+        request: IncrementalAlterConfigsRequest,
+    ) -> Answer<Response<Self>> {
+        incremental_alter(broker, request).await.into()
+    }
 }

@@ -7,8 +7,10 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 
 pub(super) async fn handle(
@@ -49,4 +51,22 @@ pub(super) async fn handle(
         );
     }
     DeleteRecordsResponse::default().with_topics(topics)
+}
+
+/// DeleteRecords (API 21).
+pub(super) struct DeleteRecords;
+
+impl Api for DeleteRecords {
+    const KEY: ApiKey = ApiKey::DeleteRecords;
+    type Request = DeleteRecordsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 2;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DeleteRecordsRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

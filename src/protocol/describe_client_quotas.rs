@@ -9,9 +9,11 @@ use std::collections::HashSet;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_client_quotas_response::{EntityData, EntryData, ValueData};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{DescribeClientQuotasRequest, DescribeClientQuotasResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 
@@ -132,4 +134,22 @@ pub(super) async fn handle(
         entries.push(EntryData::default().with_entity(parts).with_values(values));
     }
     DescribeClientQuotasResponse::default().with_entries(Some(entries))
+}
+
+/// DescribeClientQuotas (API 48).
+pub(super) struct DescribeClientQuotas;
+
+impl Api for DescribeClientQuotas {
+    const KEY: ApiKey = ApiKey::DescribeClientQuotas;
+    type Request = DescribeClientQuotasRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeClientQuotasRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

@@ -6,23 +6,22 @@
 //!
 //! As in Kafka, every topic with a partition in the dir is listed, with only
 //! the requested partitions (all when `topics` is null). v0 is v1 on the
-//! wire (v1 only changed when a throttled response is sent).
+//! wire (v1 only changed when a throttled response is sent); kafka-protocol
+//! codes v1+, so v0 is served as v1 by [`Api::serve_legacy`].
 
 use std::collections::{BTreeMap, HashSet};
 
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Broker, RequestContext};
-
-/// The lowest version kafka-protocol codes; v0 is the same on the wire.
-pub(super) fn wire_version(version: i16) -> i16 {
-    version.max(1)
-}
+use super::router::{Answer, Api, Call, Response};
+use super::{legacy, Broker, ProtocolError, Reply, RequestContext};
 
 pub(super) async fn handle(
     broker: &Broker,
@@ -103,5 +102,36 @@ pub(super) async fn handle(
             DescribeLogDirsResponse::default()
                 .with_error_code(ResponseError::UnknownServerError.code())
         }
+    }
+}
+
+/// DescribeLogDirs (API 35).
+pub(super) struct DescribeLogDirs;
+
+impl Api for DescribeLogDirs {
+    const KEY: ApiKey = ApiKey::DescribeLogDirs;
+    type Request = DescribeLogDirsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeLogDirsRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
+
+    /// v0: v1 on the wire, request and response.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let request = legacy::decode_as(Self::KEY, version, 1, body)?;
+        let response = handle(broker, call.ctx, version, request).await;
+        legacy::encode_as(Self::KEY, call.correlation_id, version, 1, 0, &response)
+            .map(|b| Reply::Now(Some(b)))
     }
 }

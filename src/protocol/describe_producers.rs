@@ -9,8 +9,10 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse};
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 
 pub(super) async fn handle(
@@ -63,4 +65,22 @@ fn active_producers(log: &crate::log::Log) -> Vec<ProducerState> {
         .collect();
     producers.sort_by_key(|p| p.producer_id.0);
     producers
+}
+
+/// DescribeProducers (API 61).
+pub(super) struct DescribeProducers;
+
+impl Api for DescribeProducers {
+    const KEY: ApiKey = ApiKey::DescribeProducers;
+    type Request = DescribeProducersRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 0;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeProducersRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

@@ -9,9 +9,11 @@
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 
 const PREFERRED: i8 = 0;
@@ -65,4 +67,22 @@ pub(super) async fn handle(
         })
         .collect();
     ElectLeadersResponse::default().with_replica_election_results(results)
+}
+
+/// ElectLeaders (API 43).
+pub(super) struct ElectLeaders;
+
+impl Api for ElectLeaders {
+    const KEY: ApiKey = ApiKey::ElectLeaders;
+    type Request = ElectLeadersRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 2;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ElectLeadersRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

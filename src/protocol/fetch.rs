@@ -17,11 +17,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::router::{Answer, Api, Call, Response};
+use super::{legacy_wire, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::log::config::CompressionType;
 use crate::quotas::{QuotaType, ANONYMOUS};
@@ -292,4 +295,45 @@ fn down_convert(
             tracing::debug!(topic = %partition.topic, partition = partition.index, error = %e, "down-conversion failed");
             e.kafka_error_code()
         })
+}
+
+/// Fetch (API 1).
+pub(super) struct Fetch;
+
+impl Api for Fetch {
+    const KEY: ApiKey = ApiKey::Fetch;
+    type Request = FetchRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 15;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: FetchRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
+
+    /// v0–v3 (below kafka-protocol's range): `legacy_wire`'s bounded codec;
+    /// the records are down-converted in `read_all`.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        mut body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let request = legacy_wire::decode_fetch(&mut body, version).map_err(|reason| {
+            ProtocolError::Decode {
+                key: Self::KEY,
+                version,
+                reason,
+            }
+        })?;
+        let response = handle(broker, call.ctx, version, request).await;
+        Ok(Reply::Now(Some(legacy_wire::encode_fetch_response(
+            call.correlation_id,
+            version,
+            &response,
+        ))))
+    }
 }

@@ -5,6 +5,7 @@
 //! version-gated fields only for the versions that carry them.
 
 use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -21,6 +22,7 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
     DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
@@ -31,9 +33,12 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::router::{Answer, Api, Call, Response};
+use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::coordinator::group::JoinRequest;
 use crate::coordinator::records::OffsetValue;
+use crate::coordinator::CommitPartition;
 use crate::coordinator::{CoordinatorError, GroupCoordinator};
 
 const GROUP_KEY: i8 = 0;
@@ -297,17 +302,16 @@ pub(super) async fn offset_commit(
             let parts = t
                 .partitions
                 .iter()
-                .map(|p| {
-                    (
-                        p.partition_index,
-                        p.committed_offset,
-                        if version >= 6 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        p.committed_metadata.as_ref().map(|m| m.to_string()),
-                    )
+                .map(|p| CommitPartition {
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: if version >= 6 {
+                        p.committed_leader_epoch
+                    } else {
+                        -1
+                    },
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                    commit_timestamp: -1,
                 })
                 .collect();
             (t.name.0.to_string(), parts)
@@ -322,6 +326,11 @@ pub(super) async fn offset_commit(
             topics,
         )
         .await;
+    commit_response(results)
+}
+
+/// The OffsetCommit answer to the coordinator's per-partition results.
+fn commit_response(results: crate::coordinator::PartitionResults) -> OffsetCommitResponse {
     OffsetCommitResponse::default().with_topics(
         results
             .into_iter()
@@ -592,5 +601,370 @@ pub(super) async fn offset_delete(
                 })
                 .collect(),
         ),
+    }
+}
+
+/// FindCoordinator (API 10).
+pub(super) struct FindCoordinator;
+
+impl Api for FindCoordinator {
+    const KEY: ApiKey = ApiKey::FindCoordinator;
+    type Request = FindCoordinatorRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: FindCoordinatorRequest,
+    ) -> Answer<Response<Self>> {
+        find_coordinator(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// JoinGroup (API 11).
+pub(super) struct JoinGroup;
+
+impl Api for JoinGroup {
+    const KEY: ApiKey = ApiKey::JoinGroup;
+    type Request = JoinGroupRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 9;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: JoinGroupRequest,
+    ) -> Answer<Response<Self>> {
+        join_group(
+            broker,
+            call.ctx,
+            call.version,
+            call.client_id.to_string(),
+            request,
+        )
+        .await
+        .into()
+    }
+}
+
+/// SyncGroup (API 14).
+pub(super) struct SyncGroup;
+
+impl Api for SyncGroup {
+    const KEY: ApiKey = ApiKey::SyncGroup;
+    type Request = SyncGroupRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 5;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: SyncGroupRequest,
+    ) -> Answer<Response<Self>> {
+        sync_group(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// Heartbeat (API 12).
+pub(super) struct Heartbeat;
+
+impl Api for Heartbeat {
+    const KEY: ApiKey = ApiKey::Heartbeat;
+    type Request = HeartbeatRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: HeartbeatRequest,
+    ) -> Answer<Response<Self>> {
+        heartbeat(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// LeaveGroup (API 13).
+pub(super) struct LeaveGroup;
+
+impl Api for LeaveGroup {
+    const KEY: ApiKey = ApiKey::LeaveGroup;
+    type Request = LeaveGroupRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 5;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: LeaveGroupRequest,
+    ) -> Answer<Response<Self>> {
+        leave_group(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// OffsetCommit (API 8).
+pub(super) struct OffsetCommit;
+
+impl Api for OffsetCommit {
+    const KEY: ApiKey = ApiKey::OffsetCommit;
+    type Request = OffsetCommitRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 8;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: OffsetCommitRequest,
+    ) -> Answer<Response<Self>> {
+        offset_commit(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+
+    /// v0 (no generation or member) and v1 (a commit timestamp per
+    /// partition); the answer's layout is v2's.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let c = legacy::offset_commit_v0(version, &body).map_err(|e| e.at(Self::KEY, version))?;
+        if version == 0 && broker.metadata.keeps_consumer_offsets() {
+            let response = commit_to_zookeeper(broker, c).await;
+            let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 2, 0, &response)?;
+            return Ok(Reply::Now(Some(out)));
+        }
+        let topics = c
+            .topics
+            .into_iter()
+            .map(|(name, partitions)| {
+                let partitions = partitions
+                    .into_iter()
+                    .map(|(partition, offset, timestamp, metadata)| CommitPartition {
+                        partition,
+                        offset,
+                        leader_epoch: -1,
+                        metadata,
+                        commit_timestamp: timestamp,
+                    })
+                    .collect();
+                (name, partitions)
+            })
+            .collect();
+        let results = coordinator(broker)
+            .commit_offsets(&c.group_id, c.generation_id, &c.member_id, None, topics)
+            .await;
+        let response = commit_response(results);
+        let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 2, 0, &response)?;
+        Ok(Reply::Now(Some(out)))
+    }
+}
+
+/// OffsetCommit v0 in ZooKeeper mode, as Kafka 3.5's
+/// `commitOffsetsToZookeeper`: no group checks; each offset of an existing
+/// partition goes to `/consumers/<group>/offsets/<topic>/<partition>`.
+async fn commit_to_zookeeper(broker: &Broker, c: legacy::OffsetCommitV0) -> OffsetCommitResponse {
+    let max_metadata = usize::try_from(broker.config.offset_metadata_max_bytes).unwrap_or(0);
+    let mut topics = Vec::with_capacity(c.topics.len());
+    for (name, partitions) in c.topics {
+        let known = broker.replica_manager.topic(&name);
+        let mut results = Vec::with_capacity(partitions.len());
+        for (partition, offset, _timestamp, metadata) in partitions {
+            let error = if known
+                .as_ref()
+                .and_then(|t| t.partition(partition))
+                .is_none()
+            {
+                ResponseError::UnknownTopicOrPartition.code()
+            } else if metadata.is_some_and(|m| m.len() > max_metadata) {
+                ResponseError::OffsetMetadataTooLarge.code()
+            } else {
+                match broker
+                    .metadata
+                    .commit_consumer_offset(&c.group_id, &name, partition, offset)
+                    .await
+                {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        tracing::warn!(group = %c.group_id, topic = %name, partition, error = %e, "OffsetCommit v0 to ZooKeeper failed");
+                        ResponseError::UnknownServerError.code()
+                    }
+                }
+            };
+            results.push(
+                OffsetCommitResponsePartition::default()
+                    .with_partition_index(partition)
+                    .with_error_code(error),
+            );
+        }
+        topics.push(
+            OffsetCommitResponseTopic::default()
+                .with_name(TopicName(s(&name)))
+                .with_partitions(results),
+        );
+    }
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// OffsetFetch v0 in ZooKeeper mode, as Kafka 3.5's `getConsumerOffset`
+/// path: offset -1 and no error where none was committed.
+async fn fetch_from_zookeeper(broker: &Broker, request: OffsetFetchRequest) -> OffsetFetchResponse {
+    let group = request.group_id.0.as_str();
+    let mut topics = Vec::new();
+    for t in request.topics.unwrap_or_default() {
+        let mut partitions = Vec::with_capacity(t.partition_indexes.len());
+        for p in t.partition_indexes {
+            let (offset, error) = match broker
+                .metadata
+                .consumer_offset(group, t.name.0.as_str(), p)
+                .await
+            {
+                Ok(found) => (found.unwrap_or(-1), 0),
+                Err(e) => {
+                    tracing::warn!(group, topic = %t.name.0, partition = p, error = %e, "OffsetFetch v0 from ZooKeeper failed");
+                    (-1, ResponseError::UnknownServerError.code())
+                }
+            };
+            partitions.push(
+                OffsetFetchResponsePartition::default()
+                    .with_partition_index(p)
+                    .with_committed_offset(offset)
+                    .with_metadata(Some(s("")))
+                    .with_error_code(error),
+            );
+        }
+        topics.push(
+            OffsetFetchResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions),
+        );
+    }
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
+/// OffsetFetch (API 9).
+pub(super) struct OffsetFetch;
+
+impl Api for OffsetFetch {
+    const KEY: ApiKey = ApiKey::OffsetFetch;
+    type Request = OffsetFetchRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 8;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: OffsetFetchRequest,
+    ) -> Answer<Response<Self>> {
+        offset_fetch(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+
+    /// v0's body and answer are v1's; v0 reads what v0 committed: in
+    /// ZooKeeper mode from ZooKeeper, in standalone mode the offsets log.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let version = call.version;
+        let request: OffsetFetchRequest = legacy::decode_as(Self::KEY, version, 1, body)?;
+        let response = if broker.metadata.keeps_consumer_offsets() {
+            fetch_from_zookeeper(broker, request).await
+        } else {
+            offset_fetch(broker, call.ctx, version, request).await
+        };
+        let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 1, 0, &response)?;
+        Ok(Reply::Now(Some(out)))
+    }
+}
+
+/// DescribeGroups (API 15).
+pub(super) struct DescribeGroups;
+
+impl Api for DescribeGroups {
+    const KEY: ApiKey = ApiKey::DescribeGroups;
+    type Request = DescribeGroupsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 5;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeGroupsRequest,
+    ) -> Answer<Response<Self>> {
+        describe_groups(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// ListGroups (API 16).
+pub(super) struct ListGroups;
+
+impl Api for ListGroups {
+    const KEY: ApiKey = ApiKey::ListGroups;
+    type Request = ListGroupsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ListGroupsRequest,
+    ) -> Answer<Response<Self>> {
+        list_groups(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// DeleteGroups (API 42).
+pub(super) struct DeleteGroups;
+
+impl Api for DeleteGroups {
+    const KEY: ApiKey = ApiKey::DeleteGroups;
+    type Request = DeleteGroupsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 2;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DeleteGroupsRequest,
+    ) -> Answer<Response<Self>> {
+        delete_groups(broker, call.ctx, call.version, request)
+            .await
+            .into()
+    }
+}
+
+/// OffsetDelete (API 47).
+pub(super) struct OffsetDelete;
+
+impl Api for OffsetDelete {
+    const KEY: ApiKey = ApiKey::OffsetDelete;
+    type Request = OffsetDeleteRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 0;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: OffsetDeleteRequest,
+    ) -> Answer<Response<Self>> {
+        offset_delete(broker, call.ctx, call.version, request)
+            .await
+            .into()
     }
 }

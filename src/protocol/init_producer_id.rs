@@ -9,8 +9,10 @@
 //! empty one INVALID_REQUEST, as Kafka does.
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 
 pub(super) async fn handle(
@@ -53,5 +55,23 @@ pub(super) async fn handle(
             tracing::warn!(error = %e, "producer id task failed");
             failed(ResponseError::CoordinatorNotAvailable)
         }
+    }
+}
+
+/// InitProducerId (API 22).
+pub(super) struct InitProducerId;
+
+impl Api for InitProducerId {
+    const KEY: ApiKey = ApiKey::InitProducerId;
+    type Request = InitProducerIdRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: InitProducerIdRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
     }
 }

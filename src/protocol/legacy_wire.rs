@@ -17,8 +17,10 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 /// Highest Produce version with a legacy body.
+#[cfg(test)]
 pub(super) const PRODUCE_MAX: i16 = 2;
 /// Highest Fetch version with a legacy body.
+#[cfg(test)]
 pub(super) const FETCH_MAX: i16 = 3;
 
 type Decoded<T> = Result<T, String>;

@@ -1,18 +1,29 @@
-//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3) or the first
-//! offset at or after a timestamp, per partition.
+//! ListOffsets (v0–v8): earliest (-2), earliest local (-4, the same as
+//! earliest without tiered storage), latest (-1), max timestamp (-3) or the
+//! first offset at or after a timestamp, per partition.
+//!
+//! v0 asks for up to `max_num_offsets` offsets and is answered in the old
+//! offsets array, as Kafka's `handleListOffsetRequestV0` does: segment
+//! boundaries at or before the timestamp (by segment file time), newest
+//! first ([`crate::log::Log::legacy_offsets_before`]).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
+use super::router::{Answer, Api, Call, Response};
+use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::replica_manager::Partition;
+use bytes::Bytes;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
 
 pub(super) async fn handle(
     broker: &Broker,
@@ -72,7 +83,7 @@ fn lookup(
         };
         match timestamp {
             LATEST => base.with_offset(log.log_end_offset()),
-            EARLIEST => base.with_offset(log.log_start_offset()),
+            EARLIEST | EARLIEST_LOCAL => base.with_offset(log.log_start_offset()),
             MAX_TIMESTAMP => match log.max_timestamp_and_offset() {
                 Some((ts, offset)) => base.with_timestamp(ts).with_offset(offset),
                 None => base,
@@ -85,4 +96,63 @@ fn lookup(
             },
         }
     })
+}
+
+/// ListOffsets (API 2).
+pub(super) struct ListOffsets;
+
+impl Api for ListOffsets {
+    const KEY: ApiKey = ApiKey::ListOffsets;
+    type Request = ListOffsetsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 8;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ListOffsetsRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
+
+    /// v0: `max_num_offsets` and the old offsets array.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        body: Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let (_replica_id, topics) =
+            legacy::list_offsets_v0(&body).map_err(|e| e.at(Self::KEY, call.version))?;
+        let now = crate::util::now_ms();
+        let answered: Vec<_> = topics
+            .into_iter()
+            .map(|(name, partitions)| {
+                let found = broker.replica_manager.topic(&name);
+                let partitions = partitions
+                    .into_iter()
+                    .map(|(index, timestamp, max_offsets)| {
+                        match found.as_ref().and_then(|t| t.partition(index)) {
+                            Some(p) => (
+                                index,
+                                0,
+                                p.with_log(|log| {
+                                    log.legacy_offsets_before(timestamp, max_offsets, now)
+                                }),
+                            ),
+                            None => (
+                                index,
+                                ResponseError::UnknownTopicOrPartition.code(),
+                                Vec::new(),
+                            ),
+                        }
+                    })
+                    .collect();
+                (name, partitions)
+            })
+            .collect();
+        Ok(Reply::Now(Some(legacy::list_offsets_v0_response(
+            call.correlation_id,
+            &answered,
+        ))))
+    }
 }

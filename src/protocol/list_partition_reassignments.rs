@@ -3,10 +3,12 @@
 //! the answer, for all partitions or the ones named, is the empty list with
 //! no error, as Kafka's controller answers when none is ongoing.
 
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
 };
 
+use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
 
 pub(super) async fn handle(
@@ -16,4 +18,22 @@ pub(super) async fn handle(
     _request: ListPartitionReassignmentsRequest,
 ) -> ListPartitionReassignmentsResponse {
     ListPartitionReassignmentsResponse::default()
+}
+
+/// ListPartitionReassignments (API 46).
+pub(super) struct ListPartitionReassignments;
+
+impl Api for ListPartitionReassignments {
+    const KEY: ApiKey = ApiKey::ListPartitionReassignments;
+    type Request = ListPartitionReassignmentsRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 0;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ListPartitionReassignmentsRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
 }

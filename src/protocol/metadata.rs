@@ -7,6 +7,7 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{
     BrokerId, DescribeClusterRequest, DescribeClusterResponse, MetadataRequest, MetadataResponse,
     TopicName,
@@ -15,6 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use std::sync::Arc;
 
+use super::router::{Answer, Api, Call, Response};
 use super::{validate_topic_name, Broker, RequestContext};
 use crate::replica_manager::Topic;
 
@@ -151,4 +153,40 @@ pub(super) fn describe_cluster(
                 broker.config.broker_rack.clone().map(StrBytes::from_string),
             )])
         .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}
+
+/// Metadata (API 3).
+pub(super) struct Metadata;
+
+impl Api for Metadata {
+    const KEY: ApiKey = ApiKey::Metadata;
+    type Request = MetadataRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 12;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: MetadataRequest,
+    ) -> Answer<Response<Self>> {
+        handle(broker, call.ctx, call.version, request).await.into()
+    }
+}
+
+/// DescribeCluster (API 60).
+pub(super) struct DescribeCluster;
+
+impl Api for DescribeCluster {
+    const KEY: ApiKey = ApiKey::DescribeCluster;
+    type Request = DescribeClusterRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 0;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: DescribeClusterRequest,
+    ) -> Answer<Response<Self>> {
+        describe_cluster(broker, call.ctx, request).into()
+    }
 }

@@ -2,9 +2,12 @@
 //! API key to the handler of that API, and encodes the response.
 //!
 //! Invariants:
-//! - [`SUPPORTED_APIS`] is the single table of what the broker implements; the
-//!   ApiVersions answer is derived from it and the router refuses anything
-//!   outside it, so the advertised versions cannot drift from the handled ones.
+//! - [`APIS`] is the single table of what the broker implements, built from
+//!   one registration per API (`apis!` below, see [`router`]): the ApiVersions
+//!   answer and the dispatch both come from it, and the router refuses
+//!   anything outside it, so the advertised versions cannot drift from the
+//!   served ones. Adding an API: one file with a type implementing
+//!   [`Api`], one `mod` line and one line in `apis!`.
 //! - Handlers never panic and never fail the connection for a problem with
 //!   the request's content: they answer the Kafka error code. Only an
 //!   undecodable frame closes the connection.
@@ -23,12 +26,14 @@ mod elect_leaders;
 mod fetch;
 mod groups;
 mod init_producer_id;
+mod legacy;
 mod legacy_wire;
 mod list_offsets;
 mod list_partition_reassignments;
 mod metadata;
 mod offset_for_leader_epoch;
 mod produce;
+mod router;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +53,7 @@ use crate::quotas::ClientQuotaManager;
 use crate::replica_manager::ReplicaManager;
 
 pub use admin::TopicRefused;
+pub use router::{Api, ApiSupport};
 
 /// What the handlers know of the connection a request came in on.
 pub struct RequestContext {
@@ -92,66 +98,41 @@ impl RequestContext {
     }
 }
 
-/// One implemented API: the versions advertised in ApiVersions and the
-/// lowest version the broker can decode (below it the request is refused).
-#[derive(Clone, Copy, Debug)]
-pub struct ApiSupport {
-    /// The API.
-    pub key: ApiKey,
-    /// Lowest version advertised (0 where clients probe it, see KAFKA-COMPAT.md).
-    pub min_advertised: i16,
-    /// Lowest version actually decoded.
-    pub min_decoded: i16,
-    /// Highest version advertised and handled.
-    pub max: i16,
+router::apis! {
+    produce::Produce,
+    fetch::Fetch,
+    list_offsets::ListOffsets,
+    metadata::Metadata,
+    api_versions::ApiVersions,
+    admin::CreateTopics,
+    admin::DeleteTopics,
+    configs::DescribeConfigs,
+    configs::AlterConfigs,
+    admin::CreatePartitions,
+    configs::IncrementalAlterConfigs,
+    metadata::DescribeCluster,
+    delete_records::DeleteRecords,
+    groups::FindCoordinator,
+    groups::JoinGroup,
+    groups::SyncGroup,
+    groups::Heartbeat,
+    groups::LeaveGroup,
+    groups::OffsetCommit,
+    groups::OffsetFetch,
+    groups::DescribeGroups,
+    groups::ListGroups,
+    groups::DeleteGroups,
+    groups::OffsetDelete,
+    init_producer_id::InitProducerId,
+    describe_log_dirs::DescribeLogDirs,
+    offset_for_leader_epoch::OffsetForLeaderEpoch,
+    describe_producers::DescribeProducers,
+    elect_leaders::ElectLeaders,
+    list_partition_reassignments::ListPartitionReassignments,
+    alter_partition_reassignments::AlterPartitionReassignments,
+    describe_client_quotas::DescribeClientQuotas,
+    alter_client_quotas::AlterClientQuotas,
 }
-
-const fn api(key: ApiKey, min_advertised: i16, min_decoded: i16, max: i16) -> ApiSupport {
-    ApiSupport {
-        key,
-        min_advertised,
-        min_decoded,
-        max,
-    }
-}
-
-/// Every API this broker implements, with Kafka 3.5-like maxima (kafka-python
-/// infers the broker release from these ranges).
-pub const SUPPORTED_APIS: &[ApiSupport] = &[
-    api(ApiKey::Produce, 0, 0, 9),
-    api(ApiKey::Fetch, 0, 0, 15),
-    api(ApiKey::ListOffsets, 0, 1, 7),
-    api(ApiKey::Metadata, 0, 0, 12),
-    api(ApiKey::ApiVersions, 0, 0, 3),
-    api(ApiKey::CreateTopics, 2, 2, 7),
-    api(ApiKey::DeleteTopics, 1, 1, 6),
-    api(ApiKey::DescribeConfigs, 1, 1, 4),
-    api(ApiKey::AlterConfigs, 0, 0, 2),
-    api(ApiKey::CreatePartitions, 0, 0, 3),
-    api(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
-    api(ApiKey::DescribeCluster, 0, 0, 1),
-    api(ApiKey::DeleteRecords, 0, 0, 2),
-    api(ApiKey::FindCoordinator, 0, 0, 4),
-    api(ApiKey::JoinGroup, 0, 0, 9),
-    api(ApiKey::SyncGroup, 0, 0, 5),
-    api(ApiKey::Heartbeat, 0, 0, 4),
-    api(ApiKey::LeaveGroup, 0, 0, 5),
-    api(ApiKey::OffsetCommit, 0, 2, 8),
-    api(ApiKey::OffsetFetch, 0, 1, 8),
-    api(ApiKey::DescribeGroups, 0, 0, 5),
-    api(ApiKey::ListGroups, 0, 0, 4),
-    api(ApiKey::DeleteGroups, 0, 0, 2),
-    api(ApiKey::OffsetDelete, 0, 0, 0),
-    api(ApiKey::InitProducerId, 0, 0, 4),
-    api(ApiKey::DescribeLogDirs, 0, 0, 4),
-    api(ApiKey::OffsetForLeaderEpoch, 0, 0, 4),
-    api(ApiKey::DescribeProducers, 0, 0, 0),
-    api(ApiKey::ElectLeaders, 0, 0, 2),
-    api(ApiKey::ListPartitionReassignments, 0, 0, 0),
-    api(ApiKey::AlterPartitionReassignments, 0, 0, 0),
-    api(ApiKey::DescribeClientQuotas, 0, 0, 1),
-    api(ApiKey::AlterClientQuotas, 0, 0, 1),
-];
 
 /// Why a frame could not be served; the connection is closed.
 #[derive(Debug, thiserror::Error)]
@@ -269,17 +250,23 @@ impl Broker {
         let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
         let version = i16::from_be_bytes([frame[2], frame[3]]);
         let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-        let key = ApiKey::try_from(raw_key).map_err(|_| ProtocolError::UnknownApi(raw_key))?;
-        let support = SUPPORTED_APIS
-            .iter()
-            .find(|a| a.key == key)
-            .ok_or(ProtocolError::UnknownApi(raw_key))?;
+        let Some(support) = ApiKey::try_from(raw_key)
+            .ok()
+            .and_then(|key| APIS.iter().find(|a| a.key == key))
+        else {
+            // Kafka closes the connection on an API key it does not know.
+            refused(&frame, &format!("API key {raw_key}"), version);
+            return Err(ProtocolError::UnknownApi(raw_key));
+        };
+        let key = support.key;
         if key == ApiKey::ApiVersions && version > support.max {
             // KIP-511: answer v0 with UNSUPPORTED_VERSION and our ranges so the client retries lower.
             let body = api_versions::unsupported_version_response();
             return encode_response(key, correlation_id, 0, &body).map(|b| Reply::Now(Some(b)));
         }
-        if version < support.min_decoded || version > support.max {
+        if !support.serves(version) {
+            // Outside the advertised range: Kafka closes the connection too.
+            refused(&frame, &format!("{key:?}"), version);
             return Err(ProtocolError::UnsupportedVersion { key, version });
         }
         let _checked = bounded::admit(ctx.peer, key, version, &frame)?;
@@ -291,191 +278,64 @@ impl Broker {
                 reason: e.to_string(),
             }
         })?;
-        let span = tracing::debug_span!(
-            "request",
-            api = ?key,
-            version,
-            correlation_id,
-            client_id = header.client_id.as_deref().unwrap_or("")
-        );
+        let client_id = header.client_id.as_deref().unwrap_or("");
+        let span = tracing::debug_span!("request", api = ?key, version, correlation_id, client_id);
         let _enter = span.enter();
         *ctx.current.lock() = (header.client_id.clone().unwrap_or_default(), frame_len);
-        let cid = header.correlation_id;
-        macro_rules! serve {
-            ($module:ident) => {{
-                let request = decode(key, version, &mut frame)?;
-                let response = $module::handle(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }};
-            // Versions below kafka-protocol's range that are the same on the wire as `$wire`.
-            ($module:ident, wire = $wire:expr) => {{
-                let request = decode(key, $wire, &mut frame)?;
-                let response = $module::handle(self, ctx, version, request).await;
-                encode_response(key, cid, $wire, &response).map(Some)
-            }};
-            // The module codes the versions kafka-protocol does not.
-            ($module:ident, own_codec) => {{
-                let request = $module::decode(version, &mut frame)?;
-                let response = $module::handle(self, ctx, version, request).await;
-                $module::encode(cid, version, &response).map(Some)
-            }};
-        }
-        if key == ApiKey::Produce {
-            let request = if version <= legacy_wire::PRODUCE_MAX {
-                legacy_wire::decode_produce(&mut frame).map_err(|reason| ProtocolError::Decode {
-                    key,
-                    version,
-                    reason,
-                })?
-            } else {
-                decode(key, version, &mut frame)?
-            };
-            let Some(appended) = produce::handle(self, ctx, version, request).await else {
-                return Ok(Reply::Now(None)); // acks=0
-            };
-            let complete = appended.is_complete();
-            let response = async move {
-                let response = appended.complete().await;
-                if version <= legacy_wire::PRODUCE_MAX {
-                    return Ok(legacy_wire::encode_produce_response(
-                        cid, version, &response,
-                    ));
-                }
-                encode_response(key, cid, version, &response)
-            };
-            return if complete {
-                response.await.map(|b| Reply::Now(Some(b)))
-            } else {
-                Ok(Reply::Later(Box::pin(response)))
-            };
-        }
-        let response = match key {
-            ApiKey::Fetch if version <= legacy_wire::FETCH_MAX => {
-                let request = legacy_wire::decode_fetch(&mut frame, version).map_err(|reason| {
-                    ProtocolError::Decode {
-                        key,
-                        version,
-                        reason,
-                    }
-                })?;
-                let response = fetch::handle(self, ctx, version, request).await;
-                Ok(Some(legacy_wire::encode_fetch_response(
-                    cid, version, &response,
-                )))
-            }
-            ApiKey::Fetch => serve!(fetch),
-            ApiKey::ListOffsets => serve!(list_offsets),
-            ApiKey::DeleteRecords => serve!(delete_records),
-            ApiKey::Metadata => serve!(metadata),
-            ApiKey::ApiVersions => serve!(api_versions),
-            ApiKey::CreateTopics => {
-                let request = decode(key, version, &mut frame)?;
-                let response = admin::create_topics(self, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DeleteTopics => {
-                let request = decode(key, version, &mut frame)?;
-                let response = admin::delete_topics(self, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::CreatePartitions => {
-                let request = decode(key, version, &mut frame)?;
-                let response = admin::create_partitions(self, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DescribeConfigs => {
-                let request = decode(key, version, &mut frame)?;
-                let response = configs::describe(self, version, request);
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::AlterConfigs => {
-                let request = decode(key, version, &mut frame)?;
-                let response = configs::alter(self, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::IncrementalAlterConfigs => {
-                let request = decode(key, version, &mut frame)?;
-                let response = configs::incremental_alter(self, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::InitProducerId => serve!(init_producer_id),
-            ApiKey::DescribeLogDirs => serve!(
-                describe_log_dirs,
-                wire = describe_log_dirs::wire_version(version)
-            ),
-            ApiKey::OffsetForLeaderEpoch => serve!(offset_for_leader_epoch, own_codec),
-            ApiKey::DescribeProducers => serve!(describe_producers),
-            ApiKey::ElectLeaders => serve!(elect_leaders),
-            ApiKey::ListPartitionReassignments => serve!(list_partition_reassignments),
-            ApiKey::AlterPartitionReassignments => serve!(alter_partition_reassignments),
-            ApiKey::DescribeClientQuotas => serve!(describe_client_quotas),
-            ApiKey::AlterClientQuotas => serve!(alter_client_quotas),
-            ApiKey::DescribeCluster => {
-                let request = decode(key, version, &mut frame)?;
-                let response = metadata::describe_cluster(self, ctx, request);
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::FindCoordinator => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::find_coordinator(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::JoinGroup => {
-                let request = decode(key, version, &mut frame)?;
-                let client_id = header.client_id.as_deref().unwrap_or("").to_string();
-                let response = groups::join_group(self, ctx, version, client_id, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::SyncGroup => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::sync_group(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::Heartbeat => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::heartbeat(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::LeaveGroup => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::leave_group(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::OffsetCommit => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::offset_commit(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::OffsetFetch => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::offset_fetch(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DescribeGroups => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::describe_groups(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::ListGroups => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::list_groups(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::DeleteGroups => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::delete_groups(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            ApiKey::OffsetDelete => {
-                let request = decode(key, version, &mut frame)?;
-                let response = groups::offset_delete(self, ctx, version, request).await;
-                encode_response(key, cid, version, &response).map(Some)
-            }
-            _ => Err(ProtocolError::UnknownApi(raw_key)),
+        let call = router::Call {
+            ctx,
+            version,
+            client_id,
+            correlation_id: header.correlation_id,
         };
-        response.map(Reply::Now)
+        // `frame` is now the request body; `router::dispatch` decodes it.
+        route(self, key, &call, frame)
+            .await
+            .unwrap_or(Err(ProtocolError::UnknownApi(raw_key)))
     }
 }
+
+/// The client id of a request header (v1 and v2 both carry it after the
+/// correlation id), for a log line about a request not otherwise decoded.
+fn client_id_of(frame: &[u8]) -> String {
+    let Some(len) = frame.get(8..10).map(|l| i16::from_be_bytes([l[0], l[1]])) else {
+        return String::new();
+    };
+    usize::try_from(len)
+        .ok()
+        .and_then(|len| frame.get(10..10 + len))
+        .map(|id| String::from_utf8_lossy(id).into_owned())
+        .unwrap_or_default()
+}
+
+/// Logs a request refused by closing the connection: one line naming the
+/// client id, the API and the version, at most [`REFUSALS_PER_SECOND`] a
+/// second (a client reconnecting in a loop cannot flood the log).
+fn refused(frame: &[u8], api: &str, version: i16) {
+    use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+    static SECOND: AtomicI64 = AtomicI64::new(0);
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let now = crate::util::now_ms() / 1000;
+    if SECOND.swap(now, Ordering::Relaxed) != now {
+        let suppressed = COUNT
+            .swap(0, Ordering::Relaxed)
+            .saturating_sub(REFUSALS_PER_SECOND);
+        if suppressed > 0 {
+            tracing::warn!(suppressed, "more refused requests were not logged");
+        }
+    }
+    if COUNT.fetch_add(1, Ordering::Relaxed) < REFUSALS_PER_SECOND {
+        tracing::warn!(
+            client_id = %client_id_of(frame),
+            api,
+            version,
+            "refusing a request this broker does not serve; closing the connection, as Kafka does"
+        );
+    }
+}
+
+/// Log lines about refused requests per second, at most.
+const REFUSALS_PER_SECOND: u32 = 10;
 
 /// What serving a request gives the connection.
 pub enum Reply {
@@ -540,31 +400,76 @@ mod tests {
     }
 
     #[test]
-    fn supported_apis_are_decodable_by_kafka_protocol() {
-        // Coded (in part) by their own modules below kafka-protocol's range.
-        const OWN_CODEC: &[ApiKey] = &[ApiKey::DescribeLogDirs, ApiKey::OffsetForLeaderEpoch];
-        for api in SUPPORTED_APIS {
+    fn registered_apis_are_unique_and_decodable_by_kafka_protocol() {
+        let mut seen = std::collections::HashSet::new();
+        for api in APIS {
+            assert!(seen.insert(api.key), "{:?} registered twice", api.key);
+            // Below kafka-protocol's range, `Api::serve_legacy` serves.
             let range = api.key.valid_versions();
-            // Produce v0–2 and Fetch v0–3 are decoded by `legacy_wire`.
-            let lowest = match api.key {
-                ApiKey::Produce | ApiKey::Fetch => 0,
-                _ => range.min,
-            };
-            assert!(
-                api.min_decoded >= lowest || OWN_CODEC.contains(&api.key),
-                "{:?}",
+            assert!(api.max <= range.max, "{:?}", api.key);
+            assert!(api.min <= api.max, "{:?}", api.key);
+            // `legacy_wire` covers Produce and Fetch below kafka-protocol's range.
+            assert!(api.key != ApiKey::Produce || range.min == legacy_wire::PRODUCE_MAX + 1);
+            assert!(api.key != ApiKey::Fetch || range.min == legacy_wire::FETCH_MAX + 1);
+        }
+    }
+
+    /// Kafka 3.5.2's `validVersions` (clients/src/main/resources/common/message/*Request.json).
+    const KAFKA_3_5: &[(ApiKey, i16, i16)] = &[
+        (ApiKey::Produce, 0, 9),
+        (ApiKey::Fetch, 0, 15),
+        (ApiKey::ListOffsets, 0, 8),
+        (ApiKey::Metadata, 0, 12),
+        (ApiKey::OffsetCommit, 0, 8),
+        (ApiKey::OffsetFetch, 0, 8),
+        (ApiKey::FindCoordinator, 0, 4),
+        (ApiKey::JoinGroup, 0, 9),
+        (ApiKey::Heartbeat, 0, 4),
+        (ApiKey::LeaveGroup, 0, 5),
+        (ApiKey::SyncGroup, 0, 5),
+        (ApiKey::DescribeGroups, 0, 5),
+        (ApiKey::ListGroups, 0, 4),
+        (ApiKey::ApiVersions, 0, 3),
+        (ApiKey::CreateTopics, 0, 7),
+        (ApiKey::DeleteTopics, 0, 6),
+        (ApiKey::DeleteRecords, 0, 2),
+        (ApiKey::InitProducerId, 0, 4),
+        (ApiKey::DescribeConfigs, 0, 4),
+        (ApiKey::AlterConfigs, 0, 2),
+        (ApiKey::CreatePartitions, 0, 3),
+        (ApiKey::DeleteGroups, 0, 2),
+        (ApiKey::IncrementalAlterConfigs, 0, 1),
+        (ApiKey::OffsetDelete, 0, 0),
+        (ApiKey::DescribeCluster, 0, 0),
+        (ApiKey::DescribeLogDirs, 0, 4),
+        (ApiKey::OffsetForLeaderEpoch, 0, 4),
+        (ApiKey::DescribeProducers, 0, 0),
+        (ApiKey::ElectLeaders, 0, 2),
+        (ApiKey::ListPartitionReassignments, 0, 0),
+        (ApiKey::AlterPartitionReassignments, 0, 0),
+        (ApiKey::DescribeClientQuotas, 0, 1),
+        (ApiKey::AlterClientQuotas, 0, 1),
+    ];
+
+    #[test]
+    fn advertised_ranges_are_kafka_3_5s() {
+        for api in APIS {
+            let kafka = KAFKA_3_5.iter().find(|(k, _, _)| *k == api.key);
+            assert_eq!(
+                kafka.map(|&(_, min, max)| (min, max)),
+                Some((api.min, api.max)),
+                "{:?}: strom's range differs from Kafka 3.5's",
                 api.key
             );
-            assert!(
-                api.key != ApiKey::Produce || range.min == legacy_wire::PRODUCE_MAX + 1,
-                "legacy_wire covers Produce below kafka-protocol's range"
-            );
-            assert!(
-                api.key != ApiKey::Fetch || range.min == legacy_wire::FETCH_MAX + 1,
-                "legacy_wire covers Fetch below kafka-protocol's range"
-            );
-            assert!(api.max <= range.max, "{:?}", api.key);
-            assert!(api.min_advertised <= api.min_decoded);
         }
+    }
+
+    #[test]
+    fn client_id_is_read_from_the_header() {
+        let mut frame = vec![0, 99, 0, 1, 0, 0, 0, 7, 0, 3];
+        frame.extend_from_slice(b"cli");
+        assert_eq!(client_id_of(&frame), "cli");
+        assert_eq!(client_id_of(&frame[..9]), "");
+        assert_eq!(client_id_of(&frame[..11]), "");
     }
 }

@@ -23,6 +23,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
@@ -30,6 +31,8 @@ use crate::records::legacy::{self, LegacyError};
 use crate::records::{BatchHeader, LOG_OVERHEAD};
 use crate::replica_manager::Durable;
 
+use super::router::{Answer, Api, Call, Response};
+use super::{legacy_wire, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::quotas::{QuotaType, ANONYMOUS};
 
@@ -269,5 +272,57 @@ fn record_errors(
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// Produce (API 0).
+pub(super) struct Produce;
+
+impl Api for Produce {
+    const KEY: ApiKey = ApiKey::Produce;
+    type Request = ProduceRequest;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 9;
+
+    async fn handle(
+        broker: &Broker,
+        call: &Call<'_>,
+        request: ProduceRequest,
+    ) -> Answer<Response<Self>> {
+        match handle(broker, call.ctx, call.version, request).await {
+            None => Answer::Nothing, // acks=0
+            Some(appended) if appended.is_complete() => Answer::Now(appended.complete().await),
+            Some(appended) => Answer::Later(Box::pin(appended.complete())),
+        }
+    }
+
+    /// v0–v2: the v3 body without a transactional id; the answer in the old layout.
+    async fn serve_legacy(
+        broker: &Broker,
+        call: &Call<'_>,
+        mut body: bytes::Bytes,
+    ) -> Result<Reply, ProtocolError> {
+        let (version, cid) = (call.version, call.correlation_id);
+        // v0–v2 (below kafka-protocol's range): `legacy_wire`'s bounded
+        // codec; the message sets are up-converted in `append`.
+        let request =
+            legacy_wire::decode_produce(&mut body).map_err(|reason| ProtocolError::Decode {
+                key: Self::KEY,
+                version,
+                reason,
+            })?;
+        Ok(match handle(broker, call.ctx, version, request).await {
+            None => Reply::Now(None),
+            Some(appended) if appended.is_complete() => Reply::Now(Some(
+                legacy_wire::encode_produce_response(cid, version, &appended.complete().await),
+            )),
+            Some(appended) => Reply::Later(Box::pin(async move {
+                Ok(legacy_wire::encode_produce_response(
+                    cid,
+                    version,
+                    &appended.complete().await,
+                ))
+            })),
+        })
     }
 }

@@ -60,6 +60,11 @@ fn partition_state_path(topic: &str, partition: i32) -> String {
 fn topic_config_path(topic: &str) -> String {
     format!("/config/topics/{topic}")
 }
+/// Where OffsetCommit v0 keeps a consumer offset (Kafka's `ConsumerOffset.path`).
+fn consumer_offset_path(group: &str, topic: &str, partition: i32) -> String {
+    format!("/consumers/{group}/offsets/{topic}/{partition}")
+}
+
 fn delete_marker_path(topic: &str) -> String {
     format!("/admin/delete_topics/{topic}")
 }
@@ -96,6 +101,36 @@ impl KafkaZkClient {
     }
 
     /// Creates Kafka's persistent paths when missing (`makeSurePersistentPathExists`).
+    /// OffsetCommit v0 (Kafka's `setOrCreateConsumerOffset`): the offset as
+    /// its decimal string, parents created as needed.
+    pub async fn set_or_create_consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), ZkError> {
+        let path = consumer_offset_path(group, topic, partition);
+        self.zk
+            .set_or_create(&path, offset.to_string().as_bytes())
+            .await
+    }
+
+    /// OffsetFetch v0 (Kafka's `getConsumerOffset`): `None` when none was committed.
+    pub async fn get_consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, ZkError> {
+        let path = consumer_offset_path(group, topic, partition);
+        Ok(self
+            .zk
+            .get(&path)
+            .await?
+            .and_then(|(data, _)| std::str::from_utf8(&data).ok()?.trim().parse().ok()))
+    }
+
     pub async fn make_sure_persistent_paths_exist(&self) -> Result<(), ZkError> {
         for path in PERSISTENT_PATHS {
             self.zk.mkdirs(path).await?;

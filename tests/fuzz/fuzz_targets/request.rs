@@ -9,15 +9,15 @@
 use kafka_protocol::messages::ApiKey;
 use libfuzzer_sys::fuzz_target;
 use strom::protocol::bounded;
-use strom::protocol::SUPPORTED_APIS;
+use strom::protocol::APIS;
 
 fuzz_target!(|data: &[u8]| {
     let [api, version, body @ ..] = data else {
         return;
     };
-    let support = &SUPPORTED_APIS[usize::from(*api) % SUPPORTED_APIS.len()];
-    let span = (support.max - support.min_advertised + 1).max(1);
-    let version = support.min_advertised + i16::from(*version) % span;
+    let support = &APIS[usize::from(*api) % APIS.len()];
+    let span = (support.max - support.min + 1).max(1);
+    let version = support.min + i16::from(*version) % span;
     let outcome = bounded::differential(support.key, version, body);
     assert!(
         outcome.is_consistent(),
