@@ -1242,6 +1242,47 @@ mod tests {
             g.check_commit(&leader, Some("unknown-instance"), 2, 7),
             Err(E::UnknownMemberId)
         );
+
+        // Through a whole rebalance of one group: Stable, PreparingRebalance
+        // (the leader rejoined), CompletingRebalance (generation 3).
+        let mut g = Group::new("g", CFG, 0);
+        let (leader, follower) = stable_group(&mut g);
+        // Stable: current generation commits; a stale one is ILLEGAL_GENERATION.
+        assert_eq!(g.check_commit(&follower, None, 2, 5), Ok(()));
+        assert_eq!(
+            g.check_commit(&follower, None, 1, 5),
+            Err(E::IllegalGeneration)
+        );
+        // PreparingRebalance (the leader rejoined): the current generation
+        // still commits, a stale one does not.
+        let _l = wait(g.join(req(&leader, None, b"a"), 6));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert_eq!(g.check_commit(&follower, None, 2, 7), Ok(()));
+        assert_eq!(
+            g.check_commit(&follower, None, 1, 7),
+            Err(E::IllegalGeneration)
+        );
+        // No member id, no generation, non-empty group: UNKNOWN_MEMBER_ID.
+        assert_eq!(g.check_commit("", None, -1, 7), Err(E::UnknownMemberId));
+        assert_eq!(
+            g.check_commit("nobody", None, 2, 7),
+            Err(E::UnknownMemberId)
+        );
+        // CompletingRebalance (generation 3): the current generation is
+        // refused with REBALANCE_IN_PROGRESS, the old one (2) with
+        // ILLEGAL_GENERATION.
+        let _f = wait(g.join(req(&follower, None, b"b"), 8));
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        assert_eq!(g.generation, 3);
+        assert_eq!(
+            g.check_commit(&follower, None, 3, 9),
+            Err(E::RebalanceInProgress)
+        );
+        assert_eq!(
+            g.check_commit(&follower, None, 2, 9),
+            Err(E::IllegalGeneration)
+        );
+        assert_eq!(g.check_commit("", None, -1, 9), Err(E::UnknownMemberId));
     }
 
     #[test]
@@ -1425,48 +1466,6 @@ mod tests {
         // Whatever the ids sort as, the leader comes last.
         g.leader = Some(follower.clone());
         assert_eq!(g.join_answer_order(), vec![leader, follower]);
-    }
-
-    #[test]
-    fn commit_rules_per_state_as_kafka() {
-        let mut g = Group::new("g", CFG, 0);
-        let (leader, follower) = stable_group(&mut g);
-        // Stable: current generation commits; a stale one is ILLEGAL_GENERATION.
-        assert_eq!(g.check_commit(&follower, None, 2, 5), Ok(()));
-        assert_eq!(
-            g.check_commit(&follower, None, 1, 5),
-            Err(E::IllegalGeneration)
-        );
-        // PreparingRebalance (the leader rejoined): the current generation
-        // still commits, a stale one does not.
-        let _l = wait(g.join(req(&leader, None, b"a"), 6));
-        assert_eq!(g.state, GroupState::PreparingRebalance);
-        assert_eq!(g.check_commit(&follower, None, 2, 7), Ok(()));
-        assert_eq!(
-            g.check_commit(&follower, None, 1, 7),
-            Err(E::IllegalGeneration)
-        );
-        // No member id, no generation, non-empty group: UNKNOWN_MEMBER_ID.
-        assert_eq!(g.check_commit("", None, -1, 7), Err(E::UnknownMemberId));
-        assert_eq!(
-            g.check_commit("nobody", None, 2, 7),
-            Err(E::UnknownMemberId)
-        );
-        // CompletingRebalance (generation 3): the current generation is
-        // refused with REBALANCE_IN_PROGRESS, the old one (2) with
-        // ILLEGAL_GENERATION.
-        let _f = wait(g.join(req(&follower, None, b"b"), 8));
-        assert_eq!(g.state, GroupState::CompletingRebalance);
-        assert_eq!(g.generation, 3);
-        assert_eq!(
-            g.check_commit(&follower, None, 3, 9),
-            Err(E::RebalanceInProgress)
-        );
-        assert_eq!(
-            g.check_commit(&follower, None, 2, 9),
-            Err(E::IllegalGeneration)
-        );
-        assert_eq!(g.check_commit("", None, -1, 9), Err(E::UnknownMemberId));
     }
 
     #[test]

@@ -156,24 +156,29 @@ impl Writer {
     pub(super) fn nullable_string(&mut self, v: Option<&str>) {
         match v {
             None => self.0.put_i16(-1),
-            Some(s) => {
-                // Strings here come from our own state and Kafka's names: far below 32 KiB.
-                let len = i16::try_from(s.len()).unwrap_or(i16::MAX);
-                self.0.put_i16(len);
-                self.0.put_slice(
-                    s.as_bytes()
-                        .get(..usize::from(len.unsigned_abs()))
-                        .unwrap_or_default(),
-                );
-            }
+            Some(s) => put_string(&mut self.0, s),
         }
     }
     pub(super) fn string(&mut self, v: &str) {
-        self.nullable_string(Some(v));
+        put_string(&mut self.0, v);
     }
     pub(super) fn count(&mut self, n: usize) {
-        self.0.put_i32(i32::try_from(n).unwrap_or(i32::MAX));
+        put_count(&mut self.0, n);
     }
+}
+
+/// A non-null int16-length string (strings here come from our own state and
+/// Kafka's names, far below 32 KiB; a longer one is cut at `i16::MAX`).
+pub(super) fn put_string(out: &mut BytesMut, s: &str) {
+    let bytes = s.as_bytes();
+    let len = bytes.len().min(i16::MAX as usize);
+    out.put_i16(len as i16);
+    out.put_slice(bytes.get(..len).unwrap_or_default());
+}
+
+/// An int32 array count.
+pub(super) fn put_count(out: &mut BytesMut, n: usize) {
+    out.put_i32(i32::try_from(n).unwrap_or(i32::MAX));
 }
 
 /// A response frame (header v0, then `body`) in a [`Writer`].

@@ -16,6 +16,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::legacy::{put_count, put_string};
+
 /// Highest Produce version with a legacy body.
 #[cfg(test)]
 pub(super) const PRODUCE_MAX: i16 = 2;
@@ -77,17 +79,6 @@ fn get_bytes(buf: &mut Bytes, what: &str) -> Decoded<Option<Bytes>> {
 fn get_count(buf: &mut Bytes, what: &str) -> Decoded<usize> {
     let n = get_i32(buf, what)?;
     Ok(usize::try_from(n).unwrap_or(0))
-}
-
-fn put_string(out: &mut BytesMut, s: &str) {
-    let bytes = s.as_bytes();
-    let len = bytes.len().min(i16::MAX as usize);
-    out.put_i16(len as i16);
-    out.put_slice(bytes.get(..len).unwrap_or_default());
-}
-
-fn put_count(out: &mut BytesMut, n: usize) {
-    out.put_i32(i32::try_from(n).unwrap_or(i32::MAX));
 }
 
 /// Produce v0–2: acks, timeout, then topics of (partition, message set).
