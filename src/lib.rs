@@ -30,6 +30,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod network;
 pub mod perf;
+pub mod principal;
 pub mod producer_ids;
 pub mod protocol;
 pub mod quotas;
@@ -53,6 +54,7 @@ mod layers {
         ("util", &[]),
         ("metrics", &[]),
         ("quotas", &[]),
+        ("principal", &[]),
         ("log", &["metrics", "records", "util"]),
         ("config", &["log"]),
         ("zk", &["metrics", "util"]),
@@ -82,6 +84,7 @@ mod layers {
                 "log",
                 "metadata",
                 "metrics",
+                "principal",
                 "producer_ids",
                 "quotas",
                 "records",
@@ -93,7 +96,10 @@ mod layers {
             "declared_topics",
             &["config", "metadata", "protocol", "replica_manager"],
         ),
-        ("network", &["config", "metrics", "protocol", "util"]),
+        (
+            "network",
+            &["config", "metrics", "principal", "protocol", "util"],
+        ),
         (
             "http",
             &["config", "coordinator", "metrics", "replica_manager"],
@@ -109,6 +115,7 @@ mod layers {
                 "metadata",
                 "metrics",
                 "network",
+                "principal",
                 "protocol",
                 "producer_ids",
                 "quotas",
@@ -119,7 +126,7 @@ mod layers {
             ],
         ),
         ("client", &["records", "util"]),
-        ("tools", &["client", "quotas", "records", "util"]),
+        ("tools", &["client", "principal", "quotas", "records", "util"]),
         ("perf", &["client", "records", "util"]),
     ];
 

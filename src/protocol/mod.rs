@@ -48,6 +48,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use crate::config::{BrokerConfig, Listener};
 use crate::coordinator::GroupCoordinator;
 use crate::metadata::MetadataStore;
+use crate::principal::KafkaPrincipal;
 use crate::producer_ids::ProducerIdManager;
 use crate::quotas::ClientQuotaManager;
 use crate::replica_manager::ReplicaManager;
@@ -61,6 +62,9 @@ pub struct RequestContext {
     pub peer: SocketAddr,
     /// The advertised endpoint of the listener the connection came in on.
     pub advertised: Arc<Listener>,
+    /// Who the connection is: `User:ANONYMOUS` until TLS or SASL says
+    /// otherwise.
+    principal: parking_lot::RwLock<Arc<KafkaPrincipal>>,
     /// The request being served: its client id and size, for quotas.
     current: parking_lot::Mutex<(StrBytes, usize)>,
     /// Kafka's channel muting after a throttled response: the connection
@@ -74,9 +78,21 @@ impl RequestContext {
         RequestContext {
             peer,
             advertised,
+            principal: parking_lot::RwLock::new(Arc::new(KafkaPrincipal::anonymous())),
             current: parking_lot::Mutex::new((StrBytes::default(), 0)),
             muted_until: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// The connection's principal.
+    pub fn principal(&self) -> Arc<KafkaPrincipal> {
+        self.principal.read().clone()
+    }
+
+    /// Sets the connection's principal (after a TLS handshake with a client
+    /// certificate, or a SASL authentication).
+    pub fn set_principal(&self, principal: KafkaPrincipal) {
+        *self.principal.write() = Arc::new(principal);
     }
 
     /// The client id and frame size of the request being served.
