@@ -35,7 +35,7 @@ use tracing::Instrument;
 use crate::config::BrokerConfig;
 use crate::metadata::{MetadataError, MetadataStore, TopicMetadata};
 use crate::records::Codec;
-use crate::replica_manager::ReplicaManager;
+use crate::replica_manager::{ReplicaError, ReplicaManager};
 use crate::util::now_ms;
 
 use group::{
@@ -86,6 +86,9 @@ pub enum CoordinatorError {
     /// REBALANCE_IN_PROGRESS (27).
     #[error("rebalance in progress")]
     RebalanceInProgress,
+    /// INVALID_COMMIT_OFFSET_SIZE (28).
+    #[error("invalid commit offset size")]
+    InvalidCommitOffsetSize,
     /// NON_EMPTY_GROUP (68).
     #[error("group is not empty")]
     NonEmptyGroup,
@@ -122,6 +125,7 @@ impl CoordinatorError {
             UnknownMemberId => 25,
             InvalidSessionTimeout => 26,
             RebalanceInProgress => 27,
+            InvalidCommitOffsetSize => 28,
             NonEmptyGroup => 68,
             GroupIdNotFound => 69,
             MemberIdRequired => 79,
@@ -133,6 +137,21 @@ impl CoordinatorError {
 }
 
 type E = CoordinatorError;
+
+/// What a failed append to `__consumer_offsets` answers the group's client,
+/// as Kafka's `GroupMetadataManager` maps the log's error: a storage error
+/// (a full or failed disk) is NOT_COORDINATOR, so clients look the
+/// coordinator up again and retry; a too-large batch is
+/// INVALID_COMMIT_OFFSET_SIZE; the rest COORDINATOR_NOT_AVAILABLE.
+fn append_error(e: &ReplicaError) -> CoordinatorError {
+    match e.kafka_error_code() {
+        // NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR
+        6 | 56 => E::NotCoordinator,
+        // INVALID_FETCH_SIZE, MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE
+        4 | 10 | 18 => E::InvalidCommitOffsetSize,
+        _ => E::CoordinatorNotAvailable,
+    }
+}
 
 /// Per topic, per partition, the outcome.
 pub type PartitionResults = Vec<(String, Vec<(i32, Result<(), E>)>)>;
@@ -343,7 +362,7 @@ impl GroupCoordinator {
             .map(|_| ())
             .map_err(|e| {
                 tracing::warn!(group, partition, error = %e, "writing to {OFFSETS_TOPIC} failed");
-                E::CoordinatorNotAvailable
+                append_error(&e)
             })
     }
 
@@ -1113,5 +1132,18 @@ mod tests {
         assert_eq!(E::MemberIdRequired.code(), 79);
         assert_eq!(E::FencedInstanceId.code(), 82);
         assert_eq!(E::GroupMaxSizeReached.code(), 81);
+    }
+
+    #[test]
+    fn failed_offset_appends_map_as_kafkas_group_metadata_manager() {
+        let storage = ReplicaError::Log(crate::log::LogError::Io {
+            path: "x".into(),
+            source: std::io::Error::other("No space left on device"),
+        });
+        assert_eq!(append_error(&storage), E::NotCoordinator);
+        assert_eq!(append_error(&storage).code(), 16);
+        let unknown = ReplicaError::UnknownTopicOrPartition(OFFSETS_TOPIC.into(), 0);
+        assert_eq!(append_error(&unknown), E::CoordinatorNotAvailable);
+        assert_eq!(E::InvalidCommitOffsetSize.code(), 28);
     }
 }
