@@ -154,7 +154,7 @@ pub(super) async fn serve(
     // clients). Frames and responses larger than a buffer bypass it.
     let reader = BufReader::with_capacity(CONNECTION_BUFFER_BYTES, read_half);
     let writer = BufWriter::with_capacity(CONNECTION_BUFFER_BYTES, write_half);
-    let ctx = RequestContext::new(peer, advertised);
+    let ctx = RequestContext::new(peer, advertised).with_memory(Arc::new(server.pool.clone()));
     let (tx, rx) = mpsc::channel(MAX_QUEUED_RESPONSES);
     let activity = Activity::new();
     let limits = ReadLimits {

@@ -60,6 +60,11 @@ struct State {
     in_use: usize,
     /// The over-size frame whose turn it is waits for credit.
     growing: bool,
+    /// Credit held by requests that wait: read frames waiting for their
+    /// decoded form's credit, and the over-size frame while it waits. When
+    /// every byte in use is such credit nothing else can free any, so one
+    /// waiter goes on beyond the pool (no deadlock).
+    blocked: usize,
 }
 
 impl Inner {
@@ -102,8 +107,9 @@ impl Inner {
             s.in_use = s.in_use.saturating_sub(bytes);
             crate::metrics::request_pool_in_use(s.in_use);
         }
-        // Only the over-size frame whose turn it is ever waits.
-        self.freed.notify_one();
+        // Waiters: the over-size frame whose turn it is, and frames waiting
+        // for their decoded form's credit; each re-checks.
+        self.freed.notify_waiters();
     }
 }
 
@@ -141,6 +147,39 @@ impl RequestPool {
         })
     }
 
+    /// Credit for the decoded form of a request whose frame, already read,
+    /// holds `held` bytes: `extra` more bytes, waiting until they are free.
+    /// A frame's decoded form (kafka-protocol's structs) may be larger than
+    /// its bytes (at most `protocol::bounded::decoded_bound`), and it is
+    /// memory in flight too. When all credit in use belongs to waiters
+    /// (this one included) the reservation goes on beyond the pool, as the
+    /// one over-size frame does, so waiting can never deadlock.
+    pub async fn reserve_decoded(&self, held: usize, extra: usize) -> Credit {
+        let inner = self.inner.clone();
+        loop {
+            let notified = inner.freed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = inner.lock();
+                let fits = !s.growing && inner.free_for(&s, extra) >= extra;
+                if fits || s.in_use <= s.blocked + held {
+                    inner.add(&mut s, extra);
+                    return Credit {
+                        inner: inner.clone(),
+                        bytes: extra,
+                    };
+                }
+                s.blocked += held;
+            }
+            let _unblock = Unblock {
+                inner: &inner,
+                bytes: held,
+            };
+            notified.await;
+        }
+    }
+
     /// Waits for the over-size turn of a `len`-byte frame.
     pub async fn oversize(&self, len: usize) -> Oversize {
         let turn = self.inner.turn.clone().lock_owned().await;
@@ -152,6 +191,34 @@ impl RequestPool {
             len,
             _turn: turn,
         }
+    }
+}
+
+impl crate::protocol::DecodedMemory for RequestPool {
+    fn reserve(
+        &self,
+        held: usize,
+        extra: usize,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Box<dyn std::any::Any + Send>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            Box::new(self.reserve_decoded(held, extra).await) as Box<dyn std::any::Any + Send>
+        })
+    }
+}
+
+/// A waiter's held credit counted as blocked while it waits (also when the
+/// wait is abandoned).
+struct Unblock<'a> {
+    inner: &'a Inner,
+    bytes: usize,
+}
+
+impl Drop for Unblock<'_> {
+    fn drop(&mut self) {
+        let mut s = self.inner.lock();
+        s.blocked = s.blocked.saturating_sub(self.bytes);
     }
 }
 
@@ -209,8 +276,9 @@ impl Oversize {
                         (free / 2).max(MIN_STEP_BYTES)
                     };
                     step.min(want)
-                } else if s.in_use == self.credit.bytes {
-                    // Alone in the pool: the one frame always admitted.
+                } else if s.in_use <= s.blocked + self.credit.bytes {
+                    // Alone in the pool, or beside waiters only: the one
+                    // frame always admitted.
                     want
                 } else {
                     0
@@ -222,7 +290,12 @@ impl Oversize {
                     return step;
                 }
                 s.growing = true;
+                s.blocked += self.credit.bytes;
             }
+            let _unblock = Unblock {
+                inner: &inner,
+                bytes: self.credit.bytes,
+            };
             notified.await;
         }
     }
@@ -290,6 +363,58 @@ mod tests {
         drop((a, b, c));
         assert_eq!(p.in_use(), MIB);
         drop(d);
+        assert_eq!(p.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn decoded_credit_waits_for_free_credit_and_never_deadlocks() {
+        let p = pool(4);
+        // Fits: taken at once.
+        let a = p.try_whole(MIB).unwrap();
+        let da = p.reserve_decoded(MIB, MIB).await;
+        assert_eq!(p.in_use(), 2 * MIB);
+        // Two more frames fill the pool; their decoded forms do not fit.
+        let b = p.try_whole(MIB).unwrap();
+        let c = p.try_whole(MIB).unwrap();
+        let (p1, p2) = (p.clone(), p.clone());
+        let wb = tokio::spawn(async move { p1.reserve_decoded(MIB, 3 * MIB).await });
+        let wc = tokio::spawn(async move { p2.reserve_decoded(MIB, 3 * MIB).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !wb.is_finished() && !wc.is_finished(),
+            "nothing is free: both wait"
+        );
+        // The first request is served and drops frame and decoded form:
+        // now all credit in use is the waiters', so one goes on beyond the
+        // pool, and the other once that one is done.
+        drop((da, a));
+        let first = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if wb.is_finished() || wc.is_finished() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(
+            first.is_ok(),
+            "a waiter must go on when only waiters hold credit"
+        );
+        let (done, other, other_frame, done_frame) = if wb.is_finished() {
+            (wb.await.unwrap(), wc, c, b)
+        } else {
+            (wc.await.unwrap(), wb, b, c)
+        };
+        assert_eq!(done.bytes(), 3 * MIB);
+        assert_eq!(p.in_use(), 5 * MIB, "one goes on beyond the pool");
+        drop((done, done_frame));
+        let d = tokio::time::timeout(Duration::from_secs(5), other)
+            .await
+            .expect("the second waiter goes on")
+            .unwrap();
+        assert_eq!(p.in_use(), 4 * MIB);
+        drop((d, other_frame));
         assert_eq!(p.in_use(), 0);
     }
 

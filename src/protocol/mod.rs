@@ -56,6 +56,20 @@ use crate::replica_manager::ReplicaManager;
 pub use admin::TopicRefused;
 pub use router::{Api, ApiSupport};
 
+/// Where a request's decoded form is charged: the network layer's request
+/// pool (`queued.max.request.bytes`). The frame's own bytes are charged as it
+/// is read; `reserve` adds what kafka-protocol's decoded structs may take
+/// beyond them (the bounded walker's estimate) and waits until that much is
+/// free. What it returns is held until the request is served.
+pub trait DecodedMemory: Send + Sync {
+    /// Reserves `extra` bytes for a request whose frame holds `held`.
+    fn reserve(
+        &self,
+        held: usize,
+        extra: usize,
+    ) -> Pin<Box<dyn Future<Output = Box<dyn std::any::Any + Send>> + Send + '_>>;
+}
+
 /// What the handlers know of the connection a request came in on.
 pub struct RequestContext {
     /// The client's address.
@@ -65,6 +79,8 @@ pub struct RequestContext {
     /// Who the connection is: `User:ANONYMOUS` until TLS or SASL says
     /// otherwise.
     principal: parking_lot::RwLock<Arc<KafkaPrincipal>>,
+    /// Where decoded requests are charged (none: not charged, as in tests).
+    memory: Option<Arc<dyn DecodedMemory>>,
     /// The request being served: its client id and size, for quotas.
     current: parking_lot::Mutex<(StrBytes, usize)>,
     /// Kafka's channel muting after a throttled response: the connection
@@ -79,9 +95,16 @@ impl RequestContext {
             peer,
             advertised,
             principal: parking_lot::RwLock::new(Arc::new(KafkaPrincipal::anonymous())),
+            memory: None,
             current: parking_lot::Mutex::new((StrBytes::default(), 0)),
             muted_until: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// Charges this connection's decoded requests to `memory`.
+    pub fn with_memory(mut self, memory: Arc<dyn DecodedMemory>) -> RequestContext {
+        self.memory = Some(memory);
+        self
     }
 
     /// The connection's principal.
@@ -285,7 +308,14 @@ impl Broker {
             refused(&frame, &format!("{key:?}"), version);
             return Err(ProtocolError::UnsupportedVersion { key, version });
         }
-        let _checked = bounded::admit(ctx.peer, key, version, &frame)?;
+        let checked = bounded::admit(ctx.peer, key, version, &frame)?;
+        // The decoded form beyond the frame's bytes is memory in flight too:
+        // charged (waiting for credit) until the request is served.
+        let extra = checked.decoded_bytes.saturating_sub(frame_len);
+        let _decoded_credit = match &ctx.memory {
+            Some(memory) if extra > 0 => Some(memory.reserve(frame_len, extra).await),
+            _ => None,
+        };
         let header_version = key.request_header_version(version);
         let header = RequestHeader::decode(&mut frame, header_version).map_err(|e| {
             ProtocolError::Decode {

@@ -6,7 +6,8 @@ kafka-python (current and pinned to old api_versions) and kcat through
 produce, consume, groups and admin calls, and writes:
 
 - tests/fuzz/corpus/request/<api>-v<version>-<hash>: request frames as sent
-  (header and body, without the 4-byte size), at most a few per (API, version);
+  (header and body, without the 4-byte size), at most a few per (API, version),
+  and the same as API key, version and body (the target's input form);
 - tests/fuzz/corpus/record_batch/<hash>: the record batches the broker stored
   (a selector byte first, as the target expects);
 - tests/fuzz/corpus/offsets_records/<hash>: the batches of __consumer_offsets.
@@ -179,6 +180,19 @@ def drive_clients(bootstrap: str) -> None:
     admin.delete_topics(["fz-compact"])["fz-compact"].result(15)
 
 
+def request_seeds(frame: bytes) -> list[bytes]:
+    """The request target's input is API key and version (4 bytes) and a
+    body: the frame without correlation id and client id (and, for a
+    flexible header, its tagged fields: both cuts are kept, one is right),
+    plus the whole frame, which the target also checks as a frame."""
+    (n,) = struct.unpack(">h", frame[8:10])
+    rest = frame[10 + max(n, 0):]
+    seeds = [frame, frame[:4] + rest]
+    if rest[:1] == b"\x00":
+        seeds.append(frame[:4] + rest[1:])
+    return seeds
+
+
 def main() -> None:
     broker = conftest.Broker()
     proxy = RecordingProxy(broker.external_port)
@@ -192,8 +206,9 @@ def main() -> None:
         with proxy.lock:
             for (key, version), frames in sorted(proxy.frames.items()):
                 for f in frames:
-                    write("request", f"{key}-v{version}-{hashlib.sha1(f).hexdigest()[:10]}", f)
-                    n += 1
+                    for seed in request_seeds(f):
+                        write("request", f"{key}-v{version}-{hashlib.sha1(seed).hexdigest()[:10]}", seed)
+                        n += 1
         print(f"request: {n} frames of {len(proxy.frames)} (API, version) pairs")
         m = o = 0
         for seg in broker.data_dir.glob("*/*.log"):

@@ -20,7 +20,7 @@
 //!   array element (kafka-protocol reserves exactly `count` of them), and the
 //!   `BTreeMap` that holds unknown tagged fields. Strings and bytes decode as
 //!   slices of the frame and cost nothing more. A frame whose estimate exceeds
-//!   **16 × frame length + 64 KiB** ([`decoded_bound`]) is refused.
+//!   **16 × frame length + 64 KiB, and at most 2 × + 64 MiB** ([`decoded_bound`]) is refused.
 //! - A refused frame is a [`BoundedError`]; the router turns it into
 //!   `ProtocolError::Unbounded`, which closes the connection as an
 //!   undecodable frame does. An accepted one yields [`Checked`], whose
@@ -245,7 +245,7 @@ pub enum BoundedError {
         used: usize,
     },
     /// The decoded form would exceed [`decoded_bound`].
-    #[error("decoding would take about {estimate} bytes, over the bound of {bound} (16 × frame + 64 KiB)")]
+    #[error("decoding would take about {estimate} bytes, over the bound of {bound} (the lesser of 16 × frame + 64 KiB and 2 × frame + 64 MiB)")]
     TooLarge {
         /// The estimate so far.
         estimate: usize,
@@ -254,9 +254,14 @@ pub enum BoundedError {
     },
 }
 
-/// The most memory a frame of `frame_len` bytes may decode into.
+/// The most memory a frame of `frame_len` bytes may decode into: 16 × its
+/// size + 64 KiB, and for large frames no more than 2 × + 64 MiB (a 100 MB
+/// frame of empty strings must not decode into 1.6 GB; real large requests —
+/// produce, whose records stay a slice of the frame — are near 1 ×).
 pub fn decoded_bound(frame_len: usize) -> usize {
-    frame_len.saturating_mul(16).saturating_add(64 * 1024)
+    let small = frame_len.saturating_mul(16).saturating_add(64 * 1024);
+    let large = frame_len.saturating_mul(2).saturating_add(64 * 1024 * 1024);
+    small.min(large)
 }
 
 /// Cost of one B-tree leaf of `BTreeMap<i32, Bytes>` (11 slots), charged for a

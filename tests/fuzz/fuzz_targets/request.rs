@@ -1,5 +1,7 @@
 //! Request bodies of every (API, version) the broker advertises, picked from
-//! the API registry by the input's first two bytes: the bounded walker
+//! the API registry by the input's first four bytes (API key and version,
+//! as in a frame; a key the registry lacks picks an API by its low byte,
+//! a version out of range is folded into it): the bounded walker
 //! (`protocol::bounded`) decides, and only what it accepts reaches
 //! kafka-protocol's decoder, which must then consume exactly the bytes the
 //! walker measured. The whole input is also checked as a request frame
@@ -137,12 +139,16 @@ fn serve(key: ApiKey, version: i16, body: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [api, version, body @ ..] = data else {
+    let [k0, k1, v0, v1, body @ ..] = data else {
         return;
     };
-    let support = &APIS[usize::from(*api) % APIS.len()];
-    let span = (support.max - support.min + 1).max(1);
-    let version = support.min + i16::from(*version) % span;
+    let raw_key = i16::from_be_bytes([*k0, *k1]);
+    let support = APIS
+        .iter()
+        .find(|s| s.key as i16 == raw_key)
+        .unwrap_or(&APIS[usize::from(*k1) % APIS.len()]);
+    let span = support.max - support.min + 1;
+    let version = support.min + i16::from_be_bytes([*v0, *v1]).rem_euclid(span.max(1));
     let outcome = bounded::differential(support.key, version, body);
     assert!(
         outcome.is_consistent(),
