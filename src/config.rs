@@ -288,11 +288,37 @@ impl BrokerConfig {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[String],
     ) -> Result<BrokerConfig, ConfigError> {
+        let file = match file {
+            Some(path) => Some(sources::from_file(path)?),
+            None => None,
+        };
+        Self::load_parsed(file, env, overrides)
+    }
+
+    /// [`BrokerConfig::load`] with the file's text given (`path` only names
+    /// it in errors): the whole parser without the file system, for the
+    /// `config` fuzz target.
+    pub fn load_text(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[String],
+    ) -> Result<BrokerConfig, ConfigError> {
+        let file = match file {
+            Some((path, text)) => Some(sources::from_text(path, text)?),
+            None => None,
+        };
+        Self::load_parsed(file, env, overrides)
+    }
+
+    fn load_parsed(
+        file: Option<sources::FileConfig>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[String],
+    ) -> Result<BrokerConfig, ConfigError> {
         let env: Vec<(String, String)> = env.into_iter().collect();
         let mut layers: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
         let mut declared = Vec::new();
-        if let Some(path) = file {
-            let file = sources::from_file(path)?;
+        if let Some(file) = file {
             layers.push(("config file", file.props));
             declared = file.topics;
         }

@@ -125,7 +125,12 @@ pub(crate) fn from_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    parse_file(&text).map_err(|e| match e {
+    from_text(path, &text)
+}
+
+/// The TOML text of the file at `path` (named in errors), as [`from_file`].
+pub(crate) fn from_text(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    parse_file(text).map_err(|e| match e {
         FlattenError::Parse(reason) => ConfigError::File {
             path: path.to_path_buf(),
             reason,

@@ -11,13 +11,8 @@ fuzz_target!(|data: &[u8]| {
     };
     // The first line is an override; the rest the TOML file.
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let dir = std::env::temp_dir().join(format!("strom-fuzz-config-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let file = dir.join("server.toml");
-    if std::fs::write(&file, rest).is_err() {
-        return;
-    }
+    let file = std::path::Path::new("server.toml");
     let overrides = [first.to_string()];
-    let _ = BrokerConfig::load(Some(&file), std::iter::empty(), &overrides);
-    let _ = BrokerConfig::load(None, std::iter::empty(), &overrides);
+    let _ = BrokerConfig::load_text(Some((file, rest)), std::iter::empty(), &overrides);
+    let _ = BrokerConfig::load_text(None, std::iter::empty(), &overrides);
 });

@@ -126,7 +126,7 @@ fn serve(key: ApiKey, version: i16, body: &[u8]) {
     let request = frame(key, version, body);
     h.rt.block_on(async {
         // A long-polling fetch waits up to its max_wait_ms: cut it short.
-        let _ = tokio::time::timeout(Duration::from_millis(20), async {
+        let _ = tokio::time::timeout(Duration::from_millis(2), async {
             match h.broker.handle(&h.ctx, request).await {
                 Ok(Reply::Later(later)) => {
                     let _ = later.await;
