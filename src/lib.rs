@@ -126,7 +126,10 @@ mod layers {
             ],
         ),
         ("client", &["records", "util"]),
-        ("tools", &["client", "principal", "quotas", "records", "util"]),
+        (
+            "tools",
+            &["client", "principal", "quotas", "records", "util"],
+        ),
         ("perf", &["client", "records", "util"]),
     ];
 
