@@ -4,10 +4,15 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "strom", version, about = "A Kafka-compatible broker")]
+#[command(
+    name = "strom",
+    version,
+    propagate_version = true,
+    about = "A Kafka-compatible broker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,7 +46,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse_from(strom::tools::rewrite_args(std::env::args_os()));
+    let cli = parse_cli();
     match cli.command {
         Command::Server { config, overrides } => {
             let config =
@@ -69,13 +74,43 @@ fn main() -> anyhow::Result<()> {
             .context("strom perf failed"),
         Command::Tool(cmd) => {
             // One line, no backtrace: the tools are run by operators and scripts.
-            if let Err(e) = strom::tools::run(cmd) {
-                eprintln!("Error: {e}");
-                std::process::exit(1);
+            // A reader that went away (`| head`) ends the tool quietly, as
+            // for any shell tool.
+            match strom::tools::run(cmd) {
+                Ok(()) | Err(strom::tools::ToolError::OutputClosed) => Ok(()),
+                Err(e) => {
+                    eprintln!("Error: {e}");
+                    std::process::exit(1);
+                }
             }
-            Ok(())
         }
     }
+}
+
+/// The command line; run under a Kafka tool's name (`kafka-topics`), usage
+/// and `--version` lines name that tool alone.
+fn parse_cli() -> Cli {
+    let args = strom::tools::rewrite_args(std::env::args_os());
+    let mut command = Cli::command();
+    if let Some(kafka_name) = strom::tools::invoked_as(&args) {
+        let sub = args.get(1).and_then(|a| a.to_str()).unwrap_or_default();
+        // The usage the tool would have as a program of its own: `Usage:
+        // kafka-topics [OPTIONS]`, not the subcommand's path.
+        let usage = command.find_subcommand(sub).map(|c| {
+            let mut alone = c.clone().name(kafka_name).bin_name(kafka_name);
+            let text = alone.render_usage().to_string();
+            text.strip_prefix("Usage: ").unwrap_or(&text).to_string()
+        });
+        command = command.mut_subcommand(sub, |c| {
+            let c = c.bin_name(kafka_name).display_name(kafka_name);
+            match usage {
+                Some(u) => c.override_usage(u),
+                None => c,
+            }
+        });
+    }
+    let matches = command.get_matches_from(args);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 async fn wait_for_signal() {

@@ -61,6 +61,17 @@ impl BatchBuilder {
         self.inner.append(timestamp, key, value, &[]);
     }
 
+    /// Appends one record with `headers` (name, value).
+    pub fn append_with_headers(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[crate::records::Header<'_>],
+    ) {
+        self.inner.append(timestamp, key, value, headers);
+    }
+
     /// The finished batch (base offset 0, CreateTime, no producer id); the
     /// builder is empty afterwards, with room for `next_capacity` bytes.
     pub fn finish(&mut self, next_capacity: usize) -> Result<Bytes, ClientError> {

@@ -44,7 +44,7 @@ pub async fn run(args: ApiVersionsArgs) -> Result<(), ToolError> {
             .rack
             .as_ref()
             .map_or("null".to_string(), |r| r.to_string());
-        println!(
+        crate::outln!(
             "{}:{} (id: {id} rack: {rack}) -> (",
             b.host.as_str(),
             b.port
@@ -64,12 +64,14 @@ pub async fn run(args: ApiVersionsArgs) -> Result<(), ToolError> {
                 Err(_) => (format!("UNKNOWN({})", k.api_key), "NONE".to_string()),
             };
             let sep = if i + 1 < n { "," } else { "" };
-            println!(
+            crate::outln!(
                 "\t{name}({}): {} to {} [usable: {usable}]{sep}",
-                k.api_key, k.min_version, k.max_version
+                k.api_key,
+                k.min_version,
+                k.max_version
             );
         }
-        println!(")");
+        crate::outln!(")");
     }
     Ok(())
 }

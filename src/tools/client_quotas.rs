@@ -122,7 +122,7 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
                 .iter()
                 .map(|v| format!("{}={}", v.key.as_str(), java_double(v.value)))
                 .collect();
-            println!(
+            crate::outln!(
                 "Quota configs for {} are {}",
                 parts.join(", "),
                 values.join(", ")
@@ -183,11 +183,11 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
     }
     let head = args.entity_type.first().map(String::as_str).unwrap_or("");
     match wanted.first() {
-        Some((_, Some(Some(name)))) => println!(
+        Some((_, Some(Some(name)))) => crate::outln!(
             "Completed updating config for {} {name}.",
             head.trim_end_matches('s')
         ),
-        _ => println!("Completed updating default config for {head} in the cluster."),
+        _ => crate::outln!("Completed updating default config for {head} in the cluster."),
     }
     Ok(())
 }

@@ -159,7 +159,7 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
                     r.error_message.as_ref(),
                 ));
             }
-            println!(
+            crate::outln!(
                 "{} configs for {label} {name} are:",
                 if args.all { "All" } else { "Dynamic" }
             );
@@ -189,7 +189,7 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
                         )
                     })
                     .collect();
-                println!(
+                crate::outln!(
                     "  {}={} sensitive={} synonyms={{{}}}",
                     c.name.as_str(),
                     value(&c.value),
@@ -243,7 +243,7 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
             ));
         }
     }
-    println!("Completed updating config for {label} {name}.");
+    crate::outln!("Completed updating config for {label} {name}.");
     Ok(())
 }
 

@@ -11,6 +11,13 @@
 //! on exit — so the group must not have active members. Stops after
 //! `--max-messages`, after `--timeout-ms` without a record, or on Ctrl-C,
 //! printing `Processed a total of N messages` to stderr; all exit 0.
+//!
+//! `--topic` names one topic, `--include` is Kafka's topic regex (every
+//! matching non-internal topic, as found at start). N counts the records
+//! written to stdout: a reader that goes away (`| head -1`) ends the
+//! consumer quietly, exit 0, and N is what reached the pipe. `--formatter`
+//! takes Kafka's `DefaultMessageFormatter` (the default) or
+//! `NoOpMessageFormatter` (prints nothing, counts).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -21,7 +28,7 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest};
 use uuid::Uuid;
 
-use super::{connect, deadline, num_prop, parse_props, ToolError};
+use super::{connect, deadline, num_prop, output_error, parse_props, ToolError, TopicFilter};
 use crate::client::records::{batches, for_each_record, RecordView};
 use crate::client::{fetch_version, topic_name, Client, TopicInfo, TOPIC_ID_VERSION};
 use crate::records::Header;
@@ -33,8 +40,15 @@ pub struct ConsumerArgs {
     #[arg(long, default_value = "localhost:9092")]
     pub bootstrap_server: String,
     /// The topic to consume.
+    #[arg(long, required_unless_present = "include", conflicts_with = "include")]
+    pub topic: Option<String>,
+    /// A regular expression of topics to consume (Kafka's; `--whitelist` is its old name).
+    #[arg(long, alias = "whitelist")]
+    pub include: Option<String>,
+    /// The message formatter: `kafka.tools.DefaultMessageFormatter` (default) or
+    /// `kafka.tools.NoOpMessageFormatter`.
     #[arg(long)]
-    pub topic: String,
+    pub formatter: Option<String>,
     /// Start at the earliest offset when there is no committed offset.
     #[arg(long)]
     pub from_beginning: bool,
@@ -65,6 +79,8 @@ pub struct ConsumerArgs {
 /// How records are printed (Kafka's `DefaultMessageFormatter`).
 #[derive(Debug, Clone)]
 struct Format {
+    /// `NoOpMessageFormatter`: nothing is printed.
+    noop: bool,
     key: bool,
     value: bool,
     timestamp: bool,
@@ -81,6 +97,7 @@ impl Format {
         let flag = |k: &str, d: bool| p.get(k).map_or(d, |v| v.eq_ignore_ascii_case("true"));
         let s = |k: &str, d: &str| p.get(k).map_or(d, String::as_str).as_bytes().to_vec();
         Format {
+            noop: false,
             key: flag("print.key", false),
             value: flag("print.value", true),
             timestamp: flag("print.timestamp", false),
@@ -93,7 +110,26 @@ impl Format {
         }
     }
 
+    /// The formatter `--formatter` names (Kafka's class names, with or
+    /// without the package).
+    fn with_formatter(mut self, name: Option<&str>) -> Result<Self, ToolError> {
+        let Some(name) = name else { return Ok(self) };
+        match name.rsplit('.').next().unwrap_or(name) {
+            "DefaultMessageFormatter" => {}
+            "NoOpMessageFormatter" => self.noop = true,
+            _ => {
+                return Err(ToolError::Usage(format!(
+                    "--formatter {name}: strom has kafka.tools.DefaultMessageFormatter and kafka.tools.NoOpMessageFormatter"
+                )))
+            }
+        }
+        Ok(self)
+    }
+
     fn write(&self, out: &mut Vec<u8>, partition: i32, log_append_time: bool, r: &RecordView<'_>) {
+        if self.noop {
+            return;
+        }
         let mut fields: Vec<Vec<u8>> = Vec::new();
         if self.timestamp {
             let kind = if log_append_time {
@@ -151,7 +187,7 @@ impl Format {
 pub async fn run(args: ConsumerArgs) -> Result<(), ToolError> {
     let props = parse_props(&args.properties, "--property")?;
     let cprops = parse_props(&args.consumer_properties, "--consumer-property")?;
-    let format = Format::from_props(&props);
+    let format = Format::from_props(&props).with_formatter(args.formatter.as_deref())?;
     let group = args
         .group
         .clone()
@@ -167,43 +203,58 @@ pub async fn run(args: ConsumerArgs) -> Result<(), ToolError> {
         _ => 0,
     };
 
+    let include = match &args.include {
+        Some(p) => Some(TopicFilter::new(p, "--include")?),
+        None => None,
+    };
+    if include.is_some() && (args.partition.is_some() || args.offset.is_some()) {
+        return Err(ToolError::Usage(
+            "--partition and --offset need --topic, not --include".into(),
+        ));
+    }
     let mut client = connect(&args.bootstrap_server, "console-consumer", connect_timeout).await?;
-    let topic = deadline(
-        connect_timeout,
-        "looking up the topic",
-        client.topic(&args.topic),
-    )
-    .await?
-    .ok_or_else(|| ToolError::UnknownTopic(args.topic.clone()))?;
-    let mut partitions: Vec<i32> = (0..topic.leaders.len() as i32).collect();
-    if let Some(p) = args.partition {
-        if !partitions.contains(&p) {
-            return Err(ToolError::Failed(format!(
-                "partition {p} of topic '{}' does not exist",
-                args.topic
-            )));
+    let topics = match (&include, &args.topic) {
+        (Some(f), _) => matching_topics(&mut client, f, connect_timeout).await?,
+        (None, Some(t)) => vec![
+            deadline(connect_timeout, "looking up the topic", client.topic(t))
+                .await?
+                .ok_or_else(|| ToolError::UnknownTopic(t.clone()))?,
+        ],
+        (None, None) => return Err(ToolError::Usage("--topic or --include is required".into())),
+    };
+    let mut positions = BTreeMap::new();
+    for (ti, topic) in topics.iter().enumerate() {
+        let mut partitions: Vec<i32> = (0..topic.leaders.len() as i32).collect();
+        if let Some(p) = args.partition {
+            if !partitions.contains(&p) {
+                return Err(ToolError::Failed(format!(
+                    "partition {p} of topic '{}' does not exist",
+                    topic.name
+                )));
+            }
+            partitions = vec![p];
+        } else if args.offset.is_some() {
+            return Err(ToolError::Usage("--offset needs --partition".into()));
         }
-        partitions = vec![p];
-    } else if args.offset.is_some() {
-        return Err(ToolError::Usage("--offset needs --partition".into()));
+        let start = start_positions(
+            &mut client,
+            topic,
+            &partitions,
+            &args,
+            group.as_deref(),
+            connect_timeout,
+        )
+        .await?;
+        positions.extend(start.into_iter().map(|(p, o)| ((ti, p), o)));
     }
 
-    let positions = start_positions(
-        &mut client,
-        &topic,
-        &partitions,
-        &args,
-        group.as_deref(),
-        connect_timeout,
-    )
-    .await?;
-
     let mut consumer = Consumer {
-        topic,
+        topics,
         positions,
         committed: HashMap::new(),
         format,
         printed: 0,
+        written: 0,
         max: args.max_messages,
         max_wait,
         partition_max_bytes,
@@ -217,8 +268,36 @@ pub async fn run(args: ConsumerArgs) -> Result<(), ToolError> {
         Some(g) => consumer.commit(&mut client, g).await,
         None => Ok(()),
     };
-    eprintln!("Processed a total of {} messages", consumer.printed);
-    result.and(commit)
+    eprintln!("Processed a total of {} messages", consumer.written);
+    match result.and(commit) {
+        // The reader went away: what it took is all there was to do.
+        Err(ToolError::OutputClosed) => Ok(()),
+        r => r,
+    }
+}
+
+/// The non-internal topics `filter` matches, in name order.
+async fn matching_topics(
+    client: &mut Client,
+    filter: &TopicFilter,
+    timeout: Duration,
+) -> Result<Vec<TopicInfo>, ToolError> {
+    let meta = deadline(timeout, "listing topics", client.metadata(&[])).await?;
+    let mut names: Vec<String> = meta
+        .topics
+        .iter()
+        .filter(|t| t.error_code == 0 && !t.is_internal)
+        .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+        .filter(|n| filter.matches(n))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        if let Some(t) = deadline(timeout, "looking up the topic", client.topic(&n)).await? {
+            out.push(t);
+        }
+    }
+    Ok(out)
 }
 
 /// Where each partition starts: `--offset`, the group's committed offset,
@@ -283,13 +362,19 @@ pub(crate) async fn committed_offsets(
         .collect())
 }
 
+/// A partition: the index of its topic in `Consumer::topics`, and its own.
+type Tp = (usize, i32);
+
 struct Consumer {
-    topic: TopicInfo,
+    topics: Vec<TopicInfo>,
     /// Next offset to print, per partition.
-    positions: BTreeMap<i32, i64>,
-    committed: HashMap<i32, i64>,
+    positions: BTreeMap<Tp, i64>,
+    committed: HashMap<Tp, i64>,
     format: Format,
+    /// Records formatted (for `--max-messages`).
     printed: u64,
+    /// Records written to stdout whole.
+    written: u64,
     max: Option<u64>,
     max_wait: i32,
     partition_max_bytes: i32,
@@ -309,18 +394,21 @@ impl Consumer {
     ) -> Result<(), ToolError> {
         let mut last_record = Instant::now();
         let mut last_commit = Instant::now();
-        let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-        for &p in self.positions.keys() {
-            let leader = self.topic.leaders.get(p as usize).copied().unwrap_or(-1);
+        let mut by_leader: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
+        for &(ti, p) in self.positions.keys() {
+            let topic = &self.topics[ti];
+            let leader = topic.leaders.get(p as usize).copied().unwrap_or(-1);
             if leader < 0 {
                 return Err(ToolError::Failed(format!(
                     "partition {}-{p} has no leader",
-                    self.topic.name
+                    topic.name
                 )));
             }
-            by_leader.entry(leader).or_default().push(p);
+            by_leader.entry(leader).or_default().push((ti, p));
         }
-        let stdout = std::io::stdout();
+        if by_leader.is_empty() {
+            return Ok(());
+        }
         while !self.done() {
             for (&leader, parts) in &by_leader {
                 let mut wait = self.max_wait;
@@ -330,19 +418,19 @@ impl Consumer {
                 }
                 let records = self.fetch(client, leader, parts, wait.max(0)).await?;
                 let mut out = Vec::new();
-                for (p, data, from) in records {
-                    self.print_partition(&mut out, p, &data, from)?;
+                // Where each formatted record ends in `out`.
+                let mut ends = Vec::new();
+                let before = self.printed;
+                for (tp, data, from) in records {
+                    self.print_partition(&mut out, &mut ends, tp, &data, from)?;
                     if self.done() {
                         break;
                     }
                 }
-                if !out.is_empty() {
+                if self.printed > before {
                     last_record = Instant::now();
-                    let mut lock = stdout.lock();
-                    lock.write_all(&out)
-                        .and_then(|_| lock.flush())
-                        .map_err(|e| ToolError::Io("cannot write to stdout".into(), e))?;
                 }
+                self.write_out(&out, &ends)?;
                 if self.done() {
                     return Ok(());
                 }
@@ -360,37 +448,72 @@ impl Consumer {
         Ok(())
     }
 
+    /// Writes the formatted records to stdout, counting those written
+    /// whole (`ends`: where each ends in `out`); a closed stdout counts
+    /// what got through and is [`ToolError::OutputClosed`].
+    fn write_out(&mut self, out: &[u8], ends: &[usize]) -> Result<(), ToolError> {
+        let mut lock = std::io::stdout().lock();
+        let mut at = 0;
+        let mut counted = 0;
+        let result = loop {
+            if at >= out.len() {
+                break lock.flush();
+            }
+            match lock.write(&out[at..]) {
+                Ok(0) => break Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+            let whole = ends.iter().skip(counted).take_while(|&&e| e <= at).count();
+            counted += whole;
+            self.written += whole as u64;
+        };
+        // Records that print nothing (NoOpMessageFormatter, empty fields).
+        let rest = ends.len() - counted;
+        match result {
+            Ok(()) => {
+                self.written += rest as u64;
+                Ok(())
+            }
+            Err(e) => Err(output_error(e)),
+        }
+    }
+
     /// One Fetch to `leader` for `parts` at their positions.
     async fn fetch(
         &self,
         client: &mut Client,
         leader: i32,
-        parts: &[i32],
+        parts: &[Tp],
         wait: i32,
-    ) -> Result<Vec<(i32, Bytes, i64)>, ToolError> {
+    ) -> Result<Vec<(Tp, Bytes, i64)>, ToolError> {
         let conn = client.broker(leader).await?;
         let mut version = fetch_version(conn)?;
-        if self.topic.id == Uuid::nil() {
+        if self.topics.iter().any(|t| t.id == Uuid::nil()) {
             version = version.min(TOPIC_ID_VERSION - 1);
         }
-        let mut ft = FetchTopic::default().with_partitions(
-            parts
-                .iter()
-                .map(|&p| {
-                    FetchPartition::default()
-                        .with_partition(p)
-                        .with_fetch_offset(self.positions.get(&p).copied().unwrap_or(0))
-                        .with_current_leader_epoch(-1)
-                        .with_last_fetched_epoch(-1)
-                        .with_log_start_offset(-1)
-                        .with_partition_max_bytes(self.partition_max_bytes)
-                })
-                .collect(),
-        );
-        if version >= TOPIC_ID_VERSION {
-            ft.topic_id = self.topic.id;
-        } else {
-            ft.topic = topic_name(&self.topic.name);
+        let mut by_topic: BTreeMap<usize, Vec<FetchPartition>> = BTreeMap::new();
+        for &(ti, p) in parts {
+            by_topic.entry(ti).or_default().push(
+                FetchPartition::default()
+                    .with_partition(p)
+                    .with_fetch_offset(self.positions.get(&(ti, p)).copied().unwrap_or(0))
+                    .with_current_leader_epoch(-1)
+                    .with_last_fetched_epoch(-1)
+                    .with_log_start_offset(-1)
+                    .with_partition_max_bytes(self.partition_max_bytes),
+            );
+        }
+        let mut fetch_topics = Vec::new();
+        for (ti, partitions) in by_topic {
+            let mut ft = FetchTopic::default().with_partitions(partitions);
+            if version >= TOPIC_ID_VERSION {
+                ft.topic_id = self.topics[ti].id;
+            } else {
+                ft.topic = topic_name(&self.topics[ti].name);
+            }
+            fetch_topics.push(ft);
         }
         let req = FetchRequest::default()
             .with_replica_id(BrokerId(-1))
@@ -399,7 +522,7 @@ impl Consumer {
             .with_max_bytes(52_428_800)
             .with_isolation_level(self.isolation_level)
             .with_session_epoch(-1)
-            .with_topics(vec![ft]);
+            .with_topics(fetch_topics);
         let timeout = Duration::from_millis(wait.max(0) as u64) + super::DEFAULT_TIMEOUT;
         let resp = deadline(timeout, "fetching", conn.send(req, version)).await?;
         if resp.error_code != 0 {
@@ -407,17 +530,22 @@ impl Consumer {
         }
         let mut out = Vec::new();
         for t in resp.responses {
+            let ti = self.topics.iter().position(|info| {
+                if version >= TOPIC_ID_VERSION {
+                    info.id == t.topic_id
+                } else {
+                    info.name == t.topic.as_str()
+                }
+            });
+            let Some(ti) = ti else { continue };
             for pd in t.partitions {
                 if pd.error_code != 0 {
                     return Err(ToolError::broker("Fetch", pd.error_code, None));
                 }
-                let from = self
-                    .positions
-                    .get(&pd.partition_index)
-                    .copied()
-                    .unwrap_or(0);
+                let tp = (ti, pd.partition_index);
+                let from = self.positions.get(&tp).copied().unwrap_or(0);
                 if let Some(r) = pd.records.filter(|r| !r.is_empty()) {
-                    out.push((pd.partition_index, r, from));
+                    out.push((tp, r, from));
                 }
             }
         }
@@ -427,16 +555,18 @@ impl Consumer {
     fn print_partition(
         &mut self,
         out: &mut Vec<u8>,
-        p: i32,
+        ends: &mut Vec<usize>,
+        tp: Tp,
         records: &Bytes,
         from: i64,
     ) -> Result<(), ToolError> {
+        let p = tp.1;
         let mut pos = 0usize;
         for info in batches(records).collect::<Vec<_>>() {
             let batch = records.slice(pos..pos + info.size);
             pos += info.size;
             let log_append_time = batch.get(21..23).is_some_and(|a| a[1] & 0x08 != 0);
-            let mut next = self.positions.get(&p).copied().unwrap_or(from);
+            let mut next = self.positions.get(&tp).copied().unwrap_or(from);
             let mut printed = self.printed;
             let max = self.max;
             for_each_record(&batch, &info, from.max(next), |r| {
@@ -444,6 +574,7 @@ impl Consumer {
                     return;
                 }
                 self.format.write(out, p, log_append_time, &r);
+                ends.push(out.len());
                 printed += 1;
                 next = r.offset + 1;
             })?;
@@ -453,7 +584,7 @@ impl Consumer {
             if !self.done() {
                 next = next.max(info.last_offset + 1);
             }
-            self.positions.insert(p, next);
+            self.positions.insert(tp, next);
             if self.done() {
                 break;
             }
@@ -463,18 +594,25 @@ impl Consumer {
 
     /// Commits the positions that moved since the last commit.
     async fn commit(&mut self, client: &mut Client, group: &str) -> Result<(), ToolError> {
-        let moved: Vec<(i32, i64)> = self
+        let moved: Vec<(Tp, i64)> = self
             .positions
             .iter()
-            .filter(|(p, o)| self.committed.get(p) != Some(o))
-            .map(|(&p, &o)| (p, o))
+            .filter(|(tp, o)| self.committed.get(tp) != Some(o))
+            .map(|(&tp, &o)| (tp, o))
             .collect();
         if moved.is_empty() {
             return Ok(());
         }
-        let topic = self.topic.name.clone();
+        let mut by_topic: BTreeMap<usize, Vec<(i32, i64)>> = BTreeMap::new();
+        for &((ti, p), o) in &moved {
+            by_topic.entry(ti).or_default().push((p, o));
+        }
+        let offsets: Vec<(String, Vec<(i32, i64)>)> = by_topic
+            .into_iter()
+            .map(|(ti, ps)| (self.topics[ti].name.clone(), ps))
+            .collect();
         deadline(super::DEFAULT_TIMEOUT, "committing offsets", async {
-            super::consumer_groups::commit_offsets(client, group, &[(topic, moved.clone())]).await
+            super::consumer_groups::commit_offsets(client, group, &offsets).await
         })
         .await?;
         self.committed.extend(moved);

@@ -5,6 +5,13 @@
 //! already read are sent together (up to `batch.size` bytes per partition);
 //! each request is acknowledged (`acks`, default -1) before the next is sent,
 //! so the topic keeps stdin's order per partition.
+//!
+//! As Kafka 3.5's `LineMessageReader`: `parse.headers=true` reads headers
+//! first, up to `headers.delimiter` (tab), as `k:v` pairs separated by
+//! `headers.separator` (`,`; `headers.key.separator` `:`); a key, value or
+//! header value equal to `null.marker` is null. The headers field
+//! `NO_HEADERS` (what the console consumer prints for none) is no headers,
+//! so a backup made with `print.headers=true` reads back.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -27,7 +34,8 @@ pub struct ProducerArgs {
     /// The topic to produce to.
     #[arg(long)]
     pub topic: String,
-    /// Reader properties: parse.key, key.separator, ignore.error, null.marker.
+    /// Reader properties: parse.key, key.separator, parse.headers,
+    /// headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker.
     #[arg(long = "property")]
     pub properties: Vec<String>,
     /// Producer properties: acks, compression.type, batch.size, request.timeout.ms.
@@ -41,6 +49,74 @@ pub struct ProducerArgs {
 struct Line {
     key: Option<Vec<u8>>,
     value: Option<Vec<u8>>,
+    headers: Vec<OwnedHeader>,
+}
+
+/// A header as read from a line: name, value (`None`: null).
+type OwnedHeader = (Vec<u8>, Option<Vec<u8>>);
+
+/// How a line's headers are read (`parse.headers` and its separators).
+struct HeaderFormat {
+    delimiter: Vec<u8>,
+    separator: Vec<u8>,
+    key_separator: Vec<u8>,
+}
+
+/// What the console consumer prints for a record without headers.
+const NO_HEADERS: &[u8] = b"NO_HEADERS";
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Splits off the headers field of `line` (before `delimiter`) and parses it.
+fn split_headers(
+    line: Vec<u8>,
+    number: u64,
+    f: &HeaderFormat,
+    null_marker: Option<&[u8]>,
+) -> Result<(Vec<OwnedHeader>, Vec<u8>), ToolError> {
+    let Some(at) = find(&line, &f.delimiter) else {
+        return Err(ToolError::Failed(format!(
+            "No headers delimiter found on line number {number}: '{}'",
+            String::from_utf8_lossy(&line)
+        )));
+    };
+    let field = &line[..at];
+    let rest = line[at + f.delimiter.len()..].to_vec();
+    if field == NO_HEADERS || Some(field) == null_marker || field.is_empty() {
+        return Ok((Vec::new(), rest));
+    }
+    let mut headers = Vec::new();
+    let mut remaining = field;
+    loop {
+        let (pair, next) = match find(remaining, &f.separator) {
+            Some(i) => (&remaining[..i], Some(&remaining[i + f.separator.len()..])),
+            None => (remaining, None),
+        };
+        let Some(k) = find(pair, &f.key_separator) else {
+            return Err(ToolError::Failed(format!(
+                "No header key separator found in pair '{}' on line number {number}",
+                String::from_utf8_lossy(pair)
+            )));
+        };
+        let (key, value) = (&pair[..k], &pair[k + f.key_separator.len()..]);
+        if Some(key) == null_marker {
+            return Err(ToolError::Failed(format!(
+                "Header keys should not be equal to the null marker on line number {number}"
+            )));
+        }
+        let value = (Some(value) != null_marker).then(|| value.to_vec());
+        headers.push((key.to_vec(), value));
+        match next {
+            Some(n) => remaining = n,
+            None => break,
+        }
+    }
+    Ok((headers, rest))
 }
 
 pub async fn run(args: ProducerArgs) -> Result<(), ToolError> {
@@ -53,6 +129,15 @@ pub async fn run(args: ProducerArgs) -> Result<(), ToolError> {
         .unwrap_or_else(|| "\t".into());
     let ignore_error = props.get("ignore.error").is_some_and(|v| v == "true");
     let null_marker = props.get("null.marker").cloned();
+    let prop = |k: &str, d: &str| props.get(k).map_or(d, String::as_str).as_bytes().to_vec();
+    let header_format = props
+        .get("parse.headers")
+        .is_some_and(|v| v == "true")
+        .then(|| HeaderFormat {
+            delimiter: prop("headers.delimiter", "\t"),
+            separator: prop("headers.separator", ","),
+            key_separator: prop("headers.key.separator", ":"),
+        });
     let acks: i16 = match pprops.get("acks").map(String::as_str) {
         None | Some("all") => -1,
         Some(v) => v
@@ -91,17 +176,24 @@ pub async fn run(args: ProducerArgs) -> Result<(), ToolError> {
                     if l.last() == Some(&b'\r') {
                         l.pop();
                     }
-                    split_line(l, number, parse_key, separator.as_bytes(), ignore_error).map(
-                        |(key, value)| {
-                            let marker = |f: Option<Vec<u8>>| {
-                                f.filter(|b| null_marker.as_deref().map(str::as_bytes) != Some(b))
-                            };
-                            Line {
-                                key: marker(key),
-                                value: marker(value),
-                            }
-                        },
-                    )
+                    let marker = null_marker.as_deref().map(str::as_bytes);
+                    let headers = match &header_format {
+                        Some(f) => split_headers(l, number, f, marker),
+                        None => Ok((Vec::new(), l)),
+                    };
+                    headers.and_then(|(headers, l)| {
+                        split_line(l, number, parse_key, separator.as_bytes(), ignore_error).map(
+                            |(key, value)| {
+                                let marker =
+                                    |f: Option<Vec<u8>>| f.filter(|b| marker != Some(&b[..]));
+                                Line {
+                                    key: marker(key),
+                                    value: marker(value),
+                                    headers,
+                                }
+                            },
+                        )
+                    })
                 }
             };
             let failed = msg.is_err();
@@ -133,7 +225,12 @@ pub async fn run(args: ProducerArgs) -> Result<(), ToolError> {
             let b = pending
                 .entry(p)
                 .or_insert_with(|| BatchBuilder::new(batch_size, compression));
-            b.append(now, line.key.as_deref(), line.value.as_deref());
+            let headers: Vec<crate::records::Header<'_>> = line
+                .headers
+                .iter()
+                .map(|(k, v)| (&k[..], v.as_deref()))
+                .collect();
+            b.append_with_headers(now, line.key.as_deref(), line.value.as_deref(), &headers);
             if b.size() >= batch_size {
                 let batch = b.finish(batch_size)?;
                 send(&mut client, &topic, vec![(p, batch)], acks, request_timeout).await?;
@@ -246,6 +343,27 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_parse_as_kafka_reads_them() {
+        let f = HeaderFormat {
+            delimiter: b"\t".to_vec(),
+            separator: b",".to_vec(),
+            key_separator: b":".to_vec(),
+        };
+        let (h, rest) =
+            split_headers(b"a:1,b:<null>\tk\tv".to_vec(), 1, &f, Some(b"<null>")).unwrap();
+        assert_eq!(
+            h,
+            [(b"a".to_vec(), Some(b"1".to_vec())), (b"b".to_vec(), None)]
+        );
+        assert_eq!(rest, b"k\tv");
+        let (h, rest) = split_headers(b"NO_HEADERS\tv".to_vec(), 1, &f, None).unwrap();
+        assert!(h.is_empty());
+        assert_eq!(rest, b"v");
+        assert!(split_headers(b"nokv\tv".to_vec(), 2, &f, None).is_err());
+        assert!(split_headers(b"no delimiter".to_vec(), 3, &f, None).is_err());
+    }
 
     #[test]
     fn lines_split_at_the_first_separator() {

@@ -114,13 +114,13 @@ pub async fn run(args: GroupsArgs) -> Result<(), ToolError> {
         let groups = deadline(timeout, "listing groups", list_groups(client)).await?;
         if args.state {
             let w = groups.keys().map(String::len).max().unwrap_or(0).max(15);
-            println!("{:<w$} STATE", "GROUP");
+            crate::outln!("{:<w$} STATE", "GROUP");
             for (g, s) in &groups {
-                println!("{g:<w$} {s}");
+                crate::outln!("{g:<w$} {s}");
             }
         } else {
             for g in groups.keys() {
-                println!("{g}");
+                crate::outln!("{g}");
             }
         }
         return Ok(());
@@ -344,11 +344,14 @@ async fn describe(client: &mut Client, args: &GroupsArgs, group: &str) -> Result
         };
         let cw = coord.len().max(25);
         let gw = group.len().max(25);
-        println!(
+        crate::outln!(
             "\n{:<gw$} {:<cw$} {:<20} {:<15} #MEMBERS",
-            "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE"
+            "GROUP",
+            "COORDINATOR (ID)",
+            "ASSIGNMENT-STRATEGY",
+            "STATE"
         );
-        println!(
+        crate::outln!(
             "{:<gw$} {:<cw$} {:<20} {:<15} {}",
             group,
             coord,
@@ -356,7 +359,7 @@ async fn describe(client: &mut Client, args: &GroupsArgs, group: &str) -> Result
             state,
             g.members.len()
         );
-        println!();
+        crate::outln!();
         return Ok(());
     }
     if args.members {
@@ -383,18 +386,22 @@ async fn describe(client: &mut Client, args: &GroupsArgs, group: &str) -> Result
             .max()
             .unwrap_or(0)
             .max(15);
-        print!(
+        crate::out!(
             "\n{:<gw$} {:<iw$} {:<hw$} {:<cw$} {:<15} ",
-            "GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"
+            "GROUP",
+            "CONSUMER-ID",
+            "HOST",
+            "CLIENT-ID",
+            "#PARTITIONS"
         );
         if args.verbose {
-            print!("ASSIGNMENT");
+            crate::out!("ASSIGNMENT");
         }
-        println!();
+        crate::outln!();
         for m in &g.members {
             let a = parse_assignment(&m.member_assignment);
             let n: usize = a.iter().map(|(_, p)| p.len()).sum();
-            print!(
+            crate::out!(
                 "{:<gw$} {:<iw$} {:<hw$} {:<cw$} {:<15} ",
                 group,
                 m.member_id.as_str(),
@@ -410,7 +417,7 @@ async fn describe(client: &mut Client, args: &GroupsArgs, group: &str) -> Result
                         format!("{t}({})", ps.join(","))
                     })
                     .collect();
-                print!(
+                crate::out!(
                     "{}",
                     if s.is_empty() {
                         "-".into()
@@ -419,9 +426,9 @@ async fn describe(client: &mut Client, args: &GroupsArgs, group: &str) -> Result
                     }
                 );
             }
-            println!();
+            crate::outln!();
         }
-        println!();
+        crate::outln!();
         return Ok(());
     }
     let committed = fetch_offsets(client, group).await?;
@@ -462,12 +469,12 @@ async fn describe(client: &mut Client, args: &GroupsArgs, group: &str) -> Result
             partition: k.1,
         })
         .collect();
-    print_offsets(group, &rows);
+    print_offsets(group, &rows)?;
     Ok(())
 }
 
 /// Kafka's offsets table: a blank line, the header, one line per partition.
-fn print_offsets(group: &str, rows: &[Row]) {
+fn print_offsets(group: &str, rows: &[Row]) -> Result<(), ToolError> {
     let dash = || "-".to_string();
     let gw = group.len().max(15);
     let tw = rows
@@ -494,8 +501,8 @@ fn print_offsets(group: &str, rows: &[Row]) {
             c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
         )
     };
-    println!();
-    println!(
+    crate::outln!();
+    crate::outln!(
         "{}",
         line(
             [
@@ -518,7 +525,7 @@ fn print_offsets(group: &str, rows: &[Row]) {
             _ => dash(),
         };
         let (id, host, client) = r.member.clone().unwrap_or_else(|| (dash(), dash(), dash()));
-        println!(
+        crate::outln!(
             "{}",
             line([
                 group.to_string(),
@@ -533,7 +540,8 @@ fn print_offsets(group: &str, rows: &[Row]) {
             ])
         );
     }
-    println!();
+    crate::outln!();
+    Ok(())
 }
 
 async fn delete(client: &mut Client, group: &str) -> Result<(), ToolError> {
@@ -560,7 +568,7 @@ async fn delete(client: &mut Client, group: &str) -> Result<(), ToolError> {
             return Err(ToolError::broker("DeleteGroups", r.error_code, None));
         }
     }
-    println!("Deletion of requested consumer groups ('{group}') was successful.");
+    crate::outln!("Deletion of requested consumer groups ('{group}') was successful.");
     Ok(())
 }
 
@@ -646,13 +654,13 @@ async fn delete_offsets(
             lines.push((t.name.0.to_string(), p.partition_index, status));
         }
     }
-    println!(
+    crate::outln!(
         "Request succeed for deleting offsets with topic {} group {group}",
         args.topics.join(",")
     );
-    println!("\n{:<30} {:<15} {:<15}", "TOPIC", "PARTITION", "STATUS");
+    crate::outln!("\n{:<30} {:<15} {:<15}", "TOPIC", "PARTITION", "STATUS");
     for (t, p, s) in lines {
-        println!("{t:<30} {p:<15} {s:<15}");
+        crate::outln!("{t:<30} {p:<15} {s:<15}");
     }
     if failed {
         return Err(ToolError::Failed(
@@ -747,13 +755,16 @@ async fn reset(client: &mut Client, args: &GroupsArgs, group: &str) -> Result<()
     }
     let gw = group.len().max(30);
     let tw = topics.iter().map(String::len).max().unwrap_or(0).max(30);
-    println!(
+    crate::outln!(
         "\n{:<gw$} {:<tw$} {:<10} {:<15}",
-        "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "NEW-OFFSET"
     );
     for (t, parts) in &new_offsets {
         for (p, o) in parts {
-            println!("{group:<gw$} {t:<tw$} {p:<10} {o:<15}");
+            crate::outln!("{group:<gw$} {t:<tw$} {p:<10} {o:<15}");
         }
     }
     if args.execute {

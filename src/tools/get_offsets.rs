@@ -75,7 +75,7 @@ pub async fn run(args: GetOffsetsArgs) -> Result<(), ToolError> {
             }
             // Kafka prints nothing for a partition with no offset at that time.
             if *o >= 0 {
-                println!("{name}:{p}:{o}");
+                crate::outln!("{name}:{p}:{o}");
             }
         }
     }

@@ -171,20 +171,20 @@ pub async fn run(args: LeaderElectionArgs) -> Result<(), ToolError> {
         }
     }
     if !succeeded.is_empty() {
-        println!(
+        crate::outln!(
             "Successfully completed leader election ({label}) for partitions {}",
             succeeded.join(", ")
         );
     }
     if !noop.is_empty() {
-        println!(
+        crate::outln!(
             "Valid replica already elected for partitions {}",
             noop.join(", ")
         );
     }
     if !failed.is_empty() {
         for (tp, e) in &failed {
-            println!("Error completing leader election ({label}) for partition: {tp}: {e}");
+            crate::outln!("Error completing leader election ({label}) for partition: {tp}: {e}");
         }
         return Err(ToolError::Failed(format!(
             "{} replica(s) could not be elected",

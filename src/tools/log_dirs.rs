@@ -78,7 +78,7 @@ pub async fn run(args: LogDirsArgs) -> Result<(), ToolError> {
                 .collect();
             if !missing.is_empty() {
                 let existing: Vec<String> = cluster.iter().map(i32::to_string).collect();
-                println!(
+                crate::outln!(
                     "ERROR: The given brokers do not exist from --broker-list: {}. Current existent brokers: {}",
                     missing.join(","),
                     existing.join(",")
@@ -88,7 +88,7 @@ pub async fn run(args: LogDirsArgs) -> Result<(), ToolError> {
             ids.into_iter().collect()
         }
     };
-    println!("Querying brokers for log directories information");
+    crate::outln!("Querying brokers for log directories information");
     let mut broker_json = Vec::with_capacity(brokers.len());
     for &id in &brokers {
         let conn = deadline(
@@ -147,10 +147,10 @@ pub async fn run(args: LogDirsArgs) -> Result<(), ToolError> {
         ));
     }
     let ids: Vec<String> = brokers.iter().map(i32::to_string).collect();
-    println!(
+    crate::outln!(
         "Received log directory information from brokers {}",
         ids.join(",")
     );
-    println!("{{\"version\":1,\"brokers\":[{}]}}", broker_json.join(","));
+    crate::outln!("{{\"version\":1,\"brokers\":[{}]}}", broker_json.join(","));
     Ok(())
 }

@@ -11,6 +11,12 @@
 //! Every network step has a deadline (`--timeout-ms` where the tool has one,
 //! otherwise [`DEFAULT_TIMEOUT`]), and every failure is a [`ToolError`]
 //! printed as one line with a non-zero exit status: never a panic.
+//!
+//! In a pipe the tools behave as shell tools do: every line goes through
+//! [`outln!`], and stdout closed by the reader (`| head -1`) ends the tool
+//! at once, silently, with exit status 0 ([`ToolError::OutputClosed`]).
+//! `--topic` of `kafka-topics --describe/--delete/--alter` and the console
+//! consumer's `--include` are Kafka's topic regexes ([`TopicFilter`]).
 
 pub mod broker_api_versions;
 pub mod client_quotas;
@@ -28,6 +34,7 @@ pub mod transactions;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::future::Future;
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -71,6 +78,91 @@ pub enum ToolError {
     Failed(String),
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
+    /// The reader of stdout went away (`| head`): the tool stops, silently,
+    /// with exit status 0.
+    #[error("stdout closed")]
+    OutputClosed,
+}
+
+/// Writes a line to stdout as `println!` does, but a closed or failing
+/// stdout is a [`ToolError`] (`?`-returned by the macro), never a panic.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::tools::write_out(format_args!("\n"))? };
+    ($($arg:tt)*) => { $crate::tools::write_out(format_args!("{}\n", format_args!($($arg)*)))? };
+}
+
+/// Writes to stdout as `print!` does; errors as [`outln!`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::tools::write_out(format_args!($($arg)*))? };
+}
+
+/// Writes `args` to stdout (see [`outln!`]).
+pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<(), ToolError> {
+    std::io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(output_error)
+}
+
+/// A write error on stdout: [`ToolError::OutputClosed`] for a broken pipe.
+pub fn output_error(e: std::io::Error) -> ToolError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        ToolError::OutputClosed
+    } else {
+        ToolError::Io("cannot write to stdout".into(), e)
+    }
+}
+
+/// Kafka's topic pattern (its `IncludeList`): `--topic` of `kafka-topics`
+/// and the console consumer's `--include` are regular expressions matched
+/// against the whole topic name; commas separate alternatives, quotes and
+/// spaces around them are dropped (`'dev.*'`, `"a,b"`).
+#[derive(Debug, Clone)]
+pub struct TopicFilter {
+    pattern: String,
+    regex: regex::Regex,
+}
+
+impl TopicFilter {
+    /// The filter of `pattern`, or a usage error naming `flag`.
+    pub fn new(pattern: &str, flag: &str) -> Result<Self, ToolError> {
+        let normal: String = pattern
+            .trim()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| if c == ',' { '|' } else { c })
+            .collect();
+        let regex = regex::Regex::new(&format!("^(?:{normal})$")).map_err(|e| {
+            ToolError::Usage(format!(
+                "{flag} '{pattern}' is not a valid regular expression: {e}"
+            ))
+        })?;
+        Ok(TopicFilter {
+            pattern: pattern.to_string(),
+            regex,
+        })
+    }
+
+    /// Whether `topic` matches the whole pattern.
+    pub fn matches(&self, topic: &str) -> bool {
+        self.regex.is_match(topic)
+    }
+
+    /// The pattern as given.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Whether the pattern names exactly one topic (no regex syntax), so a
+    /// request may name it directly.
+    pub fn literal(&self) -> Option<&str> {
+        let p = self.pattern.as_str();
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        (p.chars().all(plain) && !p.is_empty()).then_some(p)
+    }
 }
 
 impl ToolError {
@@ -161,6 +253,17 @@ pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     args
 }
 
+/// The Kafka tool name (`kafka-topics`) that `args` (as [`rewrite_args`]
+/// returns them) were invoked as, if any.
+pub fn invoked_as(args: &[OsString]) -> Option<&'static str> {
+    let a0 = Path::new(args.first()?).file_name()?.to_str()?;
+    let name = a0.strip_suffix(".sh").unwrap_or(a0);
+    TOOL_NAMES
+        .iter()
+        .find(|(kafka, _)| *kafka == name)
+        .map(|(kafka, _)| *kafka)
+}
+
 /// Creates `DIR/kafka-*` and `DIR/kafka-*.sh` symlinks to this executable.
 fn install_links(dir: &Path) -> Result<(), ToolError> {
     let exe = std::env::current_exe()
@@ -175,7 +278,7 @@ fn install_links(dir: &Path) -> Result<(), ToolError> {
             }
             std::os::unix::fs::symlink(&exe, &link)
                 .map_err(|e| ToolError::Io(format!("cannot create {}", link.display()), e))?;
-            println!("{} -> {}", link.display(), exe.display());
+            crate::outln!("{} -> {}", link.display(), exe.display());
         }
     }
     Ok(())
@@ -337,6 +440,24 @@ mod tests {
         assert_eq!(args[1], "console-consumer");
         let args = rewrite_args(["strom", "server"].map(OsString::from));
         assert_eq!(args, ["strom", "server"]);
+    }
+
+    #[test]
+    fn topic_patterns_are_kafka_regexes() {
+        let f = TopicFilter::new("'dev.*'", "--topic").unwrap();
+        assert!(f.matches("dev.events") && f.matches("dev") && !f.matches("prod.dev"));
+        let f = TopicFilter::new("a, b", "--topic").unwrap();
+        assert!(f.matches("a") && f.matches("b") && !f.matches("ab"));
+        assert_eq!(
+            TopicFilter::new("t-1_x", "--topic").unwrap().literal(),
+            Some("t-1_x")
+        );
+        assert_eq!(TopicFilter::new("t.1", "--topic").unwrap().literal(), None);
+        let e = TopicFilter::new("(", "--include").unwrap_err().to_string();
+        assert!(
+            e.starts_with("--include '(' is not a valid regular expression"),
+            "{e}"
+        );
     }
 
     #[test]

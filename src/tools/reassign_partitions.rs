@@ -76,11 +76,11 @@ pub async fn run(args: ReassignArgs) -> Result<(), ToolError> {
     }
     lines.sort();
     if lines.is_empty() {
-        println!("No partition reassignments found.");
+        crate::outln!("No partition reassignments found.");
     } else {
-        println!("Current partition reassignments:");
+        crate::outln!("Current partition reassignments:");
         for (_, _, line) in lines {
-            println!("{line}");
+            crate::outln!("{line}");
         }
     }
     Ok(())

@@ -1,7 +1,9 @@
 //! `strom topics` / `kafka-topics`: `--list`, `--create`, `--describe`,
 //! `--delete`, `--alter --partitions`, printing what Kafka 3.5's
 //! `TopicCommand` prints (describe: Metadata + DescribeConfigs per topic,
-//! configs whose source is not the default).
+//! configs whose source is not the default). As in Kafka, `--topic` of
+//! `--describe`, `--delete` and `--alter` is a regular expression matched
+//! against whole topic names (`--topic 'dev.*'`); `--create` takes a name.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 
-use super::{connect, deadline, parse_props, str_bytes, ToolError};
+use super::{connect, deadline, parse_props, str_bytes, ToolError, TopicFilter};
 use crate::client::{topic_name, Client};
 
 /// DescribeConfigs' resource type for topics.
@@ -44,7 +46,8 @@ pub struct TopicsArgs {
     /// Change the partition count of a topic.
     #[arg(long)]
     pub alter: bool,
-    /// The topic.
+    /// The topic; for --describe, --delete and --alter a regular expression
+    /// (Kafka's: matched against whole names, commas separating alternatives).
     #[arg(long)]
     pub topic: Option<String>,
     /// Partitions for --create, new partition count for --alter.
@@ -93,7 +96,7 @@ pub async fn run(args: TopicsArgs) -> Result<(), ToolError> {
     if args.list {
         let meta = deadline(timeout, "listing topics", client.metadata(&[])).await?;
         for name in topic_names(&meta, args.exclude_internal) {
-            println!("{name}");
+            crate::outln!("{name}");
         }
         Ok(())
     } else if args.create {
@@ -102,12 +105,53 @@ pub async fn run(args: TopicsArgs) -> Result<(), ToolError> {
     } else if args.describe {
         describe(&mut client, &args, timeout).await
     } else if args.delete {
-        let topic = need_topic()?;
-        delete(&mut client, &args, &topic, timeout).await
+        let filter = TopicFilter::new(&need_topic()?, "--topic")?;
+        for topic in matching(&mut client, &args, &filter, timeout).await? {
+            delete(&mut client, &topic, timeout).await?;
+        }
+        Ok(())
     } else {
-        let topic = need_topic()?;
-        alter(&mut client, &args, &topic, timeout).await
+        let filter = TopicFilter::new(&need_topic()?, "--topic")?;
+        for topic in matching(&mut client, &args, &filter, timeout).await? {
+            alter(&mut client, &args, &topic, timeout).await?;
+        }
+        Ok(())
     }
+}
+
+/// The existing topics `filter` matches (internal ones only when named
+/// exactly); none is Kafka's "does not exist as expected" error unless
+/// `--if-exists`.
+async fn matching(
+    client: &mut Client,
+    args: &TopicsArgs,
+    filter: &TopicFilter,
+    timeout: Duration,
+) -> Result<Vec<String>, ToolError> {
+    let meta = deadline(timeout, "listing topics", client.metadata(&[])).await?;
+    let names: Vec<String> = meta
+        .topics
+        .iter()
+        .filter(|t| t.error_code == 0)
+        .filter_map(|t| {
+            let name = t.name.as_ref()?.0.as_str();
+            let wanted = if t.is_internal {
+                filter.pattern() == name
+            } else {
+                filter.matches(name)
+            };
+            wanted.then(|| name.to_string())
+        })
+        .collect();
+    if names.is_empty() && !args.if_exists {
+        return Err(ToolError::Failed(format!(
+            "Topic '{}' does not exist as expected",
+            filter.pattern()
+        )));
+    }
+    let mut names = names;
+    names.sort();
+    Ok(names)
 }
 
 fn topic_names(meta: &MetadataResponse, exclude_internal: bool) -> Vec<String> {
@@ -164,7 +208,7 @@ async fn create(
             ));
         }
     }
-    println!("Created topic {topic}.");
+    crate::outln!("Created topic {topic}.");
     Ok(())
 }
 
@@ -173,17 +217,24 @@ async fn describe(
     args: &TopicsArgs,
     timeout: Duration,
 ) -> Result<(), ToolError> {
-    let wanted: Vec<&str> = args.topic.as_deref().into_iter().collect();
+    let filter = match &args.topic {
+        Some(t) => Some(TopicFilter::new(t, "--topic")?),
+        None => None,
+    };
+    // A plain name asks for that topic alone; a pattern lists them all.
+    let wanted: Vec<&str> = filter
+        .as_ref()
+        .and_then(TopicFilter::literal)
+        .into_iter()
+        .collect();
     let meta = deadline(timeout, "describing topics", client.metadata(&wanted)).await?;
-    if let Some(t) = &args.topic {
-        let found = meta.topics.iter().any(|m| {
-            m.error_code == 0 && m.name.as_ref().is_some_and(|n| n.0.as_str() == t.as_str())
-        });
-        if !found {
-            return Err(ToolError::UnknownTopic(t.clone()));
+    let mut names = topic_names(&meta, args.exclude_internal);
+    if let Some(f) = &filter {
+        names.retain(|n| f.matches(n));
+        if names.is_empty() && !args.if_exists {
+            return Err(ToolError::UnknownTopic(f.pattern().to_string()));
         }
     }
-    let names = topic_names(&meta, args.exclude_internal);
     let configs = describe_configs(client, &names, timeout).await?;
     for name in &names {
         let Some(t) = meta
@@ -206,7 +257,7 @@ async fn describe(
         } else {
             format!("\tTopicId: {}", crate::util::uuid_to_base64(t.topic_id))
         };
-        println!(
+        crate::outln!(
             "Topic: {name}{id}\tPartitionCount: {}\tReplicationFactor: {rf}\tConfigs: {cfg}",
             partitions.len()
         );
@@ -222,7 +273,7 @@ async fn describe(
             } else {
                 p.leader_id.0.to_string()
             };
-            println!(
+            crate::outln!(
                 "\tTopic: {name}\tPartition: {}\tLeader: {leader}\tReplicas: {}\tIsr: {}",
                 p.partition_index,
                 ids(&p.replica_nodes),
@@ -284,21 +335,7 @@ async fn describe_configs(
     Ok(out)
 }
 
-async fn delete(
-    client: &mut Client,
-    args: &TopicsArgs,
-    topic: &str,
-    timeout: Duration,
-) -> Result<(), ToolError> {
-    let exists = deadline(timeout, "looking up the topic", client.topic(topic)).await?;
-    if exists.is_none() {
-        if args.if_exists {
-            return Ok(());
-        }
-        return Err(ToolError::Failed(format!(
-            "Topic '{topic}' does not exist as expected"
-        )));
-    }
+async fn delete(client: &mut Client, topic: &str, timeout: Duration) -> Result<(), ToolError> {
     let conn = client.any();
     let version = conn.version_for::<DeleteTopicsRequest>(0)?;
     let mut req = DeleteTopicsRequest::default()
@@ -330,15 +367,6 @@ async fn alter(
     let Some(count) = args.partitions else {
         return Err(ToolError::Usage("--alter needs --partitions".into()));
     };
-    let exists = deadline(timeout, "looking up the topic", client.topic(topic)).await?;
-    if exists.is_none() {
-        if args.if_exists {
-            return Ok(());
-        }
-        return Err(ToolError::Failed(format!(
-            "Topic '{topic}' does not exist as expected"
-        )));
-    }
     let conn = client.any();
     let version = conn.version_for::<CreatePartitionsRequest>(0)?;
     let req = CreatePartitionsRequest::default()

@@ -138,7 +138,7 @@ pub async fn run(args: TransactionsArgs) -> Result<(), ToolError> {
             ]
         })
         .collect();
-    print!(
+    crate::out!(
         "{}",
         table(
             &[
