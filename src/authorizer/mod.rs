@@ -164,6 +164,27 @@ impl Authorizer {
         allowed
     }
 
+    /// [`Authorizer::authorize`] for a filter (an all-topics Metadata,
+    /// ListGroups): a denial only leaves the resource out and is logged at
+    /// debug level, as Kafka's `logIfDenied = false`.
+    pub fn authorize_quietly(
+        &self,
+        principal: &KafkaPrincipal,
+        host: IpAddr,
+        check: Check,
+        name: &str,
+    ) -> bool {
+        let Some(e) = &self.enabled else {
+            return true;
+        };
+        let rule = check.rule();
+        let allowed = e.allows(principal, host, rule.operation, rule.resource, name);
+        if !allowed {
+            tracing::debug!(target: "kafka.authorizer.logger", %principal, %host, api = ?rule.api, resource = name, "denied (filtered)");
+        }
+        allowed
+    }
+
     /// `authorizeByResourceType`: whether `check`'s operation is allowed on
     /// at least one resource of its type (InitProducerId's WRITE on any
     /// topic). Not logged, as Kafka does not log it either.

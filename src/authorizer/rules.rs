@@ -114,7 +114,7 @@ use ResourceType::{Cluster, Group, Topic, TransactionalId};
 pub const RULES: &[Rule] = &[
     row(C::ProduceTransactionalId, K::Produce, TransactionalId, Write, TXN, "a transactional id is given: the whole request fails"),
     row(C::ProduceTopic, K::Produce, Topic, Write, TOPIC, "each topic"),
-    row(C::FetchFollower, K::Fetch, Cluster, ClusterAction, CLUSTER, "a replica fetches (replica id >= 0)"),
+    row(C::FetchFollower, K::Fetch, Cluster, ClusterAction, TOPIC, "a replica fetches (replica id >= 0): every partition TOPIC_AUTHORIZATION_FAILED"),
     row(C::FetchTopic, K::Fetch, Topic, Read, TOPIC, "each topic of a consumer fetch"),
     row(C::ListOffsetsTopic, K::ListOffsets, Topic, Describe, TOPIC, "each topic"),
     row(C::MetadataTopic, K::Metadata, Topic, Describe, TOPIC, "each topic: left out of an all-topics answer, TOPIC_AUTHORIZATION_FAILED when named"),

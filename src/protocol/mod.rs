@@ -260,6 +260,17 @@ impl Broker {
             .authorize(&principal, ctx.peer.ip().to_canonical(), check, name)
     }
 
+    /// [`Broker::authorize`] where a denial only filters the resource out
+    /// (not logged at info level, as Kafka's `logIfDenied = false`).
+    pub(crate) fn authorize_filter(&self, ctx: &RequestContext, check: Check, name: &str) -> bool {
+        if !self.authorizer.is_enabled() {
+            return true;
+        }
+        let principal = ctx.principal.read().clone();
+        self.authorizer
+            .authorize_quietly(&principal, ctx.peer.ip().to_canonical(), check, name)
+    }
+
     /// Whether `check`'s operation is allowed on any resource of its type
     /// (Kafka's `authorizeByResourceType`).
     pub(crate) fn authorize_any(&self, ctx: &RequestContext, check: Check) -> bool {
