@@ -71,24 +71,41 @@ fn checks(c: &mut Criterion) {
     group.bench_function("1000 ACLs: Produce WRITE, literal allow", |b| {
         b.iter(|| {
             let p = principal.read().clone();
-            assert!(enabled.authorize(&p, host.to_canonical(), Check::ProduceTopic, black_box("topic-150")));
+            assert!(enabled.authorize(
+                &p,
+                host.to_canonical(),
+                Check::ProduceTopic,
+                black_box("topic-150")
+            ));
         })
     });
     group.bench_function("1000 ACLs: Fetch READ, prefixed allow", |b| {
         b.iter(|| {
             let p = principal.read().clone();
-            assert!(enabled.authorize(&p, host.to_canonical(), Check::FetchTopic, black_box("team42-events")));
+            assert!(enabled.authorize(
+                &p,
+                host.to_canonical(),
+                Check::FetchTopic,
+                black_box("team42-events")
+            ));
         })
     });
     group.bench_function("1000 ACLs: JoinGroup READ on a group", |b| {
         b.iter(|| {
             let p = principal.read().clone();
-            assert!(enabled.authorize(&p, host.to_canonical(), Check::JoinGroup, black_box("group-7")));
+            assert!(enabled.authorize(
+                &p,
+                host.to_canonical(),
+                Check::JoinGroup,
+                black_box("group-7")
+            ));
         })
     });
     group.bench_function("super user: CreateAcls", |b| {
         let admin = KafkaPrincipal::user("admin");
-        b.iter(|| assert!(enabled.authorize(&admin, host, Check::CreateAcls, black_box(CLUSTER_NAME))))
+        b.iter(|| {
+            assert!(enabled.authorize(&admin, host, Check::CreateAcls, black_box(CLUSTER_NAME)))
+        })
     });
     group.finish();
 }

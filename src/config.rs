@@ -589,7 +589,10 @@ impl BrokerConfig {
             socket_send_buffer_bytes: int("socket.send.buffer.bytes")?,
             socket_receive_buffer_bytes: int("socket.receive.buffer.bytes")?,
             fetch_max_bytes: int("fetch.max.bytes")?,
-            authorizer_class_name: raw("authorizer.class.name").unwrap_or_default().trim().to_string(),
+            authorizer_class_name: raw("authorizer.class.name")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
             super_users: raw("super.users").unwrap_or_default().to_string(),
             allow_everyone_if_no_acl_found: boolean("allow.everyone.if.no.acl.found")?,
             quota_window_num: int("quota.window.num")?,

@@ -133,7 +133,14 @@ mod layers {
         ("client", &["records", "util"]),
         (
             "tools",
-            &["authorizer", "client", "principal", "quotas", "records", "util"],
+            &[
+                "authorizer",
+                "client",
+                "principal",
+                "quotas",
+                "records",
+                "util",
+            ],
         ),
         ("perf", &["client", "records", "util"]),
     ];

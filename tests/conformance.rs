@@ -1041,7 +1041,10 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                     .with_host(s("*"))
                     .with_operation(3)
                     .with_permission_type(3);
-                c.round_trip(v, &CreateAclsRequest::default().with_creations(vec![creation]))?
+                c.round_trip(
+                    v,
+                    &CreateAclsRequest::default().with_creations(vec![creation]),
+                )?
             };
             expect("creation", r.results[0].error_code, NONE)
         }
@@ -1123,7 +1126,8 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                     .with_principal_filter(Some(s(&principal)))
                     .with_operation(1)
                     .with_permission_type(1);
-                let r = c.round_trip(v, &DeleteAclsRequest::default().with_filters(vec![filter]))?;
+                let r =
+                    c.round_trip(v, &DeleteAclsRequest::default().with_filters(vec![filter]))?;
                 expect("filter", r.filter_results[0].error_code, NONE)?;
                 r.filter_results[0].matching_acls.len()
             };

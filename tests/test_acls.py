@@ -336,8 +336,22 @@ def test_cluster_describe_apis_and_deny_over_the_implied_describe(clean):
 
 def test_idempotent_producer_needs_idempotent_write_or_write_on_a_topic(clean):
     b = clean
-    errors = produce(b, "t", 1, **{"enable.idempotence": True})
-    assert codes(errors) & {CLUSTER_AUTH, TOPIC_AUTH, -144}, errors
+    # DESCRIBE lets the producer see the topic; InitProducerId then fails
+    # (no IDEMPOTENT_WRITE on the cluster, no WRITE on any topic).
+    grant(b, binding(ResourceType.TOPIC, "t", AclOperation.DESCRIBE))
+    seen = []
+    p = ck.Producer({"bootstrap.servers": b.bootstrap, "broker.address.family": "v4", "enable.idempotence": True,
+                     "message.timeout.ms": 8000})
+    delivered = []
+    try:
+        p.produce("t", b"x", on_delivery=lambda err, msg: delivered.append(err))
+        for _ in range(20):
+            p.poll(0.5)
+    except ck.KafkaException as e:
+        # librdkafka raises the fatal InitProducerId error.
+        seen.append(e.args[0])
+    assert CLUSTER_AUTH in {e.code() for e in seen}, [str(e) for e in seen]
+    assert None not in delivered
     grant(b, binding(ResourceType.TOPIC, "t", AclOperation.WRITE))
     assert codes(produce(b, "t", 2, **{"enable.idempotence": True})) == {0}
     # Transactional ids need WRITE on the id (FindCoordinator DESCRIBE first).
@@ -393,8 +407,10 @@ def test_without_an_authorizer_acl_apis_answer_security_disabled(make_broker):
 
 
 def test_zookeeper_znodes_and_another_writers_acls(make_broker, zookeeper):
+    root = zookeeper.kazoo()
+    root.ensure_path("/strom-acl")
+    root.stop()
     kz = zookeeper.kazoo("/strom-acl")
-    kz.ensure_path("/")
     b = make_broker({"zookeeper.connect": zookeeper.connect + "/strom-acl", "authorizer.class.name": AUTHORIZER,
                      "zookeeper.session.timeout.ms": "6000"})
     a = admin(b)

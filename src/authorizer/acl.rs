@@ -418,11 +418,12 @@ impl AclBinding {
         operation: i8,
         permission: i8,
     ) -> Result<AclBinding, InvalidAcl> {
-        let resource_type =
-            ResourceType::from_code(resource_type).ok_or(InvalidAcl::ResourceType(resource_type))?;
+        let resource_type = ResourceType::from_code(resource_type)
+            .ok_or(InvalidAcl::ResourceType(resource_type))?;
         let pattern_type =
             PatternType::from_code(pattern_type).ok_or(InvalidAcl::PatternType(pattern_type))?;
-        let operation = AclOperation::from_code(operation).ok_or(InvalidAcl::Operation(operation))?;
+        let operation =
+            AclOperation::from_code(operation).ok_or(InvalidAcl::Operation(operation))?;
         let permission =
             Permission::from_code(permission).ok_or(InvalidAcl::Permission(permission))?;
         principal
@@ -508,7 +509,9 @@ impl AclBindingFilter {
         let pattern = match pattern_type {
             ANY => PatternFilter::Any,
             MATCH => PatternFilter::Match,
-            c => PatternFilter::Exactly(PatternType::from_code(c).ok_or(InvalidAcl::PatternType(c))?),
+            c => {
+                PatternFilter::Exactly(PatternType::from_code(c).ok_or(InvalidAcl::PatternType(c))?)
+            }
         };
         let operation = match operation {
             ANY => None,
@@ -593,9 +596,18 @@ mod tests {
         assert_eq!(AclOperation::Read.code(), 3);
         assert_eq!(AclOperation::IdempotentWrite.code(), 12);
         assert_eq!(AclOperation::DescribeTokens.code(), 14);
-        assert_eq!(AclOperation::parse("IdempotentWrite"), Some(AclOperation::IdempotentWrite));
-        assert_eq!(AclOperation::parse("describe_configs"), Some(AclOperation::DescribeConfigs));
-        assert_eq!(ResourceType::parse("TransactionalId"), Some(ResourceType::TransactionalId));
+        assert_eq!(
+            AclOperation::parse("IdempotentWrite"),
+            Some(AclOperation::IdempotentWrite)
+        );
+        assert_eq!(
+            AclOperation::parse("describe_configs"),
+            Some(AclOperation::DescribeConfigs)
+        );
+        assert_eq!(
+            ResourceType::parse("TransactionalId"),
+            Some(ResourceType::TransactionalId)
+        );
         assert_eq!(ResourceType::parse("TOPIC"), Some(ResourceType::Topic));
         assert_eq!(ResourceType::Cluster.code(), 4);
         assert_eq!(PatternType::from_code(4), Some(PatternType::Prefixed));

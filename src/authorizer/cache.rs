@@ -47,9 +47,10 @@ impl Ace {
     }
 
     fn applies_to(&self, principal: &KafkaPrincipal, host: IpAddr) -> bool {
-        self.principal.as_ref().is_none_or(|(t, n)| {
-            **t == *principal.principal_type && **n == *principal.name
-        }) && self.host.matches(host)
+        self.principal
+            .as_ref()
+            .is_none_or(|(t, n)| **t == *principal.principal_type && **n == *principal.name)
+            && self.host.matches(host)
     }
 }
 
@@ -222,7 +223,17 @@ impl AclCache {
 mod tests {
     use super::*;
 
-    fn cache(list: &[(ResourceType, &str, PatternType, &str, &str, AclOperation, Permission)]) -> AclCache {
+    fn cache(
+        list: &[(
+            ResourceType,
+            &str,
+            PatternType,
+            &str,
+            &str,
+            AclOperation,
+            Permission,
+        )],
+    ) -> AclCache {
         let mut map: BTreeMap<ResourcePattern, BTreeSet<AccessControlEntry>> = BTreeMap::new();
         for &(ty, name, pt, principal, host, op, perm) in list {
             map.entry(ResourcePattern {
@@ -258,13 +269,28 @@ mod tests {
             (Topic, "*", Literal, "User:alice", "*", Describe, Allow),
             (Topic, "pay", Prefixed, "User:alice", "*", Read, Allow),
         ]);
-        assert_eq!(c.decide(&alice, lo(), Write, Topic, "orders"), Decision::Allowed);
-        assert_eq!(c.decide(&alice, lo(), Describe, Topic, "anything"), Decision::Allowed);
-        assert_eq!(c.decide(&alice, lo(), Read, Topic, "payments"), Decision::Allowed);
-        assert_eq!(c.decide(&alice, lo(), Read, Topic, "pa"), Decision::NotAllowed);
+        assert_eq!(
+            c.decide(&alice, lo(), Write, Topic, "orders"),
+            Decision::Allowed
+        );
+        assert_eq!(
+            c.decide(&alice, lo(), Describe, Topic, "anything"),
+            Decision::Allowed
+        );
+        assert_eq!(
+            c.decide(&alice, lo(), Read, Topic, "payments"),
+            Decision::Allowed
+        );
+        assert_eq!(
+            c.decide(&alice, lo(), Read, Topic, "pa"),
+            Decision::NotAllowed
+        );
         assert_eq!(c.decide(&alice, lo(), Read, Group, "g"), Decision::NoAcls);
         let bob = KafkaPrincipal::user("bob");
-        assert_eq!(c.decide(&bob, lo(), Write, Topic, "orders"), Decision::NotAllowed);
+        assert_eq!(
+            c.decide(&bob, lo(), Write, Topic, "orders"),
+            Decision::NotAllowed
+        );
     }
 
     #[test]
@@ -278,15 +304,24 @@ mod tests {
         assert_eq!(c.decide(&alice, lo(), Write, Topic, "t"), Decision::Denied);
         assert_eq!(c.decide(&alice, lo(), Read, Topic, "t"), Decision::Allowed);
         let other: IpAddr = "127.0.0.2".parse().unwrap();
-        assert_eq!(c.decide(&alice, other, Write, Topic, "t"), Decision::Allowed);
-        assert_eq!(c.decide(&alice, lo(), Read, Topic, "u"), Decision::NotAllowed);
+        assert_eq!(
+            c.decide(&alice, other, Write, Topic, "t"),
+            Decision::Allowed
+        );
+        assert_eq!(
+            c.decide(&alice, lo(), Read, Topic, "u"),
+            Decision::NotAllowed
+        );
         // A denied READ leaves the DESCRIBE that READ would imply alone.
         let d = cache(&[
             (Topic, "t", Literal, "User:alice", "*", Read, Allow),
             (Topic, "t", Literal, "User:alice", "*", Describe, Deny),
         ]);
         assert_eq!(d.decide(&alice, lo(), Read, Topic, "t"), Decision::Allowed);
-        assert_eq!(d.decide(&alice, lo(), Describe, Topic, "t"), Decision::Denied);
+        assert_eq!(
+            d.decide(&alice, lo(), Describe, Topic, "t"),
+            Decision::Denied
+        );
     }
 
     #[test]

@@ -348,7 +348,11 @@ impl Enabled {
         if self.super_users.iter().any(|s| s == principal) {
             return true;
         }
-        match self.cache.load().decide(principal, host, operation, ty, name) {
+        match self
+            .cache
+            .load()
+            .decide(principal, host, operation, ty, name)
+        {
             Decision::NoAcls => self.allow_everyone_if_no_acl_found,
             Decision::Allowed => true,
             Decision::Denied | Decision::NotAllowed => false,
@@ -363,7 +367,10 @@ impl Enabled {
         change: impl Fn(&mut BTreeSet<AccessControlEntry>) + Send,
     ) -> Result<(), AuthorizerError> {
         let current = self.cache.load_full();
-        let now = self.store.update(current.bindings(), pattern, change).await?;
+        let now = self
+            .store
+            .update(current.bindings(), pattern, change)
+            .await?;
         let mut all = current.bindings().clone();
         if now.is_empty() {
             all.remove(pattern);
@@ -464,14 +471,30 @@ mod tests {
             } else {
                 "r"
             };
-            assert!(!auth.authorize(&me, lo(), rule.check, name), "{:?}", rule.check);
+            assert!(
+                !auth.authorize(&me, lo(), rule.check, name),
+                "{:?}",
+                rule.check
+            );
             let b = allow(rule, "User:ANONYMOUS");
-            auth.create(std::slice::from_ref(&b)).await[0].as_ref().unwrap();
-            assert!(auth.authorize(&me, lo(), rule.check, name), "{:?}", rule.check);
+            auth.create(std::slice::from_ref(&b)).await[0]
+                .as_ref()
+                .unwrap();
+            assert!(
+                auth.authorize(&me, lo(), rule.check, name),
+                "{:?}",
+                rule.check
+            );
             let mut deny = b.clone();
             deny.entry.permission = Permission::Deny;
-            auth.create(std::slice::from_ref(&deny)).await[0].as_ref().unwrap();
-            assert!(!auth.authorize(&me, lo(), rule.check, name), "{:?}", rule.check);
+            auth.create(std::slice::from_ref(&deny)).await[0]
+                .as_ref()
+                .unwrap();
+            assert!(
+                !auth.authorize(&me, lo(), rule.check, name),
+                "{:?}",
+                rule.check
+            );
             let all = AclBindingFilter::from_wire(1, None, 1, None, None, 1, 1).unwrap();
             let gone = auth.delete(&[all]).await.remove(0).unwrap();
             assert_eq!(gone.len(), 2, "{:?}", rule.check);
@@ -519,7 +542,8 @@ mod tests {
         let bits = auth.authorized_operations(&me, lo(), ResourceType::Topic, "r");
         assert_eq!(bits, (1 << 4) | (1 << 8));
         assert!(auth.authorize_any(&me, lo(), Check::InitProducerIdAnyTopic));
-        let none = Authorizer::disabled().authorized_operations(&me, lo(), ResourceType::Group, "g");
+        let none =
+            Authorizer::disabled().authorized_operations(&me, lo(), ResourceType::Group, "g");
         assert_eq!(none, (1 << 3) | (1 << 8) | (1 << 6));
     }
 }

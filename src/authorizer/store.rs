@@ -231,8 +231,14 @@ mod tests {
         });
         let bytes = file_json(&all);
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.contains("\"operation\": \"IdempotentWrite\""), "{text}");
-        assert!(text.contains("\"resourceType\": \"TransactionalId\""), "{text}");
+        assert!(
+            text.contains("\"operation\": \"IdempotentWrite\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"resourceType\": \"TransactionalId\""),
+            "{text}"
+        );
         assert_eq!(parse_file(&bytes).unwrap(), all);
         assert!(parse_file(b"{\"acls\":[{}]}").is_err());
     }

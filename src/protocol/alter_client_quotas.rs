@@ -17,8 +17,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
-use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 use crate::authorizer::{Check, CLUSTER_NAME};
+use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 
 /// A change to make: entity path, keys to set, keys to remove.
 type Change = (String, BTreeMap<String, String>, Vec<String>);

@@ -17,9 +17,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::admin::update_topic;
 use super::router::{Answer, Api, Call, Response};
+use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::authorizer::{Check, CLUSTER_NAME};
-use super::{legacy, ProtocolError, Reply};
 use crate::config::{BrokerConfig, ConfigEntry};
 
 const RESOURCE_TOPIC: i8 = 2;

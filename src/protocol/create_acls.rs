@@ -105,7 +105,14 @@ impl Api for CreateAcls {
     ) -> Result<Reply, ProtocolError> {
         let request = legacy::create_acls_v0(&body).map_err(|m| m.at(Self::KEY, call.version))?;
         let response = handle(broker, call.ctx, request).await;
-        legacy::encode_as(Self::KEY, call.correlation_id, call.version, 1, 0, &response)
-            .map(|b| Reply::Now(Some(b)))
+        legacy::encode_as(
+            Self::KEY,
+            call.correlation_id,
+            call.version,
+            1,
+            0,
+            &response,
+        )
+        .map(|b| Reply::Now(Some(b)))
     }
 }

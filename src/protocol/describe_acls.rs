@@ -100,8 +100,7 @@ impl Api for DescribeAcls {
         call: &Call<'_>,
         body: bytes::Bytes,
     ) -> Result<Reply, ProtocolError> {
-        let request =
-            legacy::describe_acls_v0(&body).map_err(|m| m.at(Self::KEY, call.version))?;
+        let request = legacy::describe_acls_v0(&body).map_err(|m| m.at(Self::KEY, call.version))?;
         let response = handle(broker, call.ctx, request);
         Ok(Reply::Now(Some(legacy::describe_acls_v0_response(
             call.correlation_id,

@@ -15,8 +15,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
-use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 use crate::authorizer::{Check, CLUSTER_NAME};
+use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 
 const MATCH_EXACT: i8 = 0;
 const MATCH_DEFAULT: i8 = 1;

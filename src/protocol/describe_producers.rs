@@ -28,24 +28,23 @@ pub(super) async fn handle(
         .map(|topic| {
             let allowed = broker.authorize(ctx, Check::DescribeProducers, topic.name.0.as_str());
             let found = broker.replica_manager.topic(topic.name.0.as_str());
-            let partitions = topic
-                .partition_indexes
-                .iter()
-                .map(|&index| {
-                    let result = PartitionResponse::default().with_partition_index(index);
-                    match found.as_ref().and_then(|t| t.partition(index)) {
-                        _ if !allowed => {
-                            result.with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            let partitions =
+                topic
+                    .partition_indexes
+                    .iter()
+                    .map(|&index| {
+                        let result = PartitionResponse::default().with_partition_index(index);
+                        match found.as_ref().and_then(|t| t.partition(index)) {
+                            _ if !allowed => result
+                                .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+                            None => result
+                                .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                            Some(partition) => {
+                                result.with_active_producers(partition.with_log(active_producers))
+                            }
                         }
-                        None => {
-                            result.with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                        }
-                        Some(partition) => {
-                            result.with_active_producers(partition.with_log(active_producers))
-                        }
-                    }
-                })
-                .collect();
+                    })
+                    .collect();
             TopicResponse::default()
                 .with_name(topic.name)
                 .with_partitions(partitions)

@@ -24,9 +24,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::router::{Answer, Api, Call, Response};
-use crate::authorizer::{Check, CLUSTER_NAME};
 use super::{legacy_wire, ProtocolError, Reply};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::log::config::CompressionType;
 use crate::quotas::{QuotaType, ANONYMOUS};
 use crate::records::legacy;

@@ -174,10 +174,10 @@ pub(super) async fn find_coordinator(
     }
     let mut response = FindCoordinatorResponse::default();
     let unavailable = CoordinatorError::CoordinatorNotAvailable;
-    let result = results
-        .into_iter()
-        .next()
-        .map_or(Err((unavailable.code(), unavailable.to_string())), |(_, r)| r);
+    let result = results.into_iter().next().map_or(
+        Err((unavailable.code(), unavailable.to_string())),
+        |(_, r)| r,
+    );
     match result {
         Ok(()) => {
             response = response.with_node_id(node).with_host(host).with_port(port);
@@ -407,7 +407,8 @@ pub(super) async fn offset_commit(
         .collect();
     let checks = (Check::OffsetCommitGroup, Check::OffsetCommitTopic);
     let group = request.group_id.0.as_str();
-    let (topics, refused) = split_by_authorized(broker, ctx, checks, group, topics, |p| p.partition);
+    let (topics, refused) =
+        split_by_authorized(broker, ctx, checks, group, topics, |p| p.partition);
     let results = if topics.is_empty() {
         Vec::new()
     } else {
@@ -510,7 +511,8 @@ pub(super) async fn offset_fetch(
                         .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
                         .collect()
                 });
-                let (fetched, refused) = fetch_authorized(broker, ctx, g.group_id.0.as_str(), topics);
+                let (fetched, refused) =
+                    fetch_authorized(broker, ctx, g.group_id.0.as_str(), topics);
                 let mut group = group_v8(g.group_id.clone(), fetched);
                 group.topics.extend(refused.into_iter().map(|(t, ps)| {
                     OffsetFetchResponseTopics::default()
@@ -555,8 +557,10 @@ pub(super) async fn offset_fetch(
     let with_errors = topics_out
         .into_iter()
         .map(|(t, ps)| {
-            let ps: Vec<(i32, Option<OffsetValue>, i16)> =
-                ps.into_iter().map(|(p, v)| (p, v, partition_error)).collect();
+            let ps: Vec<(i32, Option<OffsetValue>, i16)> = ps
+                .into_iter()
+                .map(|(p, v)| (p, v, partition_error))
+                .collect();
             (t, ps)
         })
         .chain(refused.into_iter().map(|(t, ps)| {
@@ -697,7 +701,11 @@ pub(super) async fn list_groups(
 ) -> ListGroupsResponse {
     // DESCRIBE on the cluster lists every group; else only those the
     // principal may DESCRIBE.
-    let all = broker.authorize_filter(ctx, Check::ListGroupsCluster, crate::authorizer::CLUSTER_NAME);
+    let all = broker.authorize_filter(
+        ctx,
+        Check::ListGroupsCluster,
+        crate::authorizer::CLUSTER_NAME,
+    );
     let states: Vec<String> = if version >= 4 {
         request
             .states_filter
@@ -712,7 +720,9 @@ pub(super) async fn list_groups(
         Ok(groups) => ListGroupsResponse::default().with_groups(
             groups
                 .into_iter()
-                .filter(|(id, _, _)| all || broker.authorize_filter(ctx, Check::ListGroupsGroup, id))
+                .filter(|(id, _, _)| {
+                    all || broker.authorize_filter(ctx, Check::ListGroupsGroup, id)
+                })
                 .map(|(id, protocol_type, state)| {
                     let g = ListedGroup::default()
                         .with_group_id(GroupId(s(&id)))
@@ -778,15 +788,25 @@ pub(super) async fn offset_delete(
     } else {
         coordinator(broker).delete_offsets(group, topics).await
     };
-    let refused = refused
-        .into_iter()
-        .map(|(t, ps)| (t, ps.into_iter().map(|(p, e)| (p, Err(e))).collect::<Vec<_>>()));
+    let refused = refused.into_iter().map(|(t, ps)| {
+        (
+            t,
+            ps.into_iter().map(|(p, e)| (p, Err(e))).collect::<Vec<_>>(),
+        )
+    });
     match deleted {
         Err(e) => OffsetDeleteResponse::default().with_error_code(e.code()),
         Ok(results) => OffsetDeleteResponse::default().with_topics(
             results
                 .into_iter()
-                .map(|(t, ps)| (t, ps.into_iter().map(|(p, r)| (p, r.map_err(|e| e.code()))).collect()))
+                .map(|(t, ps)| {
+                    (
+                        t,
+                        ps.into_iter()
+                            .map(|(p, r)| (p, r.map_err(|e| e.code())))
+                            .collect(),
+                    )
+                })
                 .chain(refused)
                 .map(|(t, ps): (String, Vec<(i32, Result<(), i16>)>)| {
                     OffsetDeleteResponseTopic::default()
@@ -1052,10 +1072,10 @@ async fn fetch_from_zookeeper(
             let (offset, error) = match denied {
                 Some(code) => (-1, code),
                 None => match broker
-                .metadata
-                .consumer_offset(group, t.name.0.as_str(), p)
-                .await
-            {
+                    .metadata
+                    .consumer_offset(group, t.name.0.as_str(), p)
+                    .await
+                {
                     Ok(found) => (found.unwrap_or(-1), 0),
                     Err(e) => {
                         tracing::warn!(group, topic = %t.name.0, partition = p, error = %e, "OffsetFetch v0 from ZooKeeper failed");

@@ -16,15 +16,15 @@
 //! the bytes present before anything is allocated ([`Reader`]).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::create_acls_request::AclCreation;
+use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
-use kafka_protocol::messages::create_acls_request::AclCreation;
-use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::{
     CreateAclsRequest, DeleteAclsRequest, DeleteAclsResponse, DescribeAclsRequest,
-    DescribeAclsResponse, DescribeConfigsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
-    ResponseHeader, TopicName,
+    DescribeAclsResponse, DescribeConfigsResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 

@@ -44,7 +44,8 @@ pub(super) async fn handle(
                 .with_offset(-1)
                 .with_leader_epoch(-1);
             if !allowed {
-                partitions.push(base.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                partitions
+                    .push(base.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
                 continue;
             }
             partitions.push(

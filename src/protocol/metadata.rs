@@ -66,7 +66,16 @@ pub(super) async fn handle(
         if all_topics {
             break;
         }
-        out.push(named_topic(broker, ctx, version, request.allow_auto_topic_creation, wanted).await);
+        out.push(
+            named_topic(
+                broker,
+                ctx,
+                version,
+                request.allow_auto_topic_creation,
+                wanted,
+            )
+            .await,
+        );
     }
     if request.include_topic_authorized_operations {
         for t in out.iter_mut().filter(|t| t.error_code == 0) {
@@ -115,11 +124,12 @@ async fn named_topic(
         }
     }
     if let (None, Some(name)) = (&found, &by_name) {
-        let auto_create = broker.config.auto_create_topics_enable
-            && (version < 4 || allow_auto_topic_creation);
+        let auto_create =
+            broker.config.auto_create_topics_enable && (version < 4 || allow_auto_topic_creation);
         if auto_create && validate_topic_name(name).is_ok() {
-            let may_create = broker.authorize_filter(ctx, Check::MetadataCreateCluster, CLUSTER_NAME)
-                || broker.authorize(ctx, Check::MetadataCreateTopic, name);
+            let may_create =
+                broker.authorize_filter(ctx, Check::MetadataCreateCluster, CLUSTER_NAME)
+                    || broker.authorize(ctx, Check::MetadataCreateTopic, name);
             if !may_create {
                 return denied(Some(name.clone()), uuid::Uuid::nil());
             }

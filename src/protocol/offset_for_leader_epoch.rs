@@ -21,9 +21,9 @@ use kafka_protocol::messages::{ApiKey, OffsetForLeaderEpochRequest, OffsetForLea
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, Broker, ProtocolError, Reply, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::log::leader_epoch::{UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 use crate::replica_manager::LEADER_EPOCH;
-use crate::authorizer::{Check, CLUSTER_NAME};
 
 pub(super) async fn handle(
     broker: &Broker,
@@ -39,7 +39,11 @@ pub(super) async fn handle(
         .into_iter()
         .map(|topic| {
             let allowed = cluster_action
-                || broker.authorize(ctx, Check::OffsetForLeaderEpochTopic, topic.topic.0.as_str());
+                || broker.authorize(
+                    ctx,
+                    Check::OffsetForLeaderEpochTopic,
+                    topic.topic.0.as_str(),
+                );
             let found = broker.replica_manager.topic(topic.topic.0.as_str());
             let partitions = topic
                 .partitions
