@@ -288,6 +288,22 @@ def test_admin_apis_need_their_operations(clean):
     assert error_code(e.value) == CLUSTER_AUTH
     grant(b, binding(ResourceType.BROKER, "kafka-cluster", AclOperation.DESCRIBE_CONFIGS))
     assert a.describe_configs([broker_res], request_timeout=10)[broker_res].result(10)
+    # ListOffsets: DESCRIBE; DeleteRecords: DELETE.
+    tp = ck.TopicPartition("spare", 0)
+    with pytest.raises(ck.KafkaException) as e:
+        a.list_offsets({tp: ck_admin.OffsetSpec.latest()}, request_timeout=10)[tp].result(10)
+    # librdkafka stops at the Metadata answer (TOPIC_AUTHORIZATION_FAILED: no leader to ask).
+    assert error_code(e.value) in (TOPIC_AUTH, ck.KafkaError._NOENT)
+    grant(b, binding(ResourceType.TOPIC, "spare", AclOperation.DESCRIBE))
+    # A new client: librdkafka caches the topic's earlier Metadata error.
+    a = ck_admin.AdminClient({"bootstrap.servers": b.bootstrap, "broker.address.family": "v4"})
+    assert a.list_offsets({tp: ck_admin.OffsetSpec.latest()}, request_timeout=10)[tp].result(10).offset >= 0
+    doomed = ck.TopicPartition("spare", 0, 0)
+    with pytest.raises(ck.KafkaException) as e:
+        a.delete_records([doomed], request_timeout=10)[doomed].result(10)
+    assert error_code(e.value) == TOPIC_AUTH
+    grant(b, binding(ResourceType.TOPIC, "spare", AclOperation.DELETE))
+    a.delete_records([doomed], request_timeout=10)[doomed].result(10)
     # DeleteTopics: DELETE on the topic.
     with pytest.raises(ck.KafkaException) as e:
         a.delete_topics(["new-topic"], request_timeout=10)["new-topic"].result(10)
