@@ -50,6 +50,9 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
+/// A partition's result: done, or the error code.
+type PartitionOutcome = (i32, Result<(), i16>);
+
 const GROUP_DENIED: i16 = ResponseError::GroupAuthorizationFailed.code();
 const TOPIC_DENIED: i16 = ResponseError::TopicAuthorizationFailed.code();
 
@@ -808,7 +811,7 @@ pub(super) async fn offset_delete(
                     )
                 })
                 .chain(refused)
-                .map(|(t, ps): (String, Vec<(i32, Result<(), i16>)>)| {
+                .map(|(t, ps): (String, Vec<PartitionOutcome>)| {
                     OffsetDeleteResponseTopic::default()
                         .with_name(TopicName(s(&t)))
                         .with_partitions(

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! Adding ACLs for resource `ResourcePattern(resourceType=TOPIC, name=t, patternType=LITERAL)`:
-//!  	(principal=User:guardian, host=*, operation=WRITE, permissionType=ALLOW)
+//!  <TAB>(principal=User:guardian, host=*, operation=WRITE, permissionType=ALLOW)
 //! ```
 //!
 //! `--operation` defaults to All, the hosts to `*`; an operation the
