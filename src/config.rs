@@ -215,6 +215,12 @@ pub struct BrokerConfig {
     pub socket_receive_buffer_bytes: i32,
     /// `fetch.max.bytes`: largest Fetch response.
     pub fetch_max_bytes: i32,
+    /// `authorizer.class.name` (empty: no authorizer).
+    pub authorizer_class_name: String,
+    /// `super.users` (`User:a;User:b`).
+    pub super_users: String,
+    /// `allow.everyone.if.no.acl.found`.
+    pub allow_everyone_if_no_acl_found: bool,
     /// `quota.window.num`: samples of a client quota's rate.
     pub quota_window_num: i32,
     /// `quota.window.size.seconds`: span of one sample.
@@ -609,6 +615,12 @@ impl BrokerConfig {
             socket_send_buffer_bytes: int("socket.send.buffer.bytes")?,
             socket_receive_buffer_bytes: int("socket.receive.buffer.bytes")?,
             fetch_max_bytes: int("fetch.max.bytes")?,
+            authorizer_class_name: raw("authorizer.class.name")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            super_users: raw("super.users").unwrap_or_default().to_string(),
+            allow_everyone_if_no_acl_found: boolean("allow.everyone.if.no.acl.found")?,
             quota_window_num: int("quota.window.num")?,
             quota_window_size_seconds: int("quota.window.size.seconds")?,
             log_cleaner_enable: boolean("log.cleaner.enable")?,

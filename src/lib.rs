@@ -1,6 +1,7 @@
 //! strom: a native Rust broker that speaks the Apache Kafka wire protocol.
 //!
 //! # Layout
+//! - `authorizer`: Kafka's AclAuthorizer: ACLs, their cache and stores (file or ZooKeeper), the one API → resource → operation table.
 //! - `client`: a small async Kafka client (strom's own tools).
 //! - `config`: Kafka broker property names from TOML, `KAFKA_*` env and `--override`.
 //! - `log`: the segmented, crash-safe partition log and the log manager.
@@ -20,6 +21,7 @@
 //! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).
 //! - `zk`: ZooKeeper as Kafka uses it (the only code that talks to ZooKeeper).
 
+pub mod authorizer;
 pub mod client;
 pub mod config;
 pub mod coordinator;
@@ -59,6 +61,7 @@ mod layers {
         ("config", &["log"]),
         ("zk", &["metrics", "util"]),
         ("metadata", &["config", "metrics", "util", "zk"]),
+        ("authorizer", &["principal", "util", "zk"]),
         (
             "replica_manager",
             &["config", "log", "metadata", "metrics", "util"],
@@ -79,6 +82,7 @@ mod layers {
         (
             "protocol",
             &[
+                "authorizer",
                 "config",
                 "coordinator",
                 "log",
@@ -107,6 +111,7 @@ mod layers {
         (
             "server",
             &[
+                "authorizer",
                 "config",
                 "coordinator",
                 "declared_topics",
@@ -128,7 +133,14 @@ mod layers {
         ("client", &["records", "util"]),
         (
             "tools",
-            &["client", "principal", "quotas", "records", "util"],
+            &[
+                "authorizer",
+                "client",
+                "principal",
+                "quotas",
+                "records",
+                "util",
+            ],
         ),
         ("perf", &["client", "records", "util"]),
     ];

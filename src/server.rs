@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::authorizer::{AclStore, Authorizer, AuthorizerError, AuthorizerSettings, ACL_FILE};
 use crate::config::BrokerConfig;
 use crate::coordinator::GroupCoordinator;
 use crate::declared_topics::{ensure_declared_topics, DeclaredTopicError};
@@ -46,6 +47,9 @@ pub enum ServerError {
     /// ZooKeeper could not be reached or refused the registration.
     #[error(transparent)]
     ZooKeeper(#[from] crate::zk::ZkError),
+    /// The authorizer could not start.
+    #[error("authorizer: {0}")]
+    Authorizer(#[from] AuthorizerError),
     /// Loading a partition failed.
     #[error("partition: {0}")]
     Replica(#[from] ReplicaError),
@@ -116,6 +120,26 @@ async fn apply_topic_changes(
             tracing::warn!(topic = %name, error = %e, "cannot apply topic change from the metadata store");
         }
     }
+}
+
+/// The authorizer `authorizer.class.name` selects, its ACLs loaded (from
+/// ZooKeeper in ZooKeeper mode, else `strom-acls.json` in the first log dir)
+/// before the listeners open.
+async fn start_authorizer(
+    config: &BrokerConfig,
+    zookeeper: Option<&ZookeeperMetadataStore>,
+    first_dir: &std::path::Path,
+) -> Result<Authorizer, ServerError> {
+    let settings = AuthorizerSettings {
+        class_name: config.authorizer_class_name.clone(),
+        super_users: config.super_users.clone(),
+        allow_everyone_if_no_acl_found: config.allow_everyone_if_no_acl_found,
+    };
+    let store = match zookeeper {
+        Some(zk) => AclStore::ZooKeeper(Arc::new(zk.kafka_zk())),
+        None => AclStore::File(first_dir.join(ACL_FILE)),
+    };
+    Ok(Authorizer::start(&settings, store).await?)
 }
 
 /// Recovers the logs, loads the topics and opens the listeners.
@@ -221,11 +245,21 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         replica_manager.clone(),
         metadata.clone(),
     ));
+    let authorizer = Arc::new(start_authorizer(&config, zookeeper.as_deref(), &first_dir).await?);
+    if config.zookeeper_connect.is_some() && authorizer.is_enabled() {
+        tasks.spawn(
+            authorizer
+                .clone()
+                .follow_zookeeper(shutdown_rx.clone())
+                .instrument(tracing::info_span!("acl-changes")),
+        );
+    }
     let broker = Arc::new(Broker::new(
         config.clone(),
         replica_manager.clone(),
         metadata.clone(),
         coordinator.clone(),
+        authorizer,
     ));
     // Client quotas are in force before the listeners open; in ZooKeeper
     // mode other writers' changes (kafka-configs --zookeeper, other brokers)

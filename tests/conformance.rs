@@ -74,6 +74,13 @@ fn start(dir: &Path) -> Strom {
         ])
         .args(["--override", "auto.create.topics.enable=false"])
         .args(["--override", "group.initial.rebalance.delay.ms=0"])
+        // Every request goes through the authorizer, as a super user; the
+        // ACL APIs then do real work.
+        .args([
+            "--override",
+            "authorizer.class.name=kafka.security.authorizer.AclAuthorizer",
+        ])
+        .args(["--override", "super.users=User:ANONYMOUS"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
@@ -200,6 +207,9 @@ impl Rd {
         assert!(self.0.len() >= n, "response truncated");
         self.0.split_to(n)
     }
+    fn i8(&mut self) -> i8 {
+        self.take(1)[0] as i8
+    }
     fn i16(&mut self) -> i16 {
         i16::from_be_bytes(self.take(2)[..].try_into().unwrap())
     }
@@ -233,6 +243,12 @@ impl Rd {
             self.0.len()
         );
     }
+}
+
+/// An int16-length string, as the classic encoding writes it.
+fn put_str(out: &mut Vec<u8>, v: &str) {
+    out.extend_from_slice(&(v.len() as i16).to_be_bytes());
+    out.extend_from_slice(v.as_bytes());
 }
 
 fn records() -> Bytes {
@@ -1003,6 +1019,123 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
             let r = c.round_trip(v, &request)?;
             expect("entry", r.entries[0].error_code, NONE)
         }
+        ApiKey::CreateAcls => {
+            let principal = format!("User:conformance-v{v}");
+            let r = if v == 0 {
+                // v0 is v1 without the pattern type (LITERAL); the answer is v1's.
+                let mut body = Vec::new();
+                body.extend_from_slice(&1i32.to_be_bytes());
+                body.push(2); // TOPIC
+                put_str(&mut body, TOPIC);
+                put_str(&mut body, &principal);
+                put_str(&mut body, "*");
+                body.extend_from_slice(&[3, 3]); // READ, ALLOW
+                let mut out = c.raw(key, v, &body)?;
+                CreateAclsResponse::decode(&mut out, 1).map_err(|e| e.to_string())?
+            } else {
+                let creation = create_acls_request::AclCreation::default()
+                    .with_resource_type(2)
+                    .with_resource_name(s(TOPIC))
+                    .with_resource_pattern_type(3)
+                    .with_principal(s(&principal))
+                    .with_host(s("*"))
+                    .with_operation(3)
+                    .with_permission_type(3);
+                c.round_trip(
+                    v,
+                    &CreateAclsRequest::default().with_creations(vec![creation]),
+                )?
+            };
+            expect("creation", r.results[0].error_code, NONE)
+        }
+        ApiKey::DescribeAcls => {
+            let acls = if v == 0 {
+                let mut body = vec![2u8];
+                put_str(&mut body, TOPIC);
+                body.extend_from_slice(&(-1i16).to_be_bytes());
+                body.extend_from_slice(&(-1i16).to_be_bytes());
+                body.extend_from_slice(&[1, 1]); // ANY operation, ANY permission
+                let mut r = Rd(c.raw(key, v, &body)?);
+                r.i32();
+                expect("top-level", r.i16(), NONE)?;
+                r.string();
+                let mut n = 0;
+                for _ in 0..r.i32() {
+                    assert_eq!(r.i8(), 2);
+                    assert_eq!(r.string(), TOPIC);
+                    for _ in 0..r.i32() {
+                        r.string();
+                        r.string();
+                        r.i8();
+                        r.i8();
+                        n += 1;
+                    }
+                }
+                r.end();
+                n
+            } else {
+                let request = DescribeAclsRequest::default()
+                    .with_resource_type_filter(2)
+                    .with_resource_name_filter(Some(s(TOPIC)))
+                    .with_pattern_type_filter(1)
+                    .with_operation(1)
+                    .with_permission_type(1);
+                let r = c.round_trip(v, &request)?;
+                expect("top-level", r.error_code, NONE)?;
+                r.resources.iter().map(|res| res.acls.len()).sum()
+            };
+            // CreateAcls ran before, once per version.
+            if acls < 4 {
+                return Err(format!("DescribeAcls v{v}: {acls} ACLs, want 4"));
+            }
+            Ok(())
+        }
+        ApiKey::DeleteAcls => {
+            let principal = format!("User:conformance-v{v}");
+            let matched = if v == 0 {
+                let mut body = Vec::new();
+                body.extend_from_slice(&1i32.to_be_bytes());
+                body.push(2);
+                put_str(&mut body, TOPIC);
+                put_str(&mut body, &principal);
+                body.extend_from_slice(&(-1i16).to_be_bytes());
+                body.extend_from_slice(&[1, 1]);
+                let mut r = Rd(c.raw(key, v, &body)?);
+                r.i32();
+                assert_eq!(r.i32(), 1);
+                expect("filter", r.i16(), NONE)?;
+                r.string();
+                let n = r.i32();
+                for _ in 0..n {
+                    expect("matching", r.i16(), NONE)?;
+                    r.string();
+                    assert_eq!(r.i8(), 2);
+                    assert_eq!(r.string(), TOPIC);
+                    assert_eq!(r.string(), principal);
+                    r.string();
+                    r.i8();
+                    r.i8();
+                }
+                r.end();
+                n as usize
+            } else {
+                let filter = delete_acls_request::DeleteAclsFilter::default()
+                    .with_resource_type_filter(2)
+                    .with_resource_name_filter(Some(s(TOPIC)))
+                    .with_pattern_type_filter(3)
+                    .with_principal_filter(Some(s(&principal)))
+                    .with_operation(1)
+                    .with_permission_type(1);
+                let r =
+                    c.round_trip(v, &DeleteAclsRequest::default().with_filters(vec![filter]))?;
+                expect("filter", r.filter_results[0].error_code, NONE)?;
+                r.filter_results[0].matching_acls.len()
+            };
+            if matched != 1 {
+                return Err(format!("DeleteAcls v{v}: matched {matched}, want 1"));
+            }
+            Ok(())
+        }
         other => Err(format!(
             "{other:?} is registered but has no conformance case: add one"
         )),
@@ -1012,9 +1145,9 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
 /// The order the APIs are walked in: writes before the reads that need them.
 fn order(key: ApiKey) -> u8 {
     match key {
-        ApiKey::Produce => 0,
+        ApiKey::Produce | ApiKey::CreateAcls => 0,
         ApiKey::OffsetCommit => 1,
-        ApiKey::DeleteGroups | ApiKey::OffsetDelete => 3,
+        ApiKey::DeleteGroups | ApiKey::OffsetDelete | ApiKey::DeleteAcls => 3,
         _ => 2,
     }
 }

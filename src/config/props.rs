@@ -81,6 +81,8 @@ pub(crate) static IGNORED_BROKER_PROPS: &[(&str, &str)] = &[(
 /// Every broker property this module knows, sorted by name.
 pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("advertised.listeners", L, None, Any, "Listeners to publish to clients, if different from `listeners`."),
+    p("allow.everyone.if.no.acl.found", B, Some("false"), Any, "With an authorizer: allow an operation on a resource that has no ACL at all."),
+    p("authorizer.class.name", Str, Some(""), Any, "The authorizer: kafka.security.authorizer.AclAuthorizer (ACLs in ZooKeeper, or strom-acls.json standalone); empty allows everything."),
     p("auto.create.topics.enable", B, Some("true"), Any, "Create a topic on first use (Metadata or produce) by a client."),
     p("auto.leader.rebalance.enable", B, Some("true"), Any, "Move leadership back to preferred replicas."),
     p("background.threads", I, Some("10"), AtLeast(1), "Threads for background tasks."),
@@ -176,6 +178,7 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("socket.receive.buffer.bytes", I, Some("102400"), Any, "SO_RCVBUF of the sockets (-1 = OS default)."),
     p("socket.request.max.bytes", I, Some("104857600"), AtLeast(1), "Largest request accepted."),
     p("socket.send.buffer.bytes", I, Some("102400"), Any, "SO_SNDBUF of the sockets (-1 = OS default)."),
+    p("super.users", Str, Some(""), Any, "With an authorizer: principals allowed everything, `User:alice;User:bob`."),
     p("transaction.max.timeout.ms", I, Some("900000"), AtLeast(1), "Largest transaction timeout a producer may ask for."),
     p("transaction.state.log.min.isr", I, Some("2"), AtLeast(1), "min.insync.replicas of __transaction_state."),
     p("transaction.state.log.num.partitions", I, Some("50"), AtLeast(1), "Partitions of __transaction_state."),
@@ -544,9 +547,6 @@ const IGNORED_KAFKA_PROPS: &[&str] = &[
     "replica.socket.timeout.ms",
     "leader.imbalance.check.interval.seconds",
     "controlled.shutdown.max.retries",
-    "authorizer.class.name",
-    "super.users",
-    "allow.everyone.if.no.acl.found",
     "confluent.support.metrics.enable",
     "kafka.metrics.reporters",
     "kafka.metrics.polling.interval.secs",

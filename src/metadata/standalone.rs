@@ -6,7 +6,6 @@
 //! the reactor thread that called the async method.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -213,19 +212,8 @@ pub fn new_cluster_id() -> String {
 }
 
 pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MetadataError> {
-    let err =
-        |e: std::io::Error| MetadataError::Storage(format!("cannot write {}: {e}", path.display()));
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(err)?;
-    file.write_all(bytes).map_err(err)?;
-    file.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)?;
-    if let Some(parent) = path.parent() {
-        if let Ok(dir) = std::fs::File::open(parent) {
-            let _ = dir.sync_all();
-        }
-    }
-    Ok(())
+    crate::util::write_atomically(path, bytes)
+        .map_err(|e| MetadataError::Storage(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

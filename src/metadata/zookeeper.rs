@@ -238,6 +238,12 @@ impl ZookeeperMetadataStore {
         Ok(())
     }
 
+    /// Another handle on this store's ZooKeeper session, for the other
+    /// state Kafka keeps there (the authorizer's ACLs).
+    pub fn kafka_zk(&self) -> KafkaZkClient {
+        KafkaZkClient::new(self.zk.session().clone())
+    }
+
     /// Whether this broker won the election in the current session (the
     /// epoch is only set by a won election).
     fn is_controller(&self) -> bool {

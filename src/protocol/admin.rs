@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, ProtocolError, Reply};
-use super::{validate_topic_name, Broker};
+use super::{validate_topic_name, Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::config::BrokerConfig;
 use crate::metadata::{MetadataError, TopicMetadata};
 
@@ -159,9 +160,12 @@ pub(crate) async fn create_topic(
 
 pub(super) async fn create_topics(
     broker: &Broker,
+    ctx: &RequestContext,
     version: i16,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    // CREATE on the cluster, else on each topic.
+    let cluster_create = broker.authorize_filter(ctx, Check::CreateTopicsCluster, CLUSTER_NAME);
     let mut results = Vec::with_capacity(request.topics.len());
     let mut seen = std::collections::HashSet::new();
     for topic in request.topics {
@@ -178,6 +182,12 @@ pub(super) async fn create_topics(
             results.push(result);
             continue;
         }
+        if !cluster_create && !broker.authorize(ctx, Check::CreateTopicsTopic, &name) {
+            result.error_code = ResponseError::TopicAuthorizationFailed.code();
+            result.error_message = Some(StrBytes::from_static_str("Authorization failed."));
+            results.push(result);
+            continue;
+        }
         match create_one(broker, &name, &topic, request.validate_only).await {
             Ok(metadata) => {
                 result.num_partitions = metadata.partitions;
@@ -185,7 +195,11 @@ pub(super) async fn create_topics(
                 if version >= 7 {
                     result.topic_id = metadata.topic_id;
                 }
-                if version >= 5 {
+                if version >= 5
+                    && !broker.authorize_filter(ctx, Check::CreateTopicsDescribeConfigs, &name)
+                {
+                    result.topic_config_error_code = ResponseError::TopicAuthorizationFailed.code();
+                } else if version >= 5 {
                     let described = broker
                         .config
                         .describe_topic_configs(&metadata.configs, false);
@@ -278,6 +292,7 @@ async fn create_one(
 
 pub(super) async fn delete_topics(
     broker: &Broker,
+    ctx: &RequestContext,
     version: i16,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
@@ -309,6 +324,15 @@ pub(super) async fn delete_topics(
         let mut result = DeletableTopicResult::default()
             .with_name(name.clone().map(|n| TopicName(StrBytes::from_string(n))))
             .with_topic_id(id);
+        // DELETE on the topic (by id: a topic id names no topic it may not delete).
+        let check_name = name
+            .clone()
+            .or_else(|| topic.as_ref().map(|t| t.metadata.name.clone()));
+        if check_name.is_some_and(|n| !broker.authorize(ctx, Check::DeleteTopics, &n)) {
+            result.error_code = ResponseError::TopicAuthorizationFailed.code();
+            responses.push(result);
+            continue;
+        }
         match topic {
             None => {
                 let code = if name.is_some() {
@@ -354,12 +378,19 @@ async fn delete_topic(broker: &Broker, name: &str) -> Result<(), Refusal> {
 
 pub(super) async fn create_partitions(
     broker: &Broker,
+    ctx: &RequestContext,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(request.topics.len());
     for t in request.topics {
         let name = t.name.0.as_str().to_string();
         let mut result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+        if !broker.authorize(ctx, Check::CreatePartitions, &name) {
+            result.error_code = ResponseError::TopicAuthorizationFailed.code();
+            result.error_message = Some(StrBytes::from_static_str("Authorization failed."));
+            results.push(result);
+            continue;
+        }
         let outcome = add_partitions(
             broker,
             &name,
@@ -469,7 +500,9 @@ impl Api for CreateTopics {
         call: &Call<'_>,
         request: CreateTopicsRequest,
     ) -> Answer<Response<Self>> {
-        create_topics(broker, call.version, request).await.into()
+        create_topics(broker, call.ctx, call.version, request)
+            .await
+            .into()
     }
 
     /// v0 is v1 without `validate_only`; v1's body is v2's, and its answer is
@@ -486,7 +519,7 @@ impl Api for CreateTopics {
             body
         };
         let request = legacy::decode_as(Self::KEY, version, 2, body)?;
-        let response = create_topics(broker, version, request).await;
+        let response = create_topics(broker, call.ctx, version, request).await;
         let cid = call.correlation_id;
         let out = if version == 0 {
             legacy::create_topics_v0_response(cid, &response)
@@ -511,7 +544,9 @@ impl Api for DeleteTopics {
         call: &Call<'_>,
         request: DeleteTopicsRequest,
     ) -> Answer<Response<Self>> {
-        delete_topics(broker, call.version, request).await.into()
+        delete_topics(broker, call.ctx, call.version, request)
+            .await
+            .into()
     }
 
     /// v0's body is v1's; its answer is v1's without the leading throttle time.
@@ -522,7 +557,7 @@ impl Api for DeleteTopics {
     ) -> Result<Reply, ProtocolError> {
         let version = call.version;
         let request = legacy::decode_as(Self::KEY, version, 1, body)?;
-        let response = delete_topics(broker, version, request).await;
+        let response = delete_topics(broker, call.ctx, version, request).await;
         let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 1, 4, &response)?;
         Ok(Reply::Now(Some(out)))
     }
@@ -539,9 +574,9 @@ impl Api for CreatePartitions {
 
     async fn handle(
         broker: &Broker,
-        _call: &Call<'_>,
+        call: &Call<'_>,
         request: CreatePartitionsRequest,
     ) -> Answer<Response<Self>> {
-        create_partitions(broker, request).await.into()
+        create_partitions(broker, call.ctx, request).await.into()
     }
 }

@@ -17,6 +17,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 
 /// A change to make: entity path, keys to set, keys to remove.
@@ -24,10 +25,11 @@ type Change = (String, BTreeMap<String, String>, Vec<String>);
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: AlterClientQuotasRequest,
 ) -> AlterClientQuotasResponse {
+    let allowed = broker.authorize(ctx, Check::AlterClientQuotas, CLUSTER_NAME);
     let mut entries = Vec::with_capacity(request.entries.len());
     let mut changed = false;
     for entry in &request.entries {
@@ -42,6 +44,10 @@ pub(super) async fn handle(
             .collect();
         let result = EntryData::default().with_entity(entity_data);
         let outcome = match validate(entry) {
+            _ if !allowed => Err((
+                ResponseError::ClusterAuthorizationFailed,
+                "Cluster authorization failed.".to_string(),
+            )),
             Err(message) => Err((ResponseError::InvalidRequest, message)),
             Ok(_) if request.validate_only => Ok(()),
             Ok((path, set, remove)) => {

@@ -24,13 +24,15 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: AlterPartitionReassignmentsRequest,
 ) -> AlterPartitionReassignmentsResponse {
+    let allowed = broker.authorize(ctx, Check::AlterPartitionReassignments, CLUSTER_NAME);
     let live = broker.config.broker_id;
     let responses = request
         .topics
@@ -44,7 +46,11 @@ pub(super) async fn handle(
                     let exists = found
                         .as_ref()
                         .is_some_and(|t| t.partition(p.partition_index).is_some());
-                    let (error, message) = check(p.replicas.as_deref(), live, exists);
+                    let (error, message) = if allowed {
+                        check(p.replicas.as_deref(), live, exists)
+                    } else {
+                        (Some(ResponseError::ClusterAuthorizationFailed), None)
+                    };
                     ReassignablePartitionResponse::default()
                         .with_partition_index(p.partition_index)
                         .with_error_code(error.map_or(0, |e| e.code()))
@@ -56,7 +62,12 @@ pub(super) async fn handle(
                 .with_partitions(partitions)
         })
         .collect();
-    AlterPartitionReassignmentsResponse::default().with_responses(responses)
+    let response = AlterPartitionReassignmentsResponse::default().with_responses(responses);
+    if allowed {
+        response
+    } else {
+        response.with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+    }
 }
 
 /// The error (and message) for one partition's target `replicas`.

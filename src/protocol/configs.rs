@@ -17,8 +17,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::admin::update_topic;
 use super::router::{Answer, Api, Call, Response};
-use super::Broker;
 use super::{legacy, ProtocolError, Reply};
+use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::config::{BrokerConfig, ConfigEntry};
 
 const RESOURCE_TOPIC: i8 = 2;
@@ -31,8 +32,35 @@ const OP_SUBTRACT: i8 = 3;
 
 type Refusal = (ResponseError, String);
 
+/// BROKER_LOGGER resources are the cluster's, as brokers are.
+const RESOURCE_BROKER_LOGGER: i8 = 8;
+
+/// Kafka's check of one config resource: `topic` on a topic, `cluster` on
+/// the cluster for a broker or broker logger.
+fn authorized(
+    broker: &Broker,
+    ctx: &RequestContext,
+    resource_type: i8,
+    name: &str,
+    (topic, cluster): (Check, Check),
+) -> Result<(), Refusal> {
+    let denied = match resource_type {
+        RESOURCE_TOPIC if !broker.authorize(ctx, topic, name) => {
+            ResponseError::TopicAuthorizationFailed
+        }
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER
+            if !broker.authorize(ctx, cluster, CLUSTER_NAME) =>
+        {
+            ResponseError::ClusterAuthorizationFailed
+        }
+        _ => return Ok(()),
+    };
+    Err((denied, "Authorization failed.".to_string()))
+}
+
 pub(super) fn describe(
     broker: &Broker,
+    ctx: &RequestContext,
     version: i16,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
@@ -44,7 +72,10 @@ pub(super) fn describe(
             let mut result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
+            let checks = (Check::DescribeConfigsTopic, Check::DescribeConfigsBroker);
+            let allowed = authorized(broker, ctx, resource.resource_type, &name, checks);
             let entries = match resource.resource_type {
+                _ if allowed.is_err() => allowed.map(|()| Vec::new()),
                 RESOURCE_TOPIC => match broker.replica_manager.topic(&name) {
                     Some(topic) => Ok(broker
                         .config
@@ -126,7 +157,11 @@ fn to_result(
     result
 }
 
-pub(super) async fn alter(broker: &Broker, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub(super) async fn alter(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.as_str().to_string();
@@ -141,15 +176,21 @@ pub(super) async fn alter(broker: &Broker, request: AlterConfigsRequest) -> Alte
                 )
             })
             .collect();
-        let outcome = apply(
-            broker,
-            resource.resource_type,
-            &name,
-            changes,
-            true,
-            request.validate_only,
-        )
-        .await;
+        let checks = (Check::AlterConfigsTopic, Check::AlterConfigsBroker);
+        let outcome = match authorized(broker, ctx, resource.resource_type, &name, checks) {
+            Err(denied) => Err(denied),
+            Ok(()) => {
+                apply(
+                    broker,
+                    resource.resource_type,
+                    &name,
+                    changes,
+                    true,
+                    request.validate_only,
+                )
+                .await
+            }
+        };
         let mut response = kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -164,6 +205,7 @@ pub(super) async fn alter(broker: &Broker, request: AlterConfigsRequest) -> Alte
 
 pub(super) async fn incremental_alter(
     broker: &Broker,
+    ctx: &RequestContext,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
@@ -180,15 +222,24 @@ pub(super) async fn incremental_alter(
                 )
             })
             .collect();
-        let outcome = apply(
-            broker,
-            resource.resource_type,
-            &name,
-            changes,
-            false,
-            request.validate_only,
-        )
-        .await;
+        let checks = (
+            Check::IncrementalAlterConfigsTopic,
+            Check::IncrementalAlterConfigsBroker,
+        );
+        let outcome = match authorized(broker, ctx, resource.resource_type, &name, checks) {
+            Err(denied) => Err(denied),
+            Ok(()) => {
+                apply(
+                    broker,
+                    resource.resource_type,
+                    &name,
+                    changes,
+                    false,
+                    request.validate_only,
+                )
+                .await
+            }
+        };
         let mut response = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default()
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
@@ -330,7 +381,7 @@ impl Api for DescribeConfigs {
         call: &Call<'_>,
         request: DescribeConfigsRequest,
     ) -> Answer<Response<Self>> {
-        describe(broker, call.version, request).into()
+        describe(broker, call.ctx, call.version, request).into()
     }
 
     /// v0 is v1 without `include_synonyms`; its answer has `is_default`.
@@ -346,7 +397,7 @@ impl Api for DescribeConfigs {
             1,
             legacy::widened(&[], &body, &[0]),
         )?;
-        let response = describe(broker, call.version, request);
+        let response = describe(broker, call.ctx, call.version, request);
         Ok(Reply::Now(Some(legacy::describe_configs_v0_response(
             call.correlation_id,
             &response,
@@ -365,10 +416,10 @@ impl Api for AlterConfigs {
 
     async fn handle(
         broker: &Broker,
-        _call: &Call<'_>,
+        call: &Call<'_>,
         request: AlterConfigsRequest,
     ) -> Answer<Response<Self>> {
-        alter(broker, request).await.into()
+        alter(broker, call.ctx, request).await.into()
     }
 }
 
@@ -383,9 +434,9 @@ impl Api for IncrementalAlterConfigs {
 
     async fn handle(
         broker: &Broker,
-        _call: &Call<'_>,
+        call: &Call<'_>,
         request: IncrementalAlterConfigsRequest,
     ) -> Answer<Response<Self>> {
-        incremental_alter(broker, request).await.into()
+        incremental_alter(broker, call.ctx, request).await.into()
     }
 }

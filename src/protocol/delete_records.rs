@@ -12,22 +12,26 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::Check;
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();
+        let allowed = broker.authorize(ctx, Check::DeleteRecords, &name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in topic.partitions {
             let result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            let result = if p.offset < -1 {
+            let result = if !allowed {
+                result.with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            } else if p.offset < -1 {
                 result.with_error_code(ResponseError::OffsetOutOfRange.code())
             } else {
                 match broker

@@ -15,6 +15,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::quotas::{QuotaEntity, CLIENT_ID, QUOTA_KEYS, USER};
 
 const MATCH_EXACT: i8 = 0;
@@ -26,7 +27,7 @@ type Component = Option<Option<String>>;
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: DescribeClientQuotasRequest,
 ) -> DescribeClientQuotasResponse {
@@ -36,6 +37,12 @@ pub(super) async fn handle(
             .with_error_message(Some(StrBytes::from_string(message)))
             .with_entries(None)
     };
+    if !broker.authorize(ctx, Check::DescribeClientQuotas, CLUSTER_NAME) {
+        return failed(
+            ResponseError::ClusterAuthorizationFailed,
+            "Cluster authorization failed.".into(),
+        );
+    }
     let mut user: Option<Component> = None;
     let mut client: Option<Component> = None;
     let mut seen = HashSet::new();

@@ -22,13 +22,19 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, Broker, ProtocolError, Reply, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: DescribeLogDirsRequest,
 ) -> DescribeLogDirsResponse {
+    // DESCRIBE on the cluster; else no log dir, CLUSTER_AUTHORIZATION_FAILED (v3+).
+    if !broker.authorize(ctx, Check::DescribeLogDirs, CLUSTER_NAME) {
+        return DescribeLogDirsResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+    }
     let wanted: Option<HashSet<(String, i32)>> = request.topics.map(|topics| {
         topics
             .into_iter()

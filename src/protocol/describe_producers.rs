@@ -14,10 +14,11 @@ use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersRespon
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::Check;
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
@@ -25,22 +26,25 @@ pub(super) async fn handle(
         .topics
         .into_iter()
         .map(|topic| {
+            let allowed = broker.authorize(ctx, Check::DescribeProducers, topic.name.0.as_str());
             let found = broker.replica_manager.topic(topic.name.0.as_str());
-            let partitions = topic
-                .partition_indexes
-                .iter()
-                .map(|&index| {
-                    let result = PartitionResponse::default().with_partition_index(index);
-                    match found.as_ref().and_then(|t| t.partition(index)) {
-                        None => {
-                            result.with_error_code(ResponseError::UnknownTopicOrPartition.code())
+            let partitions =
+                topic
+                    .partition_indexes
+                    .iter()
+                    .map(|&index| {
+                        let result = PartitionResponse::default().with_partition_index(index);
+                        match found.as_ref().and_then(|t| t.partition(index)) {
+                            _ if !allowed => result
+                                .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+                            None => result
+                                .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                            Some(partition) => {
+                                result.with_active_producers(partition.with_log(active_producers))
+                            }
                         }
-                        Some(partition) => {
-                            result.with_active_producers(partition.with_log(active_producers))
-                        }
-                    }
-                })
-                .collect();
+                    })
+                    .collect();
             TopicResponse::default()
                 .with_name(topic.name)
                 .with_partitions(partitions)

@@ -15,22 +15,24 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 
 const PREFERRED: i8 = 0;
 const UNCLEAN: i8 = 1;
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: ElectLeadersRequest,
 ) -> ElectLeadersResponse {
+    let allowed = broker.authorize(ctx, Check::ElectLeaders, CLUSTER_NAME);
     let election_type = if version == 0 {
         PREFERRED
     } else {
         request.election_type
     };
-    if election_type != PREFERRED && election_type != UNCLEAN {
+    if allowed && election_type != PREFERRED && election_type != UNCLEAN {
         return ElectLeadersResponse::default()
             .with_error_code(ResponseError::InvalidRequest.code());
     }
@@ -46,6 +48,10 @@ pub(super) async fn handle(
                 .iter()
                 .map(|&p| {
                     let (error, message) = match found.as_ref().and_then(|t| t.partition(p)) {
+                        _ if !allowed => (
+                            ResponseError::ClusterAuthorizationFailed,
+                            "Cluster authorization failed.",
+                        ),
                         Some(_) => (
                             ResponseError::ElectionNotNeeded,
                             "Leader election not needed for topic partition.",
@@ -66,7 +72,12 @@ pub(super) async fn handle(
                 .with_partition_result(partition_result)
         })
         .collect();
-    ElectLeadersResponse::default().with_replica_election_results(results)
+    let response = ElectLeadersResponse::default().with_replica_election_results(results);
+    if allowed {
+        response
+    } else {
+        response.with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+    }
 }
 
 /// ElectLeaders (API 43).

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy_wire, ProtocolError, Reply};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::log::config::CompressionType;
 use crate::quotas::{QuotaType, ANONYMOUS};
 use crate::records::legacy;
@@ -64,7 +65,7 @@ pub(super) async fn handle(
     let (client_id, _) = ctx.current_request();
     let quotas = &broker.quotas;
     let limit = quotas.max_value_in_window(QuotaType::Fetch, ANONYMOUS, client_id.as_str());
-    let response = fetch(broker, version, request, limit).await;
+    let response = fetch(broker, ctx, version, request, limit).await;
     let Some(_) = limit else {
         return response;
     };
@@ -92,6 +93,7 @@ pub(super) async fn handle(
 
 async fn fetch(
     broker: &Broker,
+    ctx: &RequestContext,
     version: i16,
     request: FetchRequest,
     quota_limit: Option<usize>,
@@ -102,6 +104,15 @@ async fn fetch(
             .with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
     let rm = &broker.replica_manager;
+    // A replica's fetch needs CLUSTER_ACTION (denied: every partition
+    // TOPIC_AUTHORIZATION_FAILED, as Kafka answers); a consumer's READ on each topic.
+    let replica_id = if version >= 15 {
+        request.replica_state.replica_id.0
+    } else {
+        request.replica_id.0
+    };
+    let follower_denied =
+        replica_id >= 0 && !broker.authorize(ctx, Check::FetchFollower, CLUSTER_NAME);
     let mut topics: Vec<(Option<TopicName>, Uuid)> = Vec::new();
     let mut wanted = Vec::new();
     for topic in &request.topics {
@@ -123,8 +134,17 @@ async fn fetch(
                 .map(|t| t.metadata.topic_id)
                 .unwrap_or(topic.topic_id),
         ));
+        let name = match &resolved {
+            Some(t) => Some(t.metadata.name.as_str()),
+            None if version < TOPIC_IDS_VERSION => Some(topic.topic.0.as_str()),
+            None => None,
+        };
+        let denied = follower_denied
+            || (replica_id < 0
+                && name.is_some_and(|n| !broker.authorize(ctx, Check::FetchTopic, n)));
         for p in &topic.partitions {
             let target = match &resolved {
+                _ if denied => Err(ResponseError::TopicAuthorizationFailed.code()),
                 Some(t) => t
                     .partition(p.partition)
                     .cloned()

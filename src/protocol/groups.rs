@@ -36,6 +36,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, ResourceType};
 use crate::coordinator::group::JoinRequest;
 use crate::coordinator::records::OffsetValue;
 use crate::coordinator::CommitPartition;
@@ -47,6 +48,62 @@ const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
+}
+
+/// A partition's result: done, or the error code.
+type PartitionOutcome = (i32, Result<(), i16>);
+
+const GROUP_DENIED: i16 = ResponseError::GroupAuthorizationFailed.code();
+const TOPIC_DENIED: i16 = ResponseError::TopicAuthorizationFailed.code();
+
+/// The OffsetCommit/OffsetDelete checks: `group_check` on the group (else
+/// every partition GROUP_AUTHORIZATION_FAILED), READ on each topic (else its
+/// partitions TOPIC_AUTHORIZATION_FAILED). Returns the topics allowed and,
+/// per refused topic, its partitions with the error.
+#[allow(clippy::type_complexity)]
+fn split_by_authorized<P>(
+    broker: &Broker,
+    ctx: &RequestContext,
+    (group_check, topic_check): (Check, Check),
+    group: &str,
+    topics: Vec<(String, Vec<P>)>,
+    index: impl Fn(&P) -> i32,
+) -> (Vec<(String, Vec<P>)>, Vec<(String, Vec<(i32, i16)>)>) {
+    let group_ok = broker.authorize(ctx, group_check, group);
+    let mut allowed = Vec::with_capacity(topics.len());
+    let mut refused = Vec::new();
+    for (name, parts) in topics {
+        let error = if !group_ok {
+            GROUP_DENIED
+        } else if !broker.authorize(ctx, topic_check, &name) {
+            TOPIC_DENIED
+        } else {
+            allowed.push((name, parts));
+            continue;
+        };
+        refused.push((name, parts.iter().map(|p| (index(p), error)).collect()));
+    }
+    (allowed, refused)
+}
+
+/// Refused topics as OffsetCommit answers them.
+fn refused_commits(refused: Vec<(String, Vec<(i32, i16)>)>) -> Vec<OffsetCommitResponseTopic> {
+    refused
+        .into_iter()
+        .map(|(t, ps)| {
+            OffsetCommitResponseTopic::default()
+                .with_name(TopicName(s(&t)))
+                .with_partitions(
+                    ps.into_iter()
+                        .map(|(p, e)| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_error_code(e)
+                        })
+                        .collect(),
+                )
+        })
+        .collect()
 }
 
 fn code(r: &Result<(), CoordinatorError>) -> i16 {
@@ -73,11 +130,24 @@ pub(super) async fn find_coordinator(
     };
     let mut results = Vec::with_capacity(keys.len());
     for key in keys {
-        let result = if request.key_type != GROUP_KEY {
-            // Transactions are not coordinated here yet.
-            Err(CoordinatorError::CoordinatorNotAvailable)
+        let result = if request.key_type == GROUP_KEY {
+            if broker.authorize(ctx, Check::FindCoordinatorGroup, key.as_str()) {
+                coordinator(broker)
+                    .ensure_offsets_topic()
+                    .await
+                    .map_err(|e| (e.code(), e.to_string()))
+            } else {
+                Err((GROUP_DENIED, "Group authorization failed.".to_string()))
+            }
+        } else if !broker.authorize(ctx, Check::FindCoordinatorTransaction, key.as_str()) {
+            Err((
+                ResponseError::TransactionalIdAuthorizationFailed.code(),
+                "Transactional Id authorization failed.".to_string(),
+            ))
         } else {
-            coordinator(broker).ensure_offsets_topic().await
+            // Transactions are not coordinated here yet.
+            let e = CoordinatorError::CoordinatorNotAvailable;
+            Err((e.code(), e.to_string()))
         };
         results.push((key, result));
     }
@@ -95,21 +165,22 @@ pub(super) async fn find_coordinator(
                         .with_host(host.clone())
                         .with_port(port)
                         .with_error_message(None),
-                    Err(e) => c
+                    Err((code, message)) => c
                         .with_node_id(BrokerId(-1))
                         .with_port(-1)
-                        .with_error_code(e.code())
-                        .with_error_message(Some(s(&e.to_string()))),
+                        .with_error_code(code)
+                        .with_error_message(Some(s(&message))),
                 }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
     let mut response = FindCoordinatorResponse::default();
-    let result = results
-        .into_iter()
-        .next()
-        .map_or(Err(CoordinatorError::CoordinatorNotAvailable), |(_, r)| r);
+    let unavailable = CoordinatorError::CoordinatorNotAvailable;
+    let result = results.into_iter().next().map_or(
+        Err((unavailable.code(), unavailable.to_string())),
+        |(_, r)| r,
+    );
     match result {
         Ok(()) => {
             response = response.with_node_id(node).with_host(host).with_port(port);
@@ -117,13 +188,13 @@ pub(super) async fn find_coordinator(
                 response = response.with_error_message(None);
             }
         }
-        Err(e) => {
+        Err((code, message)) => {
             response = response
-                .with_error_code(e.code())
+                .with_error_code(code)
                 .with_node_id(BrokerId(-1))
                 .with_port(-1);
             if version >= 1 {
-                response = response.with_error_message(Some(s(&e.to_string())));
+                response = response.with_error_message(Some(s(&message)));
             }
         }
     }
@@ -137,6 +208,17 @@ pub(super) async fn join_group(
     client_id: String,
     request: JoinGroupRequest,
 ) -> JoinGroupResponse {
+    if !broker.authorize(ctx, Check::JoinGroup, request.group_id.0.as_str()) {
+        let response = JoinGroupResponse::default()
+            .with_error_code(GROUP_DENIED)
+            .with_generation_id(-1)
+            .with_member_id(request.member_id);
+        return if version >= 7 {
+            response.with_protocol_name(None)
+        } else {
+            response.with_protocol_name(Some(s("")))
+        };
+    }
     let req = JoinRequest {
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.as_ref().map(|i| i.to_string()),
@@ -193,10 +275,13 @@ pub(super) async fn join_group(
 
 pub(super) async fn sync_group(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: SyncGroupRequest,
 ) -> SyncGroupResponse {
+    if !broker.authorize(ctx, Check::SyncGroup, request.group_id.0.as_str()) {
+        return SyncGroupResponse::default().with_error_code(GROUP_DENIED);
+    }
     // Copied, as the JoinGroup metadata: kept as long as the generation.
     let assignments: Vec<(String, Bytes)> = request
         .assignments
@@ -233,10 +318,13 @@ pub(super) async fn sync_group(
 
 pub(super) async fn heartbeat(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: HeartbeatRequest,
 ) -> HeartbeatResponse {
+    if !broker.authorize(ctx, Check::Heartbeat, request.group_id.0.as_str()) {
+        return HeartbeatResponse::default().with_error_code(GROUP_DENIED);
+    }
     let r = coordinator(broker).heartbeat(
         request.group_id.0.as_str(),
         request.member_id.as_str(),
@@ -248,10 +336,13 @@ pub(super) async fn heartbeat(
 
 pub(super) async fn leave_group(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
+    if !broker.authorize(ctx, Check::LeaveGroup, request.group_id.0.as_str()) {
+        return LeaveGroupResponse::default().with_error_code(GROUP_DENIED);
+    }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         request
             .members
@@ -291,11 +382,11 @@ pub(super) async fn leave_group(
 
 pub(super) async fn offset_commit(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
-    let topics = request
+    let topics: Vec<(String, Vec<CommitPartition>)> = request
         .topics
         .iter()
         .map(|t| {
@@ -317,16 +408,26 @@ pub(super) async fn offset_commit(
             (t.name.0.to_string(), parts)
         })
         .collect();
-    let results = coordinator(broker)
-        .commit_offsets(
-            request.group_id.0.as_str(),
-            request.generation_id_or_member_epoch,
-            request.member_id.as_str(),
-            request.group_instance_id.as_deref(),
-            topics,
-        )
-        .await;
-    commit_response(results)
+    let checks = (Check::OffsetCommitGroup, Check::OffsetCommitTopic);
+    let group = request.group_id.0.as_str();
+    let (topics, refused) =
+        split_by_authorized(broker, ctx, checks, group, topics, |p| p.partition);
+    let results = if topics.is_empty() {
+        Vec::new()
+    } else {
+        coordinator(broker)
+            .commit_offsets(
+                group,
+                request.generation_id_or_member_epoch,
+                request.member_id.as_str(),
+                request.group_instance_id.as_deref(),
+                topics,
+            )
+            .await
+    };
+    let mut response = commit_response(results);
+    response.topics.extend(refused_commits(refused));
+    response
 }
 
 /// The OffsetCommit answer to the coordinator's per-partition results.
@@ -351,17 +452,58 @@ fn commit_response(results: crate::coordinator::PartitionResults) -> OffsetCommi
     )
 }
 
-type Fetched = Result<Vec<(String, Vec<(i32, Option<OffsetValue>)>)>, CoordinatorError>;
+type Fetched = Result<Vec<(String, Vec<(i32, Option<OffsetValue>)>)>, i16>;
+
+/// One group's OffsetFetch with Kafka's checks: DESCRIBE on the group (else
+/// GROUP_AUTHORIZATION_FAILED), DESCRIBE on each topic named (else its
+/// partitions TOPIC_AUTHORIZATION_FAILED, the second element), and an
+/// all-partitions fetch leaves the topics it may not describe out.
+#[allow(clippy::type_complexity)]
+fn fetch_authorized(
+    broker: &Broker,
+    ctx: &RequestContext,
+    group: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+) -> (Fetched, Vec<(String, Vec<(i32, i16)>)>) {
+    if !broker.authorize(ctx, Check::OffsetFetchGroup, group) {
+        return (Err(GROUP_DENIED), Vec::new());
+    }
+    let c = coordinator(broker);
+    match topics {
+        None => {
+            let fetched = c.fetch_offsets(group, None).map(|all| {
+                all.into_iter()
+                    .filter(|(t, _)| broker.authorize_filter(ctx, Check::OffsetFetchTopic, t))
+                    .collect()
+            });
+            (fetched.map_err(|e| e.code()), Vec::new())
+        }
+        Some(list) => {
+            let (allowed, refused): (Vec<_>, Vec<_>) = list
+                .into_iter()
+                .partition(|(t, _)| broker.authorize(ctx, Check::OffsetFetchTopic, t));
+            let refused = refused
+                .into_iter()
+                .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, TOPIC_DENIED)).collect()))
+                .collect();
+            let fetched = if allowed.is_empty() {
+                Ok(Vec::new())
+            } else {
+                c.fetch_offsets(group, Some(allowed)).map_err(|e| e.code())
+            };
+            (fetched, refused)
+        }
+    }
+}
 
 pub(super) async fn offset_fetch(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
     // require_stable: with no transactional offsets there is never a pending
     // (unstable) offset, so it changes nothing.
-    let c = coordinator(broker);
     if version >= 8 {
         let groups = request
             .groups
@@ -372,8 +514,26 @@ pub(super) async fn offset_fetch(
                         .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
                         .collect()
                 });
-                let fetched = c.fetch_offsets(g.group_id.0.as_str(), topics);
-                group_v8(g.group_id.clone(), fetched)
+                let (fetched, refused) =
+                    fetch_authorized(broker, ctx, g.group_id.0.as_str(), topics);
+                let mut group = group_v8(g.group_id.clone(), fetched);
+                group.topics.extend(refused.into_iter().map(|(t, ps)| {
+                    OffsetFetchResponseTopics::default()
+                        .with_name(TopicName(s(&t)))
+                        .with_partitions(
+                            ps.into_iter()
+                                .map(|(p, e)| {
+                                    OffsetFetchResponsePartitions::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(-1)
+                                        .with_committed_leader_epoch(-1)
+                                        .with_metadata(Some(s("")))
+                                        .with_error_code(e)
+                                })
+                                .collect(),
+                        )
+                }));
+                group
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
@@ -383,28 +543,42 @@ pub(super) async fn offset_fetch(
             .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
             .collect::<Vec<_>>()
     });
-    let fetched = c.fetch_offsets(request.group_id.0.as_str(), topics.clone());
+    let (fetched, refused) =
+        fetch_authorized(broker, ctx, request.group_id.0.as_str(), topics.clone());
     let (topics_out, error) = match fetched {
         Ok(list) => (list, 0),
-        Err(e) => (
+        Err(code) => (
             topics
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
                 .collect(),
-            e.code(),
+            code,
         ),
     };
     let partition_error = if version < 2 { error } else { 0 };
+    let with_errors = topics_out
+        .into_iter()
+        .map(|(t, ps)| {
+            let ps: Vec<(i32, Option<OffsetValue>, i16)> = ps
+                .into_iter()
+                .map(|(p, v)| (p, v, partition_error))
+                .collect();
+            (t, ps)
+        })
+        .chain(refused.into_iter().map(|(t, ps)| {
+            let ps: Vec<(i32, Option<OffsetValue>, i16)> =
+                ps.into_iter().map(|(p, e)| (p, None, e)).collect();
+            (t, ps)
+        }));
     let response = OffsetFetchResponse::default().with_topics(
-        topics_out
-            .into_iter()
+        with_errors
             .map(|(t, ps)| {
                 OffsetFetchResponseTopic::default()
                     .with_name(TopicName(s(&t)))
                     .with_partitions(
                         ps.into_iter()
-                            .map(|(p, v)| {
+                            .map(|(p, v, e)| {
                                 let (offset, epoch, meta) = match v {
                                     Some(v) => (v.offset, v.leader_epoch, v.metadata),
                                     None => (-1, -1, String::new()),
@@ -413,7 +587,7 @@ pub(super) async fn offset_fetch(
                                     .with_partition_index(p)
                                     .with_committed_offset(offset)
                                     .with_metadata(Some(s(&meta)))
-                                    .with_error_code(partition_error);
+                                    .with_error_code(e);
                                 if version >= 5 {
                                     part.with_committed_leader_epoch(epoch)
                                 } else {
@@ -434,9 +608,9 @@ pub(super) async fn offset_fetch(
 
 fn group_v8(group_id: GroupId, fetched: Fetched) -> OffsetFetchResponseGroup {
     match fetched {
-        Err(e) => OffsetFetchResponseGroup::default()
+        Err(code) => OffsetFetchResponseGroup::default()
             .with_group_id(group_id)
-            .with_error_code(e.code()),
+            .with_error_code(code),
         Ok(list) => OffsetFetchResponseGroup::default()
             .with_group_id(group_id)
             .with_topics(
@@ -467,11 +641,12 @@ fn group_v8(group_id: GroupId, fetched: Fetched) -> OffsetFetchResponseGroup {
 
 pub(super) async fn describe_groups(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let c = coordinator(broker);
+    let with_ops = request.include_authorized_operations;
     let groups = request
         .groups
         .into_iter()
@@ -479,6 +654,18 @@ pub(super) async fn describe_groups(
             let base = DescribedGroup::default()
                 .with_group_id(id.clone())
                 .with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+            if !broker.authorize(ctx, Check::DescribeGroups, id.0.as_str()) {
+                return base.with_error_code(GROUP_DENIED);
+            }
+            let base = if with_ops {
+                base.with_authorized_operations(broker.authorized_operations(
+                    ctx,
+                    ResourceType::Group,
+                    id.0.as_str(),
+                ))
+            } else {
+                base
+            };
             match c.describe_group(id.0.as_str()) {
                 Err(e) => base.with_error_code(e.code()),
                 Ok(g) => base
@@ -511,10 +698,17 @@ pub(super) async fn describe_groups(
 
 pub(super) async fn list_groups(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: ListGroupsRequest,
 ) -> ListGroupsResponse {
+    // DESCRIBE on the cluster lists every group; else only those the
+    // principal may DESCRIBE.
+    let all = broker.authorize_filter(
+        ctx,
+        Check::ListGroupsCluster,
+        crate::authorizer::CLUSTER_NAME,
+    );
     let states: Vec<String> = if version >= 4 {
         request
             .states_filter
@@ -529,6 +723,9 @@ pub(super) async fn list_groups(
         Ok(groups) => ListGroupsResponse::default().with_groups(
             groups
                 .into_iter()
+                .filter(|(id, _, _)| {
+                    all || broker.authorize_filter(ctx, Check::ListGroupsGroup, id)
+                })
                 .map(|(id, protocol_type, state)| {
                     let g = ListedGroup::default()
                         .with_group_id(GroupId(s(&id)))
@@ -546,17 +743,21 @@ pub(super) async fn list_groups(
 
 pub(super) async fn delete_groups(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(request.groups_names.len());
     for id in request.groups_names {
-        let r = coordinator(broker).delete_group(id.0.as_str()).await;
+        let error = if broker.authorize(ctx, Check::DeleteGroups, id.0.as_str()) {
+            code(&coordinator(broker).delete_group(id.0.as_str()).await)
+        } else {
+            GROUP_DENIED
+        };
         results.push(
             DeletableGroupResult::default()
                 .with_group_id(id)
-                .with_error_code(code(&r)),
+                .with_error_code(error),
         );
     }
     DeleteGroupsResponse::default().with_results(results)
@@ -564,11 +765,16 @@ pub(super) async fn delete_groups(
 
 pub(super) async fn offset_delete(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
-    let topics = request
+    let group = request.group_id.0.as_str();
+    // Kafka: DELETE on the group answers the whole request; READ on each topic.
+    if !broker.authorize(ctx, Check::OffsetDeleteGroup, group) {
+        return OffsetDeleteResponse::default().with_error_code(GROUP_DENIED);
+    }
+    let topics: Vec<(String, Vec<i32>)> = request
         .topics
         .iter()
         .map(|t| {
@@ -578,15 +784,34 @@ pub(super) async fn offset_delete(
             )
         })
         .collect();
-    match coordinator(broker)
-        .delete_offsets(request.group_id.0.as_str(), topics)
-        .await
-    {
+    let checks = (Check::OffsetDeleteGroup, Check::OffsetDeleteTopic);
+    let (topics, refused) = split_by_authorized(broker, ctx, checks, group, topics, |p| *p);
+    let deleted = if topics.is_empty() && !refused.is_empty() {
+        Ok(Vec::new())
+    } else {
+        coordinator(broker).delete_offsets(group, topics).await
+    };
+    let refused = refused.into_iter().map(|(t, ps)| {
+        (
+            t,
+            ps.into_iter().map(|(p, e)| (p, Err(e))).collect::<Vec<_>>(),
+        )
+    });
+    match deleted {
         Err(e) => OffsetDeleteResponse::default().with_error_code(e.code()),
         Ok(results) => OffsetDeleteResponse::default().with_topics(
             results
                 .into_iter()
                 .map(|(t, ps)| {
+                    (
+                        t,
+                        ps.into_iter()
+                            .map(|(p, r)| (p, r.map_err(|e| e.code())))
+                            .collect(),
+                    )
+                })
+                .chain(refused)
+                .map(|(t, ps): (String, Vec<PartitionOutcome>)| {
                     OffsetDeleteResponseTopic::default()
                         .with_name(TopicName(s(&t)))
                         .with_partitions(
@@ -594,7 +819,7 @@ pub(super) async fn offset_delete(
                                 .map(|(p, r)| {
                                     OffsetDeleteResponsePartition::default()
                                         .with_partition_index(p)
-                                        .with_error_code(code(&r))
+                                        .with_error_code(r.err().unwrap_or(0))
                                 })
                                 .collect(),
                         )
@@ -737,13 +962,20 @@ impl Api for OffsetCommit {
         body: Bytes,
     ) -> Result<Reply, ProtocolError> {
         let version = call.version;
-        let c = legacy::offset_commit_v0(version, &body).map_err(|e| e.at(Self::KEY, version))?;
+        let mut c =
+            legacy::offset_commit_v0(version, &body).map_err(|e| e.at(Self::KEY, version))?;
+        let checks = (Check::OffsetCommitGroup, Check::OffsetCommitTopic);
+        let (allowed, refused) =
+            split_by_authorized(broker, call.ctx, checks, &c.group_id, c.topics, |p| p.0);
+        c.topics = allowed;
+        let refused = refused_commits(refused);
         if version == 0 && broker.metadata.keeps_consumer_offsets() {
-            let response = commit_to_zookeeper(broker, c).await;
+            let mut response = commit_to_zookeeper(broker, c).await;
+            response.topics.extend(refused);
             let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 2, 0, &response)?;
             return Ok(Reply::Now(Some(out)));
         }
-        let topics = c
+        let topics: Vec<(String, Vec<CommitPartition>)> = c
             .topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -760,10 +992,15 @@ impl Api for OffsetCommit {
                 (name, partitions)
             })
             .collect();
-        let results = coordinator(broker)
-            .commit_offsets(&c.group_id, c.generation_id, &c.member_id, None, topics)
-            .await;
-        let response = commit_response(results);
+        let results = if topics.is_empty() && !refused.is_empty() {
+            Vec::new()
+        } else {
+            coordinator(broker)
+                .commit_offsets(&c.group_id, c.generation_id, &c.member_id, None, topics)
+                .await
+        };
+        let mut response = commit_response(results);
+        response.topics.extend(refused);
         let out = legacy::encode_as(Self::KEY, call.correlation_id, version, 2, 0, &response)?;
         Ok(Reply::Now(Some(out)))
     }
@@ -817,22 +1054,37 @@ async fn commit_to_zookeeper(broker: &Broker, c: legacy::OffsetCommitV0) -> Offs
 
 /// OffsetFetch v0 in ZooKeeper mode, as Kafka 3.5's `getConsumerOffset`
 /// path: offset -1 and no error where none was committed.
-async fn fetch_from_zookeeper(broker: &Broker, request: OffsetFetchRequest) -> OffsetFetchResponse {
+async fn fetch_from_zookeeper(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: OffsetFetchRequest,
+) -> OffsetFetchResponse {
     let group = request.group_id.0.as_str();
+    let group_ok = broker.authorize(ctx, Check::OffsetFetchGroup, group);
     let mut topics = Vec::new();
     for t in request.topics.unwrap_or_default() {
+        let denied = if !group_ok {
+            Some(GROUP_DENIED)
+        } else if !broker.authorize(ctx, Check::OffsetFetchTopic, t.name.0.as_str()) {
+            Some(TOPIC_DENIED)
+        } else {
+            None
+        };
         let mut partitions = Vec::with_capacity(t.partition_indexes.len());
         for p in t.partition_indexes {
-            let (offset, error) = match broker
-                .metadata
-                .consumer_offset(group, t.name.0.as_str(), p)
-                .await
-            {
-                Ok(found) => (found.unwrap_or(-1), 0),
-                Err(e) => {
-                    tracing::warn!(group, topic = %t.name.0, partition = p, error = %e, "OffsetFetch v0 from ZooKeeper failed");
-                    (-1, ResponseError::UnknownServerError.code())
-                }
+            let (offset, error) = match denied {
+                Some(code) => (-1, code),
+                None => match broker
+                    .metadata
+                    .consumer_offset(group, t.name.0.as_str(), p)
+                    .await
+                {
+                    Ok(found) => (found.unwrap_or(-1), 0),
+                    Err(e) => {
+                        tracing::warn!(group, topic = %t.name.0, partition = p, error = %e, "OffsetFetch v0 from ZooKeeper failed");
+                        (-1, ResponseError::UnknownServerError.code())
+                    }
+                },
             };
             partitions.push(
                 OffsetFetchResponsePartition::default()
@@ -880,7 +1132,7 @@ impl Api for OffsetFetch {
         let version = call.version;
         let request: OffsetFetchRequest = legacy::decode_as(Self::KEY, version, 1, body)?;
         let response = if broker.metadata.keeps_consumer_offsets() {
-            fetch_from_zookeeper(broker, request).await
+            fetch_from_zookeeper(broker, call.ctx, request).await
         } else {
             offset_fetch(broker, call.ctx, version, request).await
         };

@@ -14,10 +14,11 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
@@ -27,7 +28,17 @@ pub(super) async fn handle(
             .with_producer_id((-1).into())
             .with_producer_epoch(-1)
     };
+    // WRITE on the transactional id; else IDEMPOTENT_WRITE on the cluster
+    // or WRITE on any topic.
     match request.transactional_id.as_ref().map(|t| t.0.as_str()) {
+        Some(id) if !broker.authorize(ctx, Check::InitProducerIdTransactional, id) => {
+            return failed(ResponseError::TransactionalIdAuthorizationFailed)
+        }
+        None if !broker.authorize_filter(ctx, Check::InitProducerIdIdempotent, CLUSTER_NAME)
+            && !broker.authorize_any(ctx, Check::InitProducerIdAnyTopic) =>
+        {
+            return failed(ResponseError::ClusterAuthorizationFailed)
+        }
         Some("") => return failed(ResponseError::InvalidRequest),
         Some(id) => {
             tracing::debug!(

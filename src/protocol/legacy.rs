@@ -2,7 +2,8 @@
 //! no longer encodes or decodes (it follows Kafka 4.0, which dropped them,
 //! KIP-896): ListOffsets v0, OffsetCommit v0–v1, OffsetFetch v0,
 //! CreateTopics v0–v1, DeleteTopics v0, DescribeConfigs v0,
-//! DescribeLogDirs v0, OffsetForLeaderEpoch v0–v1, and the envelopes of
+//! DescribeLogDirs v0, OffsetForLeaderEpoch v0–v1, DescribeAcls,
+//! CreateAcls and DeleteAcls v0 (v1 without the pattern types), and the envelopes of
 //! Produce v0–v2 and Fetch v0–v3.
 //!
 //! Each is read here into the newest form its handler takes (or a small
@@ -15,12 +16,15 @@
 //! the bytes present before anything is allocated ([`Reader`]).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::create_acls_request::AclCreation;
+use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
 use kafka_protocol::messages::{
-    DescribeConfigsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
-    ResponseHeader, TopicName,
+    CreateAclsRequest, DeleteAclsRequest, DeleteAclsResponse, DescribeAclsRequest,
+    DescribeAclsResponse, DescribeConfigsResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
@@ -80,6 +84,9 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    pub(super) fn i8(&mut self) -> Result<i8, Malformed> {
+        Ok(i8::from_be_bytes(self.fixed()?))
+    }
     pub(super) fn i16(&mut self) -> Result<i16, Malformed> {
         Ok(i16::from_be_bytes(self.fixed()?))
     }
@@ -393,6 +400,103 @@ pub(super) fn offset_for_leader_epoch_v0_response(
                     w.i32(p.leader_epoch);
                 }
                 w.i64(p.end_offset);
+            }
+        }
+    })
+}
+
+/// LITERAL: what v0 of the ACL APIs means (they have no pattern type).
+const LITERAL: i8 = 3;
+
+fn opt_str(v: Option<String>) -> Option<StrBytes> {
+    v.map(StrBytes::from_string)
+}
+
+/// DescribeAcls v0: v1's filter without its pattern type (LITERAL).
+pub(super) fn describe_acls_v0(body: &[u8]) -> Result<DescribeAclsRequest, Malformed> {
+    let mut r = Reader::new(body);
+    Ok(DescribeAclsRequest::default()
+        .with_resource_type_filter(r.i8()?)
+        .with_resource_name_filter(opt_str(r.nullable_string()?))
+        .with_pattern_type_filter(LITERAL)
+        .with_principal_filter(opt_str(r.nullable_string()?))
+        .with_host_filter(opt_str(r.nullable_string()?))
+        .with_operation(r.i8()?)
+        .with_permission_type(r.i8()?))
+}
+
+/// DescribeAcls response v0: v1's without the pattern types.
+pub(super) fn describe_acls_v0_response(correlation_id: i32, d: &DescribeAclsResponse) -> BytesMut {
+    response(correlation_id, |w| {
+        w.i32(d.throttle_time_ms);
+        w.i16(d.error_code);
+        w.nullable_string(d.error_message.as_deref());
+        w.count(d.resources.len());
+        for res in &d.resources {
+            w.i8(res.resource_type);
+            w.string(res.resource_name.as_str());
+            w.count(res.acls.len());
+            for a in &res.acls {
+                w.string(a.principal.as_str());
+                w.string(a.host.as_str());
+                w.i8(a.operation);
+                w.i8(a.permission_type);
+            }
+        }
+    })
+}
+
+/// CreateAcls v0: v1's creations without the pattern type (LITERAL); the
+/// response is v1's layout.
+pub(super) fn create_acls_v0(body: &[u8]) -> Result<CreateAclsRequest, Malformed> {
+    let mut r = Reader::new(body);
+    let creations = r.array(9, |r| {
+        Ok(AclCreation::default()
+            .with_resource_type(r.i8()?)
+            .with_resource_name(StrBytes::from_string(r.string()?))
+            .with_resource_pattern_type(LITERAL)
+            .with_principal(StrBytes::from_string(r.string()?))
+            .with_host(StrBytes::from_string(r.string()?))
+            .with_operation(r.i8()?)
+            .with_permission_type(r.i8()?))
+    })?;
+    Ok(CreateAclsRequest::default().with_creations(creations))
+}
+
+/// DeleteAcls v0: v1's filters without the pattern type (LITERAL).
+pub(super) fn delete_acls_v0(body: &[u8]) -> Result<DeleteAclsRequest, Malformed> {
+    let mut r = Reader::new(body);
+    let filters = r.array(9, |r| {
+        Ok(DeleteAclsFilter::default()
+            .with_resource_type_filter(r.i8()?)
+            .with_resource_name_filter(opt_str(r.nullable_string()?))
+            .with_pattern_type_filter(LITERAL)
+            .with_principal_filter(opt_str(r.nullable_string()?))
+            .with_host_filter(opt_str(r.nullable_string()?))
+            .with_operation(r.i8()?)
+            .with_permission_type(r.i8()?))
+    })?;
+    Ok(DeleteAclsRequest::default().with_filters(filters))
+}
+
+/// DeleteAcls response v0: v1's without the pattern types.
+pub(super) fn delete_acls_v0_response(correlation_id: i32, d: &DeleteAclsResponse) -> BytesMut {
+    response(correlation_id, |w| {
+        w.i32(d.throttle_time_ms);
+        w.count(d.filter_results.len());
+        for f in &d.filter_results {
+            w.i16(f.error_code);
+            w.nullable_string(f.error_message.as_deref());
+            w.count(f.matching_acls.len());
+            for m in &f.matching_acls {
+                w.i16(m.error_code);
+                w.nullable_string(m.error_message.as_deref());
+                w.i8(m.resource_type);
+                w.string(m.resource_name.as_str());
+                w.string(m.principal.as_str());
+                w.string(m.host.as_str());
+                w.i8(m.operation);
+                w.i8(m.permission_type);
             }
         }
     })

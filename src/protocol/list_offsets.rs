@@ -17,6 +17,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, ProtocolError, Reply};
 use super::{Broker, RequestContext};
+use crate::authorizer::Check;
 use crate::replica_manager::Partition;
 use bytes::Bytes;
 
@@ -27,12 +28,13 @@ const EARLIEST_LOCAL: i64 = -4;
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
+        let allowed = broker.authorize(ctx, Check::ListOffsetsTopic, topic.name.0.as_str());
         let found = broker.replica_manager.topic(topic.name.0.as_str());
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
@@ -41,6 +43,11 @@ pub(super) async fn handle(
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(-1);
+            if !allowed {
+                partitions
+                    .push(base.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             partitions.push(
                 match found.as_ref().and_then(|t| t.partition(p.partition_index)) {
                     // A timestamp is looked up in the time index and the log
@@ -127,10 +134,15 @@ impl Api for ListOffsets {
         let answered: Vec<_> = topics
             .into_iter()
             .map(|(name, partitions)| {
+                let allowed = broker.authorize(call.ctx, Check::ListOffsetsTopic, &name);
                 let found = broker.replica_manager.topic(&name);
                 let partitions = partitions
                     .into_iter()
                     .map(|(index, timestamp, max_offsets)| {
+                        if !allowed {
+                            let denied = ResponseError::TopicAuthorizationFailed.code();
+                            return (index, denied, Vec::new());
+                        }
                         match found.as_ref().and_then(|t| t.partition(index)) {
                             Some(p) => (
                                 index,

@@ -10,13 +10,19 @@ use kafka_protocol::messages::{
 
 use super::router::{Answer, Api, Call, Response};
 use super::{Broker, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 
 pub(super) async fn handle(
-    _broker: &Broker,
-    _ctx: &RequestContext,
+    broker: &Broker,
+    ctx: &RequestContext,
     _version: i16,
     _request: ListPartitionReassignmentsRequest,
 ) -> ListPartitionReassignmentsResponse {
+    if !broker.authorize(ctx, Check::ListPartitionReassignments, CLUSTER_NAME) {
+        return ListPartitionReassignmentsResponse::default().with_error_code(
+            kafka_protocol::error::ResponseError::ClusterAuthorizationFailed.code(),
+        );
+    }
     ListPartitionReassignmentsResponse::default()
 }
 

@@ -18,7 +18,10 @@ mod alter_partition_reassignments;
 mod api_versions;
 pub mod bounded;
 mod configs;
+mod create_acls;
+mod delete_acls;
 mod delete_records;
+mod describe_acls;
 mod describe_client_quotas;
 mod describe_log_dirs;
 mod describe_producers;
@@ -45,6 +48,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
+use crate::authorizer::{Authorizer, Check, ResourceType};
 use crate::config::{BrokerConfig, Listener};
 use crate::coordinator::GroupCoordinator;
 use crate::metadata::MetadataStore;
@@ -171,6 +175,9 @@ router::apis! {
     alter_partition_reassignments::AlterPartitionReassignments,
     describe_client_quotas::DescribeClientQuotas,
     alter_client_quotas::AlterClientQuotas,
+    describe_acls::DescribeAcls,
+    create_acls::CreateAcls,
+    delete_acls::DeleteAcls,
 }
 
 /// Why a frame could not be served; the connection is closed.
@@ -230,6 +237,7 @@ pub struct Broker {
     coordinator: Arc<GroupCoordinator>,
     producer_ids: Arc<ProducerIdManager>,
     quotas: Arc<ClientQuotaManager>,
+    authorizer: Arc<Authorizer>,
 }
 
 impl Broker {
@@ -239,6 +247,7 @@ impl Broker {
         replica_manager: Arc<ReplicaManager>,
         metadata: Arc<dyn MetadataStore>,
         coordinator: Arc<GroupCoordinator>,
+        authorizer: Arc<Authorizer>,
     ) -> Self {
         let producer_ids = Arc::new(ProducerIdManager::new(
             config
@@ -258,7 +267,60 @@ impl Broker {
             coordinator,
             producer_ids,
             quotas,
+            authorizer,
         }
+    }
+
+    /// Whether the connection's principal may do `check` (a row of the one
+    /// API → resource → operation table) on the resource `name`; a denial
+    /// is logged. Without an authorizer: one branch, always true.
+    pub(crate) fn authorize(&self, ctx: &RequestContext, check: Check, name: &str) -> bool {
+        if !self.authorizer.is_enabled() {
+            return true;
+        }
+        let principal = ctx.principal.read().clone();
+        self.authorizer
+            .authorize(&principal, ctx.peer.ip().to_canonical(), check, name)
+    }
+
+    /// [`Broker::authorize`] where a denial only filters the resource out
+    /// (not logged at info level, as Kafka's `logIfDenied = false`).
+    pub(crate) fn authorize_filter(&self, ctx: &RequestContext, check: Check, name: &str) -> bool {
+        if !self.authorizer.is_enabled() {
+            return true;
+        }
+        let principal = ctx.principal.read().clone();
+        self.authorizer
+            .authorize_quietly(&principal, ctx.peer.ip().to_canonical(), check, name)
+    }
+
+    /// Whether `check`'s operation is allowed on any resource of its type
+    /// (Kafka's `authorizeByResourceType`).
+    pub(crate) fn authorize_any(&self, ctx: &RequestContext, check: Check) -> bool {
+        if !self.authorizer.is_enabled() {
+            return true;
+        }
+        let principal = ctx.principal.read().clone();
+        self.authorizer
+            .authorize_any(&principal, ctx.peer.ip().to_canonical(), check)
+    }
+
+    /// The authorized-operations bit field of a resource, as Kafka answers
+    /// it in Metadata, DescribeCluster and DescribeGroups.
+    pub(crate) fn authorized_operations(
+        &self,
+        ctx: &RequestContext,
+        ty: ResourceType,
+        name: &str,
+    ) -> i32 {
+        let principal = ctx.principal.read().clone();
+        self.authorizer
+            .authorized_operations(&principal, ctx.peer.ip().to_canonical(), ty, name)
+    }
+
+    /// The authorizer (the ACL APIs).
+    pub(crate) fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
     }
 
     /// Loads the client quotas in force from the metadata store (at start-up,
@@ -495,6 +557,9 @@ mod tests {
         (ApiKey::AlterPartitionReassignments, 0, 0),
         (ApiKey::DescribeClientQuotas, 0, 1),
         (ApiKey::AlterClientQuotas, 0, 1),
+        (ApiKey::DescribeAcls, 0, 3),
+        (ApiKey::CreateAcls, 0, 3),
+        (ApiKey::DeleteAcls, 0, 3),
     ];
 
     #[test]

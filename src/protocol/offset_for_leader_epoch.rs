@@ -21,19 +21,29 @@ use kafka_protocol::messages::{ApiKey, OffsetForLeaderEpochRequest, OffsetForLea
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, Broker, ProtocolError, Reply, RequestContext};
+use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::log::leader_epoch::{UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 use crate::replica_manager::LEADER_EPOCH;
 
 pub(super) async fn handle(
     broker: &Broker,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     _version: i16,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    // CLUSTER_ACTION allows every topic; else DESCRIBE on each (KIP-320).
+    let cluster_action =
+        broker.authorize_filter(ctx, Check::OffsetForLeaderEpochFollower, CLUSTER_NAME);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let allowed = cluster_action
+                || broker.authorize(
+                    ctx,
+                    Check::OffsetForLeaderEpochTopic,
+                    topic.topic.0.as_str(),
+                );
             let found = broker.replica_manager.topic(topic.topic.0.as_str());
             let partitions = topic
                 .partitions
@@ -43,6 +53,10 @@ pub(super) async fn handle(
                         .with_partition(p.partition)
                         .with_leader_epoch(UNDEFINED_EPOCH)
                         .with_end_offset(UNDEFINED_EPOCH_OFFSET);
+                    if !allowed {
+                        return result
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     let Some(partition) = found.as_ref().and_then(|t| t.partition(p.partition))
                     else {
                         return result

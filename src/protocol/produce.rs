@@ -34,6 +34,7 @@ use crate::replica_manager::Durable;
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy_wire, ProtocolError, Reply};
 use super::{Broker, RequestContext};
+use crate::authorizer::Check;
 use crate::quotas::{QuotaType, ANONYMOUS};
 
 /// Whether any batch in `records` has the transactional attribute (headers only).
@@ -127,7 +128,7 @@ pub(super) async fn handle(
     version: i16,
     request: ProduceRequest,
 ) -> Option<Appended> {
-    let mut appended = append(broker, version, request).await;
+    let mut appended = append(broker, ctx, version, request).await;
     // Kafka records the whole request against the client's producer_byte_rate.
     let (client_id, size) = ctx.current_request();
     let throttle_ms = broker.quotas.record(
@@ -152,7 +153,12 @@ pub(super) async fn handle(
     appended
 }
 
-async fn append(broker: &Broker, version: i16, mut request: ProduceRequest) -> Option<Appended> {
+async fn append(
+    broker: &Broker,
+    ctx: &RequestContext,
+    version: i16,
+    mut request: ProduceRequest,
+) -> Option<Appended> {
     let legacy_refused = if version <= 2 {
         up_convert_legacy(&mut request)
     } else {
@@ -165,10 +171,19 @@ async fn append(broker: &Broker, version: i16, mut request: ProduceRequest) -> O
             .iter()
             .any(|p| p.records.as_deref().is_some_and(has_transactional_batch))
     });
+    // Kafka 3.5: transactional records need WRITE on the transactional id
+    // (else the whole request fails), then each topic WRITE.
+    let transactional_id_denied = transactional
+        && request
+            .transactional_id
+            .as_ref()
+            .is_some_and(|id| !broker.authorize(ctx, Check::ProduceTransactionalId, id));
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut owed = Vec::new();
     for (t, topic) in request.topic_data.into_iter().enumerate() {
         let name = topic.name.0.as_str().to_string();
+        let topic_allowed =
+            transactional_id_denied || broker.authorize(ctx, Check::ProduceTopic, &name);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (p, data) in topic.partition_data.into_iter().enumerate() {
             let refused = legacy_refused
@@ -180,7 +195,11 @@ async fn append(broker: &Broker, version: i16, mut request: ProduceRequest) -> O
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1);
-            if !valid_acks {
+            if transactional_id_denied {
+                result.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+            } else if !topic_allowed {
+                result.error_code = ResponseError::TopicAuthorizationFailed.code();
+            } else if !valid_acks {
                 result.error_code = ResponseError::InvalidRequiredAcks.code();
             } else if let Some(e) = refused {
                 tracing::debug!(topic = %name, partition = data.index, error = %e, "legacy message set refused");

@@ -1,7 +1,7 @@
 //! Kafka's console tools in the one binary: `strom topics`,
 //! `console-producer`, `console-consumer`, `consumer-groups`, `configs`,
 //! `get-offsets`, `broker-api-versions`, `log-dirs`, `transactions`,
-//! `leader-election`, `reassign-partitions`, with Kafka 3.5's flags and output.
+//! `leader-election`, `reassign-partitions`, `acls`, with Kafka 3.5's flags and output.
 //!
 //! Invoked under Kafka's names (`kafka-topics`, `kafka-topics.sh`, …: see
 //! [`rewrite_args`]) the binary behaves as that tool; `strom
@@ -18,6 +18,7 @@
 //! `--topic` of `kafka-topics --describe/--delete/--alter` and the console
 //! consumer's `--include` are Kafka's topic regexes ([`TopicFilter`]).
 
+pub mod acls;
 pub mod broker_api_versions;
 pub mod client_quotas;
 pub mod configs;
@@ -61,6 +62,7 @@ pub const TOOL_NAMES: &[(&str, &str)] = &[
     ("kafka-transactions", "transactions"),
     ("kafka-leader-election", "leader-election"),
     ("kafka-reassign-partitions", "reassign-partitions"),
+    ("kafka-acls", "acls"),
 ];
 
 /// Why a tool failed; printed as one line by `main`.
@@ -203,6 +205,8 @@ pub enum ToolCommand {
     LeaderElection(leader_election::LeaderElectionArgs),
     /// List partition reassignments (kafka-reassign-partitions).
     ReassignPartitions(reassign_partitions::ReassignArgs),
+    /// Add, remove or list ACLs (kafka-acls).
+    Acls(acls::AclsArgs),
     /// Create symlinks named after Kafka's tools (kafka-topics, …) in DIR.
     InstallToolLinks {
         /// Directory for the links (created if missing).
@@ -229,6 +233,7 @@ pub fn run(cmd: ToolCommand) -> Result<(), ToolError> {
             ToolCommand::Transactions(a) => transactions::run(a).await,
             ToolCommand::LeaderElection(a) => leader_election::run(a).await,
             ToolCommand::ReassignPartitions(a) => reassign_partitions::run(a).await,
+            ToolCommand::Acls(a) => acls::run(a).await,
             ToolCommand::InstallToolLinks { dir } => install_links(&dir),
         }
     })

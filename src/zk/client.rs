@@ -51,6 +51,8 @@ pub struct NodeStat {
     pub ephemeral_owner: i64,
     /// Creation zxid (Kafka's broker epoch for `/brokers/ids/<id>`).
     pub czxid: i64,
+    /// Creation time, ms since the epoch (expiry of change notifications).
+    pub ctime: i64,
 }
 
 impl From<&zkc::Stat> for NodeStat {
@@ -59,6 +61,7 @@ impl From<&zkc::Stat> for NodeStat {
             version: s.version,
             ephemeral_owner: s.ephemeral_owner,
             czxid: s.czxid,
+            ctime: s.ctime,
         }
     }
 }

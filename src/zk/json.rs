@@ -210,6 +210,82 @@ pub fn config_change_json(entity_path: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// One entry of an ACL znode, in Kafka's spelling (`AclEntry`'s JSON):
+/// `principal` `User:alice`, `permissionType` `Allow`/`Deny`, `operation`
+/// `Write`, `IdempotentWrite`, …, `host` an address or `*`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ZkAclEntry {
+    pub principal: String,
+    pub permission_type: String,
+    pub operation: String,
+    pub host: String,
+}
+
+/// An ACL znode: `{"version":1,"acls":[{"principal":…,"permissionType":…,"operation":…,"host":…}]}`.
+pub fn acls_json(entries: &[ZkAclEntry]) -> Vec<u8> {
+    let acls: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "principal": e.principal,
+                "permissionType": e.permission_type,
+                "operation": e.operation,
+                "host": e.host,
+            })
+        })
+        .collect();
+    json!({"version": 1, "acls": acls}).to_string().into_bytes()
+}
+
+/// The entries of an ACL znode (`AclEntry.fromBytes`).
+pub fn parse_acls(path: &str, bytes: &[u8]) -> Result<Vec<ZkAclEntry>, ZkError> {
+    let doc = parse(path, bytes)?;
+    let Some(acls) = doc.get("acls").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    acls.iter()
+        .map(|a| {
+            let field = |name: &str| {
+                a.get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| malformed(path, "an ACL entry lacks a string field"))
+            };
+            Ok(ZkAclEntry {
+                principal: field("principal")?,
+                permission_type: field("permissionType")?,
+                operation: field("operation")?,
+                host: field("host")?,
+            })
+        })
+        .collect()
+}
+
+/// An `/kafka-acl-extended-changes` notification (`ExtendedAclChangeEvent`).
+pub fn extended_acl_change_json(resource_type: &str, name: &str, pattern_type: &str) -> Vec<u8> {
+    json!({
+        "version": 1,
+        "resourceType": resource_type,
+        "name": name,
+        "patternType": pattern_type,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// `TransactionalId` → `TRANSACTIONAL_ID`: the Java enum name of a
+/// resource type from its path name.
+pub fn pascal_to_enum_name(pascal: &str) -> String {
+    let mut out = String::with_capacity(pascal.len() + 4);
+    for (i, c) in pascal.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 /// Kafka's 22-character URL-safe base64 form back to a UUID.
 pub fn base64_to_uuid(s: &str) -> Option<Uuid> {
     if s.len() != 22 {
@@ -255,6 +331,32 @@ fn malformed(path: &str, reason: &str) -> ZkError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn acl_documents_are_kafkas() {
+        let e = ZkAclEntry {
+            principal: "User:alice".into(),
+            permission_type: "Allow".into(),
+            operation: "Write".into(),
+            host: "*".into(),
+        };
+        let bytes = acls_json(std::slice::from_ref(&e));
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            v,
+            json!({"version":1,"acls":[{"principal":"User:alice","permissionType":"Allow","operation":"Write","host":"*"}]})
+        );
+        assert_eq!(parse_acls("/p", &bytes).unwrap(), vec![e]);
+        assert!(parse_acls("/p", br#"{"version":1,"acls":[{"principal":1}]}"#).is_err());
+        let change: Value =
+            serde_json::from_slice(&extended_acl_change_json("TOPIC", "pay", "PREFIXED")).unwrap();
+        assert_eq!(
+            change,
+            json!({"version":1,"resourceType":"TOPIC","name":"pay","patternType":"PREFIXED"})
+        );
+        assert_eq!(pascal_to_enum_name("TransactionalId"), "TRANSACTIONAL_ID");
+        assert_eq!(pascal_to_enum_name("Topic"), "TOPIC");
+    }
+
     use super::*;
 
     #[test]

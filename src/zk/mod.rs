@@ -11,13 +11,17 @@
 //!   which fail fast with [`ZkError::NotConnected`] while disconnected.
 //! - [`kafka`]: `KafkaZkClient`, Kafka's paths and operations on them.
 //! - [`json`]: the JSON documents, in Kafka's formats.
+//! - [`acls`]: the ACL stores and their change notifications, where
+//!   Kafka's `AclAuthorizer` keeps them.
 
+pub mod acls;
 pub mod client;
 pub mod json;
 pub mod kafka;
 
+pub use acls::{ZkAclResource, ZkWatch2};
 pub use client::{SessionEvent, ZkSettings, ZkWatch, ZooKeeperClient};
-pub use json::BrokerInfo;
+pub use json::{BrokerInfo, ZkAclEntry};
 pub use kafka::{ControllerElection, KafkaZkClient, ZkTopic, ZkWatch3};
 
 /// Errors talking to ZooKeeper.
