@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "strom", version, about = "A Kafka-compatible broker")]
 struct Cli {
+    /// Client properties (Kafka's names: security.protocol, sasl.mechanism,
+    /// sasl.jaas.config, ssl.truststore.location, …) for the tools and `strom perf`.
+    #[arg(long, global = true, value_name = "FILE")]
+    command_config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +46,15 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse_from(strom::tools::rewrite_args(std::env::args_os()));
+    if let Some(path) = &cli.command_config {
+        match strom::client::security::ClientSecurity::from_file(path) {
+            Ok(security) => strom::client::security::set_default(security),
+            Err(e) => {
+                eprintln!("Error: --command-config {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
+    }
     match cli.command {
         Command::Server { config, overrides } => {
             let config =
