@@ -348,7 +348,8 @@ impl BrokerConfig {
             }
         }
         for (name, v) in &explicit {
-            if let Some(def) = props::listener_prop(name).and_then(|(_, p)| props::broker_prop(&p)) {
+            if let Some(def) = props::listener_prop(name).and_then(|(_, p)| props::broker_prop(&p))
+            {
                 props::check_value(def, v).map_err(|reason| invalid(name, v, reason))?;
             }
         }

@@ -139,7 +139,14 @@ mod layers {
         ("client", &["records", "security", "util"]),
         (
             "tools",
-            &["client", "principal", "quotas", "records", "security", "util"],
+            &[
+                "client",
+                "principal",
+                "quotas",
+                "records",
+                "security",
+                "util",
+            ],
         ),
         ("perf", &["client", "records", "util"]),
     ];

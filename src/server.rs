@@ -272,10 +272,9 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
             .cloned()
             .unwrap_or_else(|| listener.clone());
         // TLS material and SASL settings (blocking reads of the PEM files).
-        let security = tokio::task::block_in_place(|| {
-            ListenerSecurity::from_config(&config, &listener.name)
-        })
-        .map_err(|e| ServerError::Config(format!("listener {}: {e}", listener.name)))?;
+        let security =
+            tokio::task::block_in_place(|| ListenerSecurity::from_config(&config, &listener.name))
+                .map_err(|e| ServerError::Config(format!("listener {}: {e}", listener.name)))?;
         tracing::info!(listener = %listener.name, protocol = security.protocol.name(), "listener security");
         let b = BoundListener::bind(listener.clone(), advertised.clone(), security)
             .await

@@ -46,6 +46,8 @@ def make_certs(d: Path) -> Path:
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
             "-subj", "/CN=strom-test-ca", cwd=d)
     (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    # X.509 v3 with an extension: webpki refuses v1 certificates.
+    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for name, subj in [("server", "/CN=localhost"), ("client", "/O=strom/OU=lab/CN=alice"),
                        ("expired", "/O=strom/OU=lab/CN=old")]:
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
@@ -53,13 +55,13 @@ def make_certs(d: Path) -> Path:
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             "-out", "server.crt", "-days", "2", "-extfile", "san.ext", cwd=d)
     openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "client.crt", "-days", "2", cwd=d)
+            "-out", "client.crt", "-days", "2", "-extfile", "client.ext", cwd=d)
     # An expired one: `openssl ca` takes explicit dates.
     (d / "index.txt").write_text("")
     (d / "serial").write_text("1000\n")
     (d / "ca.cnf").write_text(
         "[ca]\ndefault_ca=d\n[d]\ndir=.\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\n"
-        "default_md=sha256\npolicy=p\n[p]\ncommonName=supplied\norganizationName=optional\n"
+        "default_md=sha256\npolicy=p\nx509_extensions=e\n[e]\nextendedKeyUsage=clientAuth\n[p]\ncommonName=supplied\norganizationName=optional\n"
         "organizationalUnitName=optional\n")
     openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", "expired.csr",
             "-out", "expired.crt", "-notext", "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", cwd=d)
@@ -104,7 +106,7 @@ class Secure:
             "connections.max.idle.ms": "3000",
         })
         b.extra_overrides.update(extra or {})
-        b.env["STROM_LOG"] = "info,strom::network=debug"
+        b.env["STROM_LOG"] = "info,strom::network=debug,strom::security=debug"
         self.broker = b
         self.certs = certs
 
@@ -164,12 +166,14 @@ def ck_round_trip(conf: dict, topic: str, n: int = 5) -> list[bytes]:
 
 
 def ck_auth_error(conf: dict) -> str:
-    """The error a confluent-kafka admin client reports for these settings."""
-    errors = []
-    a = ck.admin.AdminClient({**conf, "error_cb": lambda e: errors.append(e)})
-    with pytest.raises(ck.KafkaException) as exc:
-        a.list_topics(timeout=8)
-    return " ".join(str(e) for e in errors) + " " + str(exc.value)
+    """The errors a confluent-kafka client reports (error_cb) for these settings."""
+    errors: list[str] = []
+    p = ck.Producer({**conf, "error_cb": lambda e: errors.append(str(e)), "log_level": 0})
+    deadline = time.monotonic() + 10
+    words = ("uthentication", "certificate", "mechanism", "SSL")
+    while time.monotonic() < deadline and not any(w in e for e in errors for w in words):
+        p.poll(0.2)
+    return " ".join(errors)
 
 
 def create_topic_plain(bootstrap: str, name: str) -> None:
@@ -236,7 +240,8 @@ def test_sasl_ssl_scram_sha512_with_three_clients_and_kcat_survives_restart(make
              "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=guardian", "-X", "sasl.password=guardian-pw",
              "-X", f"ssl.ca.location={certs / 'ca.pem'}", "-C", "-t", "sec", "-p", "0", "-o", "beginning", "-e",
              "-q")
-    assert r.stdout.splitlines()[0] == "v0" and "from-aiokafka" in r.stdout
+    out = r.stdout.decode()
+    assert out.splitlines()[0] == "v0" and "from-aiokafka" in out
 
     # strom's own tools through --command-config with Kafka's client property names.
     props = s.broker.tmp_dir / "client.properties"
@@ -246,7 +251,7 @@ def test_sasl_ssl_scram_sha512_with_three_clients_and_kcat_survives_restart(make
                      f"ssl.truststore.type=PEM\nssl.truststore.location={certs / 'ca.pem'}\n")
     out = run_tool("kafka-topics", "--bootstrap-server", f"localhost:{s.sasl_ssl_port}", "--command-config",
                    str(props), "--list").stdout
-    assert out.split() == ["sec"]
+    assert "sec" in out.split()
 
     # The credentials survive a restart (standalone metadata store).
     s.broker.stop()
@@ -317,10 +322,10 @@ def test_requests_before_authentication_close_the_connection(make_broker, certs)
             await p.stop()
 
     assert asyncio.run(aio()) == 1
-    assert ck_round_trip(s.ck_conf("plain"), "pl", n=1)[:2] == [b"kp", b"aio"]
+    assert ck_round_trip(s.ck_conf("plain"), "pl", n=3)[:2] == [b"kp", b"aio"]
     r = kcat("-b", f"localhost:{s.sasl_plain_port}", "-X", "security.protocol=SASL_PLAINTEXT", "-X",
              "sasl.mechanisms=PLAIN", "-X", "sasl.username=alice", "-X", "sasl.password=alice-pw", "-L", "-J")
-    assert json.loads(r.stdout)["brokers"][0]["id"] == 1
+    assert json.loads(r.stdout.decode())["brokers"][0]["id"] == 1
 
 
 def test_ssl_client_certificates_principal_expired_and_garbage(make_broker, certs):
@@ -338,7 +343,7 @@ def test_ssl_client_certificates_principal_expired_and_garbage(make_broker, cert
              f"ssl.ca.location={certs / 'ca.pem'}", "-X", f"ssl.certificate.location={certs / 'client.crt'}",
              "-X", f"ssl.key.location={certs / 'client.key'}", "-C", "-t", "tls", "-p", "0", "-o", "beginning",
              "-e", "-q")
-    assert r.stdout.split() == ["v0", "v1", "v2", "kp"]
+    assert r.stdout.decode().split() == ["v0", "v1", "v2", "kp"]
 
     # An expired client certificate, and none at all, are refused in the handshake.
     ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
@@ -353,7 +358,7 @@ def test_ssl_client_certificates_principal_expired_and_garbage(make_broker, cert
                                             "ssl.key.location": str(certs / "expired.key")}))
     assert "expired" in err.lower() or "certificate" in err.lower(), err
     log = s.broker.log_path.read_text()
-    assert "TLS handshake failed" in log and "Expired" in log, log[-3000:]
+    assert "TLS handshake failed" in log and "certificate expired" in log, log[-3000:]
 
     # Plaintext on a TLS listener, TLS garbage, and a handshake that never
     # finishes: each closes only its own connection.

@@ -87,7 +87,9 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
 
 impl ClientSecurity {
     /// From Kafka client properties.
-    pub fn from_properties(props: &BTreeMap<String, String>) -> Result<ClientSecurity, ClientError> {
+    pub fn from_properties(
+        props: &BTreeMap<String, String>,
+    ) -> Result<ClientSecurity, ClientError> {
         let get = |k: &str| props.get(k).filter(|v| !v.trim().is_empty()).cloned();
         let name = get("security.protocol").unwrap_or_else(|| "PLAINTEXT".into());
         let protocol = SecurityProtocol::from_name(&name)
@@ -146,11 +148,17 @@ mod tests {
         let props = parse_properties(
             "# comment\nsecurity.protocol=SASL_PLAINTEXT\nsasl.mechanism = SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n    username=\"guardian\" password=\"pw=1\";\n",
         );
-        assert_eq!(props.get("sasl.mechanism").map(String::as_str), Some("SCRAM-SHA-512"));
+        assert_eq!(
+            props.get("sasl.mechanism").map(String::as_str),
+            Some("SCRAM-SHA-512")
+        );
         let s = ClientSecurity::from_properties(&props).unwrap();
         assert_eq!(s.protocol, SecurityProtocol::SaslPlaintext);
         let (m, u, p) = s.sasl.unwrap();
-        assert_eq!((m.name(), u.as_str(), p.as_str()), ("SCRAM-SHA-512", "guardian", "pw=1"));
+        assert_eq!(
+            (m.name(), u.as_str(), p.as_str()),
+            ("SCRAM-SHA-512", "guardian", "pw=1")
+        );
         let mut props = BTreeMap::new();
         props.insert("security.protocol".to_string(), "SASL_SSL".to_string());
         props.insert("sasl.mechanism".to_string(), "PLAIN".to_string());

@@ -875,10 +875,12 @@ pub(crate) fn listener_prop(name: &str) -> Option<(String, String)> {
         return None;
     }
     let known = broker_prop(prop).is_some_and(|d| {
-        d.name.starts_with("ssl.") || d.name.starts_with("sasl.") || d.name == "connections.max.reauth.ms"
-    }) || prop.split_once('.').is_some_and(|(mech, setting)| {
-        !mech.is_empty() && MECHANISM_SETTINGS.contains(&setting)
-    });
+        d.name.starts_with("ssl.")
+            || d.name.starts_with("sasl.")
+            || d.name == "connections.max.reauth.ms"
+    }) || prop
+        .split_once('.')
+        .is_some_and(|(mech, setting)| !mech.is_empty() && MECHANISM_SETTINGS.contains(&setting));
     known.then(|| (listener.to_ascii_lowercase(), prop.to_string()))
 }
 

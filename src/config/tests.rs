@@ -365,16 +365,27 @@ fn listeners_and_advertised() {
     )
     .unwrap();
     assert_eq!(c.security_protocol("LAN"), "SASL_SSL");
-    assert_eq!(c.listener_value("SSL", "ssl.client.auth").as_deref(), Some("requested"));
-    assert_eq!(c.listener_value("LAN", "ssl.client.auth").as_deref(), Some("none"));
     assert_eq!(
-        c.listener_value("LAN", "scram-sha-512.sasl.jaas.config").as_deref(),
+        c.listener_value("SSL", "ssl.client.auth").as_deref(),
+        Some("requested")
+    );
+    assert_eq!(
+        c.listener_value("LAN", "ssl.client.auth").as_deref(),
+        Some("none")
+    );
+    assert_eq!(
+        c.listener_value("LAN", "scram-sha-512.sasl.jaas.config")
+            .as_deref(),
         Some("x required;")
     );
     let e = load(
         None,
         &[],
-        &["listeners=SSL://:9093", "advertised.listeners=SSL://h:9093", "listener.name.ssl.ssl.client.auth=maybe"],
+        &[
+            "listeners=SSL://:9093",
+            "advertised.listeners=SSL://h:9093",
+            "listener.name.ssl.ssl.client.auth=maybe",
+        ],
     )
     .unwrap_err();
     assert_eq!(key_of(e), "listener.name.ssl.ssl.client.auth");

@@ -162,7 +162,9 @@ pub(super) async fn serve(
     };
     // The handshake is bounded: a client that never finishes it (or sends
     // plaintext, or garbage) loses only its own connection.
-    let bound = server.idle.map_or(TLS_HANDSHAKE_TIMEOUT, |i| i.min(TLS_HANDSHAKE_TIMEOUT));
+    let bound = server
+        .idle
+        .map_or(TLS_HANDSHAKE_TIMEOUT, |i| i.min(TLS_HANDSHAKE_TIMEOUT));
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
     let stream = match tokio::time::timeout(bound, acceptor.accept(stream)).await {
         Ok(Ok(s)) => s,
@@ -181,7 +183,12 @@ pub(super) async fn serve(
                 tracing::debug!(%principal, "TLS client authenticated");
                 ctx.set_principal(principal);
             }
-            None => return tls_failed(peer, "no ssl.principal.mapping.rules rule matches the client certificate's DN"),
+            None => {
+                return tls_failed(
+                    peer,
+                    "no ssl.principal.mapping.rules rule matches the client certificate's DN",
+                )
+            }
         }
     }
     let (read_half, write_half) = tokio::io::split(stream);

@@ -147,7 +147,8 @@ impl BoundListener {
         let mut backoff = Duration::from_millis(10);
         let _reload = self.security.tls.clone().map(|tls| {
             AbortOnDrop(tokio::spawn(
-                watch_tls_files(tls).instrument(tracing::info_span!("tls-reload", listener = %name)),
+                watch_tls_files(tls)
+                    .instrument(tracing::info_span!("tls-reload", listener = %name)),
             ))
         });
         loop {
@@ -215,8 +216,10 @@ impl BoundListener {
             let span = tracing::info_span!("connection", listener = %name, %peer);
             connections.spawn(
                 async move {
-                    connection::serve(stream, peer, advertised, broker, &server, &security, shutdown)
-                        .await;
+                    connection::serve(
+                        stream, peer, advertised, broker, &server, &security, shutdown,
+                    )
+                    .await;
                     drop(open);
                     drop(ip_count);
                     drop(slot);
@@ -264,7 +267,9 @@ async fn watch_tls_files(tls: Arc<crate::security::tls::TlsServer>) {
         match tokio::task::spawn_blocking(move || tls.reload_if_changed()).await {
             Ok(Ok(true)) => tracing::info!("TLS keystore or truststore changed on disk: reloaded"),
             Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "TLS files changed but cannot be loaded; keeping the certificates in use"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "TLS files changed but cannot be loaded; keeping the certificates in use")
+            }
             Err(_) => return,
         }
     }

@@ -41,7 +41,10 @@ impl ListenerSecurity {
     }
 
     /// Reads `listener`'s security settings (and its PEM files: blocking).
-    pub fn from_config(config: &BrokerConfig, listener: &str) -> Result<ListenerSecurity, SecurityError> {
+    pub fn from_config(
+        config: &BrokerConfig,
+        listener: &str,
+    ) -> Result<ListenerSecurity, SecurityError> {
         let protocol = SecurityProtocol::from_name(config.security_protocol(listener))
             .unwrap_or(SecurityProtocol::Plaintext);
         let props = |name: &str| config.listener_value(listener, name);
@@ -79,7 +82,11 @@ impl ListenerSecurity {
 }
 
 fn sasl_config(config: &BrokerConfig, listener: &str) -> Result<SaslServerConfig, SecurityError> {
-    let props = |name: &str| config.listener_value(listener, name).filter(|v| !v.trim().is_empty());
+    let props = |name: &str| {
+        config
+            .listener_value(listener, name)
+            .filter(|v| !v.trim().is_empty())
+    };
     let enabled = props("sasl.enabled.mechanisms").unwrap_or_default();
     let mut mechanisms = Vec::new();
     for name in enabled.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -100,11 +107,17 @@ fn sasl_config(config: &BrokerConfig, listener: &str) -> Result<SaslServerConfig
     }
     let mut plain_users = Default::default();
     if mechanisms.contains(&Mechanism::Plain) {
-        let key = format!("listener.name.{}.plain.sasl.jaas.config", listener.to_ascii_lowercase());
+        let key = format!(
+            "listener.name.{}.plain.sasl.jaas.config",
+            listener.to_ascii_lowercase()
+        );
         let text = props("plain.sasl.jaas.config")
             .or_else(|| props("sasl.jaas.config"))
             .ok_or_else(|| {
-                SecurityError::config(&key, "PLAIN needs a JAAS config with user_<name>=\"<password>\" entries")
+                SecurityError::config(
+                    &key,
+                    "PLAIN needs a JAAS config with user_<name>=\"<password>\" entries",
+                )
             })?;
         let modules = jaas::parse(&text).map_err(|reason| SecurityError::config(&key, reason))?;
         if !modules.iter().any(|m| m.class == jaas::PLAIN_LOGIN_MODULE) {

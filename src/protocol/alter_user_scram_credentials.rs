@@ -43,7 +43,9 @@ pub(super) fn credentials_of(
                     Ok(c) => {
                         out.insert((m, desanitize(user)), c);
                     }
-                    Err(e) => tracing::warn!(entity = %path, mechanism = m.name(), error = %e, "ignoring a SCRAM credential"),
+                    Err(e) => {
+                        tracing::warn!(entity = %path, mechanism = m.name(), error = %e, "ignoring a SCRAM credential")
+                    }
                 }
             }
         }
@@ -96,7 +98,14 @@ impl Api for AlterUserScramCredentials {
         for d in &request.deletions {
             let name = d.name.to_string();
             if !seen.insert((name.clone(), d.mechanism)) {
-                fail(&mut users, &name, (ResponseError::DuplicateResource, "A user credential cannot be altered twice in the same request".into()));
+                fail(
+                    &mut users,
+                    &name,
+                    (
+                        ResponseError::DuplicateResource,
+                        "A user credential cannot be altered twice in the same request".into(),
+                    ),
+                );
                 continue;
             }
             let check = check_common(&name, d.mechanism).and_then(|m| {
@@ -106,12 +115,17 @@ impl Api for AlterUserScramCredentials {
                 if has {
                     Ok(m)
                 } else {
-                    Err((ResponseError::ResourceNotFound, "Attempt to delete a user credential that does not exist".into()))
+                    Err((
+                        ResponseError::ResourceNotFound,
+                        "Attempt to delete a user credential that does not exist".into(),
+                    ))
                 }
             });
             match check {
                 Ok(m) => {
-                    if let Ok((_, remove)) = users.entry(name).or_insert_with(|| Ok(Default::default())) {
+                    if let Ok((_, remove)) =
+                        users.entry(name).or_insert_with(|| Ok(Default::default()))
+                    {
                         remove.push(m.name().to_string());
                     }
                 }
@@ -121,24 +135,47 @@ impl Api for AlterUserScramCredentials {
         for u in &request.upsertions {
             let name = u.name.to_string();
             if !seen.insert((name.clone(), u.mechanism)) {
-                fail(&mut users, &name, (ResponseError::DuplicateResource, "A user credential cannot be altered twice in the same request".into()));
+                fail(
+                    &mut users,
+                    &name,
+                    (
+                        ResponseError::DuplicateResource,
+                        "A user credential cannot be altered twice in the same request".into(),
+                    ),
+                );
                 continue;
             }
             let check = check_common(&name, u.mechanism).and_then(|m| {
                 if u.iterations < MIN_ITERATIONS {
-                    Err((ResponseError::UnacceptableCredential, "Too few iterations".into()))
+                    Err((
+                        ResponseError::UnacceptableCredential,
+                        "Too few iterations".into(),
+                    ))
                 } else if u.iterations > MAX_ITERATIONS {
-                    Err((ResponseError::UnacceptableCredential, "Too many iterations".into()))
+                    Err((
+                        ResponseError::UnacceptableCredential,
+                        "Too many iterations".into(),
+                    ))
                 } else if u.salt.is_empty() || u.salted_password.is_empty() {
-                    Err((ResponseError::UnacceptableCredential, "Salt and salted password must not be empty".into()))
+                    Err((
+                        ResponseError::UnacceptableCredential,
+                        "Salt and salted password must not be empty".into(),
+                    ))
                 } else {
                     Ok(m)
                 }
             });
             match check {
                 Ok(m) => {
-                    let credential = ScramCredential::from_salted_password(m, &u.salt, &u.salted_password, u.iterations);
-                    if let Ok((set, _)) = users.entry(name).or_insert_with(|| Ok(Default::default())) {
+                    let credential = ScramCredential::from_salted_password(
+                        m,
+                        &u.salt,
+                        &u.salted_password,
+                        u.iterations,
+                    );
+                    if let Ok((set, _)) =
+                        users.entry(name).or_insert_with(|| Ok(Default::default()))
+                    {
                         set.insert(m.name().to_string(), credential.to_kafka_string());
                     }
                 }
@@ -152,7 +189,11 @@ impl Api for AlterUserScramCredentials {
                 Err(f) => Err(f),
                 Ok((set, remove)) => {
                     let path = format!("users/{}", sanitize(&name));
-                    match broker.metadata.alter_entity_config(&path, &set, &remove).await {
+                    match broker
+                        .metadata
+                        .alter_entity_config(&path, &set, &remove)
+                        .await
+                    {
                         Ok(()) => {
                             changed = true;
                             tracing::info!(user = %name, set = ?set.keys().collect::<Vec<_>>(), ?remove, "SCRAM credentials altered");
@@ -175,14 +216,20 @@ impl Api for AlterUserScramCredentials {
 
 fn check_common(name: &str, mechanism: i8) -> Result<ScramMechanism, Failure> {
     if name.is_empty() {
-        return Err((ResponseError::UnacceptableCredential, "Username must not be empty".into()));
+        return Err((
+            ResponseError::UnacceptableCredential,
+            "Username must not be empty".into(),
+        ));
     }
-    ScramMechanism::from_type_id(mechanism)
-        .ok_or((ResponseError::UnsupportedSaslMechanism, "Unknown SCRAM mechanism".into()))
+    ScramMechanism::from_type_id(mechanism).ok_or((
+        ResponseError::UnsupportedSaslMechanism,
+        "Unknown SCRAM mechanism".into(),
+    ))
 }
 
 fn result(name: &str, outcome: Result<(), Failure>) -> AlterUserScramCredentialsResult {
-    let r = AlterUserScramCredentialsResult::default().with_user(StrBytes::from_string(name.to_string()));
+    let r = AlterUserScramCredentialsResult::default()
+        .with_user(StrBytes::from_string(name.to_string()));
     match outcome {
         Ok(()) => r,
         Err((error, message)) => r
@@ -207,7 +254,10 @@ mod tests {
             ]
             .into(),
         );
-        configs.insert("users/a/clients/b".into(), [("SCRAM-SHA-256".to_string(), c.to_kafka_string())].into());
+        configs.insert(
+            "users/a/clients/b".into(),
+            [("SCRAM-SHA-256".to_string(), c.to_kafka_string())].into(),
+        );
         let got = credentials_of(&configs);
         assert_eq!(got.len(), 1);
         assert_eq!(got.get(&(ScramMechanism::Sha256, "CN=x".into())), Some(&c));

@@ -15,6 +15,7 @@
 mod admin;
 mod alter_client_quotas;
 mod alter_partition_reassignments;
+mod alter_user_scram_credentials;
 mod api_versions;
 pub mod bounded;
 mod configs;
@@ -22,6 +23,7 @@ mod delete_records;
 mod describe_client_quotas;
 mod describe_log_dirs;
 mod describe_producers;
+mod describe_user_scram_credentials;
 mod elect_leaders;
 mod fetch;
 mod groups;
@@ -36,8 +38,6 @@ mod produce;
 mod router;
 mod sasl_authenticate;
 mod sasl_handshake;
-mod alter_user_scram_credentials;
-mod describe_user_scram_credentials;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -307,7 +307,8 @@ impl Broker {
         match self.metadata.entity_configs().await {
             Ok(configs) => {
                 self.quotas.set_quotas(&configs);
-                self.scram.replace(alter_user_scram_credentials::credentials_of(&configs));
+                self.scram
+                    .replace(alter_user_scram_credentials::credentials_of(&configs));
             }
             Err(e) => tracing::warn!(error = %e, "cannot load client quotas and SCRAM credentials"),
         }

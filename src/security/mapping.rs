@@ -224,11 +224,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            m.name("CN=serviceuser,OU=ServiceUsers,O=Unknown,L=Unknown,ST=Unknown,C=Unknown").as_deref(),
+            m.name("CN=serviceuser,OU=ServiceUsers,O=Unknown,L=Unknown,ST=Unknown,C=Unknown")
+                .as_deref(),
             Some("serviceuser")
         );
         assert_eq!(
-            m.name("CN=adminUser,OU=Admin,O=Unknown,L=Unknown,ST=Unknown,C=Unknown").as_deref(),
+            m.name("CN=adminUser,OU=Admin,O=Unknown,L=Unknown,ST=Unknown,C=Unknown")
+                .as_deref(),
             Some("adminuser@admin")
         );
         assert_eq!(m.name("cn=Host.Lab").as_deref(), Some("host.lab"));
@@ -236,7 +238,10 @@ mod tests {
         let none = PrincipalMapper::parse("RULE:^CN=(.*)$/$1/U").unwrap();
         assert_eq!(none.name("CN=a").as_deref(), Some("A"));
         assert_eq!(none.name("O=a"), None);
-        assert_eq!(PrincipalMapper::parse("").unwrap().name("CN=a").as_deref(), Some("CN=a"));
+        assert_eq!(
+            PrincipalMapper::parse("").unwrap().name("CN=a").as_deref(),
+            Some("CN=a")
+        );
         let slash = PrincipalMapper::parse(r"RULE:^CN=(.*)\/x$/$1\/y/").unwrap();
         assert_eq!(slash.name("CN=a/x").as_deref(), Some("a/y"));
         for bad in ["RULE:abc", "RULE:(/x/", "FOO", "DEFAULT DEFAULT"] {

@@ -105,4 +105,3 @@ impl<F: Fn(&str) -> Option<String>> Props for F {
         self(name).filter(|v| !v.trim().is_empty())
     }
 }
-

@@ -229,8 +229,8 @@ impl SaslSession {
 
     /// SaslHandshake: starts an exchange with `mechanism` (a re-authentication when authenticated).
     pub fn handshake(&mut self, mechanism: &str, version: i16) -> Result<(), HandshakeRefusal> {
-        let Some(mech) = Mechanism::from_name(mechanism)
-            .filter(|m| self.config.mechanisms.contains(m))
+        let Some(mech) =
+            Mechanism::from_name(mechanism).filter(|m| self.config.mechanisms.contains(m))
         else {
             self.phase = Phase::Failed;
             return Err(HandshakeRefusal::UnsupportedMechanism);
@@ -291,7 +291,9 @@ impl SaslSession {
         };
         let mech = *mechanism;
         let outcome = match exchange {
-            Exchange::Plain => plain(token, &self.config.plain_users).map(|user| (user, Vec::new())),
+            Exchange::Plain => {
+                plain(token, &self.config.plain_users).map(|user| (user, Vec::new()))
+            }
             Exchange::Scram(server) => {
                 let m = match mech {
                     Mechanism::Scram(m) => m,
@@ -409,7 +411,11 @@ mod tests {
 
     #[test]
     fn plain_states_and_messages() {
-        let creds = Creds(ScramCredential::from_password(ScramMechanism::Sha512, "x", 4096));
+        let creds = Creds(ScramCredential::from_password(
+            ScramMechanism::Sha512,
+            "x",
+            4096,
+        ));
         let now = Instant::now();
         let mut s = SaslSession::new(config(0));
         assert_eq!(s.admits(API_VERSIONS, now), Admission::Serve);
@@ -434,7 +440,10 @@ mod tests {
         assert!(matches!(s.admits(3, now), Admission::Close(_)));
 
         let mut s = SaslSession::new(config(0));
-        assert_eq!(s.handshake("GSSAPI", 1), Err(HandshakeRefusal::UnsupportedMechanism));
+        assert_eq!(
+            s.handshake("GSSAPI", 1),
+            Err(HandshakeRefusal::UnsupportedMechanism)
+        );
         assert_eq!(
             plain(b"\0\0pw", &BTreeMap::new()).unwrap_err().to_string(),
             "Authentication failed: username not specified"
@@ -443,15 +452,22 @@ mod tests {
 
     #[test]
     fn scram_and_reauthentication() {
-        let creds = Creds(ScramCredential::from_password(ScramMechanism::Sha512, "s3cret", 4096));
+        let creds = Creds(ScramCredential::from_password(
+            ScramMechanism::Sha512,
+            "s3cret",
+            4096,
+        ));
         let now = Instant::now();
         let mut s = SaslSession::new(config(1000));
         let run = |s: &mut SaslSession, user: &str, pw: &str| {
             s.handshake("SCRAM-SHA-512", 1)?;
             let mut c = ScramClient::new(ScramMechanism::Sha512, user, pw);
-            let first = s.authenticate(&c.first(), &creds, now).map_err(|_| HandshakeRefusal::IllegalState)?;
+            let first = s
+                .authenticate(&c.first(), &creds, now)
+                .map_err(|_| HandshakeRefusal::IllegalState)?;
             let fin = c.respond(&first.token).unwrap();
-            s.authenticate(&fin, &creds, now).map_err(|_| HandshakeRefusal::IllegalState)
+            s.authenticate(&fin, &creds, now)
+                .map_err(|_| HandshakeRefusal::IllegalState)
         };
         let done = run(&mut s, "guardian", "s3cret").unwrap();
         assert_eq!(done.authenticated.unwrap().1, 1000);
@@ -466,7 +482,9 @@ mod tests {
         s.handshake("SCRAM-SHA-512", 1).unwrap();
         let mut c = ScramClient::new(ScramMechanism::Sha512, "guardian", "bad");
         let first = s.authenticate(&c.first(), &creds, now).unwrap();
-        let err = s.authenticate(&c.respond(&first.token).unwrap(), &creds, now).unwrap_err();
+        let err = s
+            .authenticate(&c.respond(&first.token).unwrap(), &creds, now)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"

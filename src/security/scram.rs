@@ -203,8 +203,11 @@ pub(crate) fn random_bytes(n: usize) -> Vec<u8> {
 }
 
 fn nonce() -> String {
-    // Printable, without ',' (RFC 5802's `printable`): base64 of random bytes.
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(random_bytes(24))
+    // Printable, without ',' (RFC 5802's `printable`): hex of random bytes.
+    random_bytes(16)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Why a SCRAM exchange failed. `Invalid` is what a client may learn (the
@@ -266,7 +269,7 @@ enum ServerState {
         credential: Option<ScramCredential>,
         client_first_bare: String,
         server_first: String,
-        nonce: String,
+        server_part: String,
         gs2_header: String,
     },
     Done,
@@ -300,8 +303,8 @@ impl ScramServer {
         token: &[u8],
         lookup: &dyn Fn(&str) -> Option<ScramCredential>,
     ) -> Result<ServerStep, ScramError> {
-        let msg = std::str::from_utf8(token)
-            .map_err(|_| ScramError::Malformed("not UTF-8".into()))?;
+        let msg =
+            std::str::from_utf8(token).map_err(|_| ScramError::Malformed("not UTF-8".into()))?;
         match std::mem::replace(&mut self.state, ServerState::Done) {
             ServerState::First => {
                 // gs2-header: "n,," or "y,," or "n,a=authzid,"
@@ -312,14 +315,18 @@ impl ScramServer {
                     .next()
                     .ok_or_else(|| ScramError::Malformed("no client-first-message-bare".into()))?;
                 if !matches!(cbind, "n" | "y") {
-                    return Err(ScramError::Malformed("channel binding is not supported".into()));
+                    return Err(ScramError::Malformed(
+                        "channel binding is not supported".into(),
+                    ));
                 }
                 let user = decode_saslname(
                     attr(bare, 'n').ok_or_else(|| ScramError::Malformed("no user name".into()))?,
                 )?;
                 if let Some(a) = authzid.strip_prefix("a=") {
                     if decode_saslname(a)? != user {
-                        return Err(ScramError::Invalid("authorization id differs from user name"));
+                        return Err(ScramError::Invalid(
+                            "authorization id differs from user name",
+                        ));
                     }
                 }
                 let client_nonce =
@@ -331,7 +338,8 @@ impl ScramServer {
                     Some(c) => (c.salt.clone(), c.iterations),
                     None => (random_bytes(32), MIN_ITERATIONS),
                 };
-                let nonce = format!("{client_nonce}{}", self::nonce());
+                let server_part = self::nonce();
+                let nonce = format!("{client_nonce}{server_part}");
                 let server_first = format!("r={nonce},s={},i={iterations}", B64.encode(&salt));
                 let gs2_header = format!("{cbind},{authzid},");
                 self.state = ServerState::Final {
@@ -339,7 +347,7 @@ impl ScramServer {
                     credential,
                     client_first_bare: bare.to_string(),
                     server_first: server_first.clone(),
-                    nonce,
+                    server_part,
                     gs2_header,
                 };
                 Ok(ServerStep::Continue(server_first.into_bytes()))
@@ -349,7 +357,7 @@ impl ScramServer {
                 credential,
                 client_first_bare,
                 server_first,
-                nonce,
+                server_part,
                 gs2_header,
             } => {
                 let proof_at = msg
@@ -359,7 +367,9 @@ impl ScramServer {
                 let proof = B64
                     .decode(&msg[proof_at + 3..])
                     .map_err(|_| ScramError::Malformed("proof is not base64".into()))?;
-                if attr(without_proof, 'r') != Some(nonce.as_str()) {
+                // Kafka's check: the final nonce ends with the server's part
+                // (librdkafka before 2.x sends the client nonce twice).
+                if !attr(without_proof, 'r').is_some_and(|r| r.ends_with(server_part.as_str())) {
                     return Err(ScramError::Invalid("nonce mismatch"));
                 }
                 let cbind = attr(without_proof, 'c')
@@ -532,7 +542,9 @@ mod tests {
     #[test]
     fn bad_credentials_and_messages_are_errors() {
         assert!(ScramCredential::parse("salt=AA==,iterations=1").is_err());
-        assert!(ScramCredential::parse("salt=!!,stored_key=AA==,server_key=AA==,iterations=1").is_err());
+        assert!(
+            ScramCredential::parse("salt=!!,stored_key=AA==,server_key=AA==,iterations=1").is_err()
+        );
         let mut server = ScramServer::new(ScramMechanism::Sha512);
         assert!(server.step(b"p=tls-unique,,n=a,r=x", &|_| None).is_err());
         assert!(ScramServer::new(ScramMechanism::Sha512)

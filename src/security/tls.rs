@@ -135,26 +135,25 @@ impl TlsSettings {
                 "a TLS listener needs a keystore (ssl.keystore.location, or ssl.keystore.certificate.chain and ssl.keystore.key)",
             ));
         }
-        let truststore = match (
-            props.get("ssl.truststore.location"),
-            props.get("ssl.truststore.certificates"),
-        ) {
-            (Some(path), None) => Some(Pem::File {
-                key: "ssl.truststore.location",
-                path: PathBuf::from(path.trim()),
-            }),
-            (None, Some(text)) => Some(Pem::Inline {
-                key: "ssl.truststore.certificates",
-                text,
-            }),
-            (None, None) => None,
-            (Some(_), Some(_)) => {
-                return Err(SecurityError::config(
+        let truststore =
+            match (
+                props.get("ssl.truststore.location"),
+                props.get("ssl.truststore.certificates"),
+            ) {
+                (Some(path), None) => Some(Pem::File {
+                    key: "ssl.truststore.location",
+                    path: PathBuf::from(path.trim()),
+                }),
+                (None, Some(text)) => Some(Pem::Inline {
+                    key: "ssl.truststore.certificates",
+                    text,
+                }),
+                (None, None) => None,
+                (Some(_), Some(_)) => return Err(SecurityError::config(
                     "ssl.truststore.location",
                     "set either ssl.truststore.location or ssl.truststore.certificates, not both",
-                ))
-            }
-        };
+                )),
+            };
         if truststore.is_some() {
             require_pem_type(props, "ssl.truststore.type")?;
         }
@@ -236,7 +235,10 @@ impl TlsSettings {
                             provider.cipher_suites.iter().map(suite_name).collect();
                         return Err(SecurityError::config(
                             "ssl.cipher.suites",
-                            format!("unknown or unsupported suite {name}; supported: {}", known.join(",")),
+                            format!(
+                                "unknown or unsupported suite {name}; supported: {}",
+                                known.join(",")
+                            ),
                         ));
                     }
                 }
@@ -266,8 +268,9 @@ impl TlsSettings {
                 "encrypted private keys are not supported: decrypt it (openssl pkey -in key.pem -out plain.pem)",
             ));
         }
-        let key = PrivateKeyDer::from_pem_slice(&key_pem)
-            .map_err(|e| SecurityError::config(key_name, format!("no usable PEM private key: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+            SecurityError::config(key_name, format!("no usable PEM private key: {e}"))
+        })?;
         let chain = certificates(&chain_pem, key_name)?;
         Ok(Some((key, chain)))
     }
@@ -293,21 +296,24 @@ impl TlsSettings {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&self.protocols)
             .map_err(|e| SecurityError::config("ssl.enabled.protocols", e.to_string()))?;
-        let builder = match (self.client_auth, self.roots()?) {
-            (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
-            (auth, Some(roots)) => {
-                let verifier =
-                    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-                let verifier = if auth == ClientAuth::Requested {
-                    verifier.allow_unauthenticated()
-                } else {
-                    verifier
-                };
-                builder.with_client_cert_verifier(verifier.build().map_err(|e| {
-                    SecurityError::config("ssl.truststore.location", e.to_string())
-                })?)
-            }
-        };
+        let builder =
+            match (self.client_auth, self.roots()?) {
+                (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
+                (auth, Some(roots)) => {
+                    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                        Arc::new(roots),
+                        provider,
+                    );
+                    let verifier = if auth == ClientAuth::Requested {
+                        verifier.allow_unauthenticated()
+                    } else {
+                        verifier
+                    };
+                    builder.with_client_cert_verifier(verifier.build().map_err(|e| {
+                        SecurityError::config("ssl.truststore.location", e.to_string())
+                    })?)
+                }
+            };
         let (key, chain) = self.key_and_chain()?.ok_or_else(|| {
             SecurityError::config("ssl.keystore.location", "a TLS listener needs a keystore")
         })?;
@@ -440,11 +446,17 @@ impl TlsServer {
 
 /// A client's TLS (strom's tools): the config and the name to verify.
 pub fn client_config(props: &dyn Props) -> Result<Arc<ClientConfig>, SecurityError> {
-    Ok(Arc::new(TlsSettings::from_props(props, false)?.client_config()?))
+    Ok(Arc::new(
+        TlsSettings::from_props(props, false)?.client_config()?,
+    ))
 }
 
 /// The server name a client verifies for `host`.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, SecurityError> {
-    ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-        .map_err(|e| SecurityError::config("bootstrap.servers", format!("{host}: {e}")))
+    ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .map_err(|e| SecurityError::config("bootstrap.servers", format!("{host}: {e}")))
 }

@@ -44,8 +44,7 @@ fn parse_value(key: &str, value: &str) -> Result<(i32, String), ToolError> {
             }
         }
     }
-    let password =
-        password.ok_or_else(|| ToolError::Usage(format!("{key} needs password=…")))?;
+    let password = password.ok_or_else(|| ToolError::Usage(format!("{key} needs password=…")))?;
     Ok((iterations, password))
 }
 
@@ -94,7 +93,12 @@ pub async fn alter(
     let req = AlterUserScramCredentialsRequest::default()
         .with_upsertions(upsertions)
         .with_deletions(deletions);
-    let resp = deadline(timeout, "altering SCRAM credentials", conn.send(req, version)).await?;
+    let resp = deadline(
+        timeout,
+        "altering SCRAM credentials",
+        conn.send(req, version),
+    )
+    .await?;
     for r in &resp.results {
         if r.error_code != 0 {
             return Err(ToolError::broker(
@@ -124,7 +128,12 @@ pub async fn describe(
                 .collect(),
         )
     });
-    let resp = deadline(timeout, "describing SCRAM credentials", conn.send(req, version)).await?;
+    let resp = deadline(
+        timeout,
+        "describing SCRAM credentials",
+        conn.send(req, version),
+    )
+    .await?;
     if resp.error_code != 0 {
         return Err(ToolError::broker(
             "DescribeUserScramCredentials",
@@ -141,7 +150,8 @@ pub async fn describe(
             .credential_infos
             .iter()
             .map(|i| {
-                let name = ScramMechanism::from_type_id(i.mechanism).map_or("UNKNOWN", |m| m.name());
+                let name =
+                    ScramMechanism::from_type_id(i.mechanism).map_or("UNKNOWN", |m| m.name());
                 format!("{name}=iterations={}", i.iterations)
             })
             .collect();
