@@ -404,15 +404,12 @@ impl BrokerConfig {
         let map_raw = raw("listener.security.protocol.map").unwrap_or_default();
         let protocol_map = listener::parse_protocol_map("listener.security.protocol.map", map_raw)?;
         for l in &listeners {
-            match protocol_map.get(&l.name) {
-                None => {
-                    return Err(invalid(
-                        "listener.security.protocol.map",
-                        map_raw,
-                        format!("no security protocol for listener {}", l.name),
-                    ))
-                }
-                Some(_) => {}
+            if !protocol_map.contains_key(&l.name) {
+                return Err(invalid(
+                    "listener.security.protocol.map",
+                    map_raw,
+                    format!("no security protocol for listener {}", l.name),
+                ));
             }
         }
 

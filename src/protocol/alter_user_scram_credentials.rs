@@ -54,6 +54,8 @@ pub(super) fn credentials_of(
 }
 
 type Failure = (ResponseError, String);
+/// Per user: keys to set and keys to remove, or the first failure.
+type UserChanges = BTreeMap<String, Result<(BTreeMap<String, String>, Vec<String>), Failure>>;
 
 impl Api for AlterUserScramCredentials {
     const KEY: ApiKey = ApiKey::AlterUserScramCredentials;
@@ -67,8 +69,7 @@ impl Api for AlterUserScramCredentials {
         request: AlterUserScramCredentialsRequest,
     ) -> Answer<Response<Self>> {
         // Per user: keys to set, keys to remove, or the first failure.
-        let mut users: BTreeMap<String, Result<(BTreeMap<String, String>, Vec<String>), Failure>> =
-            BTreeMap::new();
+        let mut users: UserChanges = BTreeMap::new();
         let mut seen = BTreeSet::new();
         let existing = match broker.metadata.entity_configs().await {
             Ok(c) => c,

@@ -118,7 +118,7 @@ pub enum Admission {
 
 enum Exchange {
     Plain,
-    Scram(ScramServer),
+    Scram(Box<ScramServer>),
 }
 
 /// The session's phase.
@@ -252,7 +252,7 @@ impl SaslSession {
         }
         let exchange = match mech {
             Mechanism::Plain => Exchange::Plain,
-            Mechanism::Scram(m) => Exchange::Scram(ScramServer::new(m)),
+            Mechanism::Scram(m) => Exchange::Scram(Box::new(ScramServer::new(m))),
         };
         self.phase = Phase::Authenticating {
             mechanism: mech,

@@ -229,7 +229,7 @@ fn attrs(msg: &str) -> impl Iterator<Item = (char, &str)> {
     })
 }
 
-fn attr<'a>(msg: &'a str, key: char) -> Option<&'a str> {
+fn attr(msg: &str, key: char) -> Option<&str> {
     attrs(msg).find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
