@@ -12,7 +12,10 @@
 //! Kafka's sources and synonyms.
 //!
 //! Invariants: a `BrokerConfig` only exists validated; every listener maps to
-//! PLAINTEXT; every advertised listener and the inter-broker listener name a listener.
+//! a security protocol; every advertised listener and the inter-broker
+//! listener name a listener. Per-listener overrides (`listener.name.<l>.…`)
+//! are kept under the lower-case listener name and read through
+//! [`BrokerConfig::listener_value`].
 
 mod listener;
 mod props;
@@ -336,6 +339,12 @@ impl BrokerConfig {
             for (name, value) in layer {
                 if props::broker_prop(&name).is_some() {
                     explicit.insert(name, value.trim().to_string());
+                } else if let Some((listener, prop)) = props::listener_prop(&name) {
+                    // Kafka's listener prefix is lower-case; keep one spelling.
+                    explicit.insert(
+                        format!("listener.name.{listener}.{prop}"),
+                        value.trim().to_string(),
+                    );
                 } else if let Some(why) = props::ignored_kafka_prop(&name) {
                     tracing::warn!(config = %name, %source, reason = why, "Kafka property that strom deliberately ignores (see the README); ignored");
                 } else if source == "environment" {
@@ -368,6 +377,12 @@ impl BrokerConfig {
         for def in BROKER_PROPS {
             if let Some(v) = explicit.get(def.name) {
                 props::check_value(def, v).map_err(|reason| invalid(def.name, v, reason))?;
+            }
+        }
+        for (name, v) in &explicit {
+            if let Some(def) = props::listener_prop(name).and_then(|(_, p)| props::broker_prop(&p))
+            {
+                props::check_value(def, v).map_err(|reason| invalid(name, v, reason))?;
             }
         }
         let raw = |name: &str| -> Option<&str> {
@@ -421,22 +436,12 @@ impl BrokerConfig {
         let map_raw = raw("listener.security.protocol.map").unwrap_or_default();
         let protocol_map = listener::parse_protocol_map("listener.security.protocol.map", map_raw)?;
         for l in &listeners {
-            match protocol_map.get(&l.name) {
-                None => {
-                    return Err(invalid(
-                        "listener.security.protocol.map",
-                        map_raw,
-                        format!("no security protocol for listener {}", l.name),
-                    ))
-                }
-                Some(p) if p != "PLAINTEXT" => {
-                    return Err(invalid(
-                        "listeners",
-                        &l.to_string(),
-                        format!("listener {} uses security protocol {p}: {p} is not supported yet (only PLAINTEXT)", l.name),
-                    ))
-                }
-                Some(_) => {}
+            if !protocol_map.contains_key(&l.name) {
+                return Err(invalid(
+                    "listener.security.protocol.map",
+                    map_raw,
+                    format!("no security protocol for listener {}", l.name),
+                ));
             }
         }
 
@@ -657,6 +662,23 @@ impl BrokerConfig {
             .get(name)
             .cloned()
             .or_else(|| def.default.map(str::to_string))
+    }
+
+    /// A listener's value of `name`: Kafka's `listener.name.<listener>.<name>`
+    /// override, else the broker-wide value (explicit or default).
+    pub fn listener_value(&self, listener: &str, name: &str) -> Option<String> {
+        let prefixed = format!("listener.name.{}.{name}", listener.to_ascii_lowercase());
+        self.explicit
+            .get(&prefixed)
+            .cloned()
+            .or_else(|| self.get(name))
+    }
+
+    /// The security protocol of `listener` (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`).
+    pub fn security_protocol(&self, listener: &str) -> &str {
+        self.listener_security_protocol_map
+            .get(listener)
+            .map_or("PLAINTEXT", String::as_str)
     }
 
     fn is_explicit(&self, name: &str) -> bool {
@@ -884,7 +906,10 @@ impl BrokerConfig {
                 };
                 ConfigEntry {
                     name: def.name.to_string(),
-                    value: self.get(def.name),
+                    // Kafka never shows a password's value.
+                    value: (def.ty != ConfigType::Password)
+                        .then(|| self.get(def.name))
+                        .flatten(),
                     source,
                     read_only: true,
                     is_default: !explicit,

@@ -17,6 +17,7 @@
 //! - `protocol`: the API router and one handler per Kafka API.
 //! - `records`: Kafka's record format (batch v2 header, CRC, varints, records, codecs, builder) and the legacy message sets (magic 0 and 1) with their conversion to and from batches v2; a leaf.
 //! - `perf`: `strom perf`, the load tool.
+//! - `security`: TLS (rustls, PEM keystores, reload) and SASL (PLAIN, SCRAM) for listeners and strom's client.
 //! - `server`: start-up and shutdown order.
 //! - `tools`: Kafka's console tools (`strom topics`, `kafka-topics`, …).
 //! - `zk`: ZooKeeper as Kafka uses it (the only code that talks to ZooKeeper).
@@ -38,6 +39,7 @@ pub mod protocol;
 pub mod quotas;
 pub mod records;
 pub mod replica_manager;
+pub mod security;
 pub mod server;
 pub mod tools;
 pub mod util;
@@ -57,6 +59,7 @@ mod layers {
         ("metrics", &[]),
         ("quotas", &[]),
         ("principal", &[]),
+        ("security", &["principal"]),
         ("log", &["metrics", "records", "util"]),
         ("config", &["log"]),
         ("zk", &["metrics", "util"]),
@@ -93,6 +96,7 @@ mod layers {
                 "quotas",
                 "records",
                 "replica_manager",
+                "security",
                 "util",
             ],
         ),
@@ -102,7 +106,14 @@ mod layers {
         ),
         (
             "network",
-            &["config", "metrics", "principal", "protocol", "util"],
+            &[
+                "config",
+                "metrics",
+                "principal",
+                "protocol",
+                "security",
+                "util",
+            ],
         ),
         (
             "http",
@@ -130,7 +141,7 @@ mod layers {
                 "zk",
             ],
         ),
-        ("client", &["records", "util"]),
+        ("client", &["records", "security", "util"]),
         (
             "tools",
             &[
@@ -139,6 +150,7 @@ mod layers {
                 "principal",
                 "quotas",
                 "records",
+                "security",
                 "util",
             ],
         ),

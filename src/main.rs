@@ -14,6 +14,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
     about = "A Kafka-compatible broker"
 )]
 struct Cli {
+    /// Client properties (Kafka's names: security.protocol, sasl.mechanism,
+    /// sasl.jaas.config, ssl.truststore.location, …) for the tools and `strom perf`.
+    #[arg(long, global = true, value_name = "FILE")]
+    command_config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +51,15 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = parse_cli();
+    if let Some(path) = &cli.command_config {
+        match strom::client::security::ClientSecurity::from_file(path) {
+            Ok(security) => strom::client::security::set_default(security),
+            Err(e) => {
+                eprintln!("Error: --command-config {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
+    }
     match cli.command {
         Command::Server { config, overrides } => {
             let config =

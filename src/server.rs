@@ -28,7 +28,7 @@ use crate::metadata::{
     MetadataError, MetadataStore, StandaloneMetadataStore, ZookeeperMetadataStore,
 };
 use crate::metrics::ZooKeeperState;
-use crate::network::{BoundListener, SocketServer};
+use crate::network::{BoundListener, ListenerSecurity, SocketServer};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
 
@@ -264,7 +264,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     // Client quotas are in force before the listeners open; in ZooKeeper
     // mode other writers' changes (kafka-configs --zookeeper, other brokers)
     // are picked up every few seconds.
-    broker.reload_quotas().await;
+    broker.reload_entity_configs().await;
     if config.zookeeper_connect.is_some() {
         let (broker, mut shutdown) = (broker.clone(), shutdown_rx.clone());
         tasks.spawn(
@@ -273,7 +273,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 loop {
                     tokio::select! {
-                        _ = tick.tick() => broker.reload_quotas().await,
+                        _ = tick.tick() => broker.reload_entity_configs().await,
                         _ = shutdown.changed() => return,
                     }
                 }
@@ -307,7 +307,12 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
             .find(|a| a.name == listener.name)
             .cloned()
             .unwrap_or_else(|| listener.clone());
-        let b = BoundListener::bind(listener.clone(), advertised.clone())
+        // TLS material and SASL settings (blocking reads of the PEM files).
+        let security =
+            tokio::task::block_in_place(|| ListenerSecurity::from_config(&config, &listener.name))
+                .map_err(|e| ServerError::Config(format!("listener {}: {e}", listener.name)))?;
+        tracing::info!(listener = %listener.name, protocol = security.protocol.name(), "listener security");
+        let b = BoundListener::bind(listener.clone(), advertised.clone(), security)
             .await
             .map_err(|source| ServerError::Bind {
                 name: listener.name.clone(),

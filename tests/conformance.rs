@@ -1135,6 +1135,44 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                 return Err(format!("DeleteAcls v{v}: matched {matched}, want 1"));
             }
             Ok(())
+        // On a PLAINTEXT listener, as Kafka: ILLEGAL_SASL_STATE.
+        ApiKey::SaslHandshake => {
+            let r = c.round_trip(
+                v,
+                &SaslHandshakeRequest::default().with_mechanism(s("PLAIN")),
+            )?;
+            expect("top-level", r.error_code, 34)
+        ApiKey::SaslAuthenticate => {
+            let r = c.round_trip(
+                v,
+                &SaslAuthenticateRequest::default()
+                    .with_auth_bytes(bytes::Bytes::from_static(b"\0a\0b")),
+            )?;
+            expect("top-level", r.error_code, 34)
+        ApiKey::DescribeUserScramCredentials => {
+            let r = c.round_trip(
+                v,
+                &DescribeUserScramCredentialsRequest::default().with_users(Some(vec![
+                    describe_user_scram_credentials_request::UserName::default()
+                        .with_name(s("nobody")),
+                ])),
+            )?;
+            expect("top-level", r.error_code, NONE)?;
+            expect("user", r.results[0].error_code, 91)
+        ApiKey::AlterUserScramCredentials => {
+            // Too few iterations: UNACCEPTABLE_CREDENTIAL, nothing stored.
+            let r = c.round_trip(
+                v,
+                &AlterUserScramCredentialsRequest::default().with_upsertions(vec![
+                    alter_user_scram_credentials_request::ScramCredentialUpsertion::default()
+                        .with_name(s("conformance"))
+                        .with_mechanism(1)
+                        .with_iterations(1)
+                        .with_salt(bytes::Bytes::from_static(b"salt"))
+                        .with_salted_password(bytes::Bytes::from_static(b"salted")),
+                ]),
+            )?;
+            expect("user", r.results[0].error_code, 93)
         }
         other => Err(format!(
             "{other:?} is registered but has no conformance case: add one"

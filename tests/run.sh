@@ -25,7 +25,7 @@ section "system packages (kcat, zookeeper, prometheus, Go + sarama, librdkafka b
 # The rest builds librdkafka 2.0.2 from Debian's source package (below) with
 # SSL and SASL: build-essential, the -dev libraries, dpkg-dev for `apt-get source`.
 pkgs=(kcat zookeeper prometheus golang-go golang-github-shopify-sarama-dev
-    build-essential libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev python3 dpkg-dev)
+    build-essential libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev python3 dpkg-dev openssl)
 missing=()
 # build-essential also brings g++ for libFuzzer (tests/fuzz.sh, through cargo-fuzz).
 for p in "${pkgs[@]}"; do

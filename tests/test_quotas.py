@@ -129,10 +129,11 @@ def test_quotas_in_zookeeper_merge_with_scram_credentials(make_broker, zookeeper
         paths = [json.loads(k.get(f"/config/changes/{c}")[0]) for c in changes]
         assert {"version": 2, "entity_path": "users/alice"} in paths
         assert {"version": 2, "entity_path": "clients/my%20app"} in paths
-        # The SCRAM credential is not a quota: describe answers only the quota.
+        # The SCRAM credential is not a quota: describe lists it apart, as Kafka 3.5's ConfigCommand does.
         out = run_tool("kafka-configs", "--bootstrap-server", bs, "--entity-type", "users", "--entity-name", "alice",
                        "--describe").stdout
-        assert out == "Quota configs for user-principal 'alice' are producer_byte_rate=1024.0\n"
+        assert out == ("Quota configs for user-principal 'alice' are producer_byte_rate=1024.0\n"
+                       "SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=4096\n")
         run_tool("kafka-configs", "--bootstrap-server", bs, "--entity-type", "users", "--entity-name", "alice",
                  "--alter", "--delete-config", "producer_byte_rate")
         assert json.loads(k.get("/config/users/alice")[0]) == {"version": 1, "config": {"SCRAM-SHA-256": scram}}

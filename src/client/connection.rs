@@ -15,11 +15,17 @@ use std::collections::HashMap;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+use crate::security::sasl::Mechanism;
+use crate::security::scram::ScramClient;
+
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -75,7 +81,7 @@ fn decode_response<R: Decodable + HeaderVersion>(
 pub struct Connection {
     addr: String,
     client_id: StrBytes,
-    writer: OwnedWriteHalf,
+    writer: WriteHalf,
     waiting: mpsc::Sender<Waiting>,
     reader: JoinHandle<()>,
     next_correlation_id: i32,
@@ -105,7 +111,24 @@ impl Connection {
         stream
             .set_nodelay(true)
             .map_err(|e| ClientError::Connect(addr.to_string(), e))?;
-        let (read_half, writer) = stream.into_split();
+        let security = super::security::current();
+        let (read_half, writer): (ReadHalf, WriteHalf) = match &security.tls {
+            Some(tls) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                let name = crate::security::tls::server_name(host)
+                    .map_err(|e| ClientError::Security(e.to_string()))?;
+                let stream = tokio_rustls::TlsConnector::from(tls.clone())
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| ClientError::Tls(addr.to_string(), e))?;
+                let (r, w) = tokio::io::split(stream);
+                (Box::new(r), Box::new(w))
+            }
+            None => {
+                let (r, w) = stream.into_split();
+                (Box::new(r), Box::new(w))
+            }
+        };
         let (waiting, waiting_rx) = mpsc::channel(max_in_flight.max(1));
         let reader = tokio::spawn(read_responses(read_half, waiting_rx));
         let mut conn = Connection {
@@ -119,7 +142,74 @@ impl Connection {
             out: BytesMut::with_capacity(64 * 1024),
         };
         conn.negotiate().await?;
+        if let Some((mechanism, user, password)) = &security.sasl {
+            conn.authenticate(*mechanism, user, password).await?;
+        }
         Ok(conn)
+    }
+
+    /// SaslHandshake v1 and SaslAuthenticate: PLAIN, or SCRAM's two rounds.
+    async fn authenticate(
+        &mut self,
+        mechanism: Mechanism,
+        user: &str,
+        password: &str,
+    ) -> Result<(), ClientError> {
+        let addr = self.addr.clone();
+        let failed = |m: String| ClientError::Authentication(addr.clone(), m);
+        let resp = self
+            .send(
+                SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_static_str(mechanism.name())),
+                1,
+            )
+            .await?;
+        if resp.error_code != 0 {
+            let enabled: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(failed(format!(
+                "the broker does not enable {} (enabled: {})",
+                mechanism.name(),
+                enabled.join(",")
+            )));
+        }
+        let version = self.version_for::<SaslAuthenticateRequest>(0)?;
+        let mut scram = match mechanism {
+            Mechanism::Plain => None,
+            Mechanism::Scram(m) => Some(ScramClient::new(m, user, password)),
+        };
+        let first = match &scram {
+            None => format!("\0{user}\0{password}").into_bytes(),
+            Some(c) => c.first(),
+        };
+        let mut token = first;
+        for round in 0..3 {
+            let resp = self
+                .send(
+                    SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
+                    version,
+                )
+                .await?;
+            if resp.error_code != 0 {
+                return Err(failed(
+                    resp.error_message
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format!("error code {}", resp.error_code)),
+                ));
+            }
+            let Some(client) = scram.as_mut() else {
+                return Ok(());
+            };
+            if round == 0 {
+                token = client
+                    .respond(&resp.auth_bytes)
+                    .map_err(|e| failed(e.to_string()))?;
+            } else {
+                return client
+                    .verify(&resp.auth_bytes)
+                    .map_err(|e| failed(e.to_string()));
+            }
+        }
+        Err(failed("the SCRAM exchange did not complete".into()))
     }
 
     /// The address this connection was made to.
@@ -249,7 +339,7 @@ impl Connection {
 }
 
 /// The reader task: one response frame per waiting request, in order.
-async fn read_responses(read_half: OwnedReadHalf, mut waiting: mpsc::Receiver<Waiting>) {
+async fn read_responses(read_half: ReadHalf, mut waiting: mpsc::Receiver<Waiting>) {
     let mut reader = BufReader::with_capacity(256 * 1024, read_half);
     while let Some(w) = waiting.recv().await {
         let frame = read_frame(&mut reader).await;
@@ -275,7 +365,7 @@ fn peek_correlation_id(frame: &Bytes) -> Option<i32> {
     frame.get(..4).map(|b| (&b[..]).get_i32())
 }
 
-async fn read_frame(reader: &mut BufReader<OwnedReadHalf>) -> Result<Bytes, ClientError> {
+async fn read_frame(reader: &mut BufReader<ReadHalf>) -> Result<Bytes, ClientError> {
     let len = reader
         .read_i32()
         .await

@@ -10,6 +10,7 @@
 
 mod connection;
 pub mod records;
+pub mod security;
 
 use std::collections::HashMap;
 
@@ -53,6 +54,12 @@ pub enum ClientError {
     NoBootstrap(String),
     #[error("partition {topic}-{partition} has no leader")]
     NoLeader { topic: String, partition: i32 },
+    #[error("{0}")]
+    Security(String),
+    #[error("TLS handshake with {0} failed: {1}")]
+    Tls(String, #[source] std::io::Error),
+    #[error("SASL authentication with {0} failed: {1}")]
+    Authentication(String, String),
 }
 
 fn error_name(code: i16) -> String {

@@ -91,6 +91,7 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("broker.rack", Str, None, Any, "Rack of the broker, for rack-aware replica placement."),
     p("compression.type", Str, Some("producer"), OneOf(COMPRESSION_TYPES), "Final compression of a topic's data; `producer` keeps the producer's codec."),
     p("connections.max.idle.ms", Lg, Some("600000"), Any, "Close a connection that has sent or received nothing this long (a stalled partial request too); -1 = never."),
+    p("connections.max.reauth.ms", Lg, Some("0"), Any, "KIP-368: a SASL session lasts at most this long before the client must re-authenticate; 0 = no limit."),
     p("controlled.shutdown.enable", B, Some("true"), Any, "Move leadership away before shutting down."),
     p("default.replication.factor", I, Some("1"), AtLeast(1), "Replication factor of automatically created topics."),
     p("delete.topic.enable", B, Some("true"), Any, "Allow DeleteTopics; when false, deletion is refused."),
@@ -174,11 +175,31 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("replica.fetch.response.max.bytes", I, Some("10485760"), AtLeast(0), "Largest replica fetch response."),
     p("replica.lag.time.max.ms", Lg, Some("30000"), Any, "A follower this far behind leaves the ISR."),
     p("reserved.broker.max.id", I, Some("1000"), AtLeast(0), "Highest broker id that is not generated."),
+    p("sasl.enabled.mechanisms", L, Some("GSSAPI"), Any, "SASL mechanisms of SASL listeners; strom serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512."),
+    p("sasl.jaas.config", ConfigType::Password, None, Any, "JAAS login configuration; usually per listener and mechanism (listener.name.<l>.<mechanism>.sasl.jaas.config)."),
+    p("sasl.mechanism.inter.broker.protocol", Str, Some("GSSAPI"), Any, "SASL mechanism between brokers (a single strom broker has no inter-broker traffic)."),
+    p("sasl.server.max.receive.size", I, Some("524288"), AtLeast(1), "Largest SASL token accepted before authentication."),
     p("security.inter.broker.protocol", Str, Some("PLAINTEXT"), OneOf(SECURITY_PROTOCOLS), "Security protocol between brokers, when inter.broker.listener.name is not set."),
     p("socket.receive.buffer.bytes", I, Some("102400"), Any, "SO_RCVBUF of the sockets (-1 = OS default)."),
     p("socket.request.max.bytes", I, Some("104857600"), AtLeast(1), "Largest request accepted."),
     p("socket.send.buffer.bytes", I, Some("102400"), Any, "SO_SNDBUF of the sockets (-1 = OS default)."),
     p("super.users", Str, Some(""), Any, "With an authorizer: principals allowed everything, `User:alice;User:bob`."),
+    p("ssl.cipher.suites", L, None, Any, "TLS cipher suites (IANA names); empty = all that strom supports."),
+    p("ssl.client.auth", Str, Some("none"), OneOf(&["required", "requested", "none"]), "Ask TLS clients for a certificate: required, requested or none."),
+    p("ssl.enabled.protocols", L, Some("TLSv1.2,TLSv1.3"), Any, "TLS versions offered (TLSv1.2, TLSv1.3)."),
+    p("ssl.endpoint.identification.algorithm", Str, Some("https"), Any, "Hostname verification of the peer (a client setting; accepted)."),
+    p("ssl.key.password", ConfigType::Password, None, Any, "Password of the private key (strom reads unencrypted PEM keys only)."),
+    p("ssl.keystore.certificate.chain", ConfigType::Password, None, Any, "The certificate chain, inline PEM (ssl.keystore.type=PEM)."),
+    p("ssl.keystore.key", ConfigType::Password, None, Any, "The private key, inline PEM (ssl.keystore.type=PEM)."),
+    p("ssl.keystore.location", Str, None, Any, "PEM file with the private key and the certificate chain; reloaded when it changes."),
+    p("ssl.keystore.password", ConfigType::Password, None, Any, "Keystore password (not used for PEM)."),
+    p("ssl.keystore.type", Str, Some("JKS"), Any, "Keystore format; strom reads PEM."),
+    p("ssl.principal.mapping.rules", Str, Some("DEFAULT"), Any, "RULE:pattern/replacement/[LU] and DEFAULT rules from a client certificate's DN to its principal name."),
+    p("ssl.protocol", Str, Some("TLSv1.3"), Any, "The TLS protocol (see ssl.enabled.protocols)."),
+    p("ssl.truststore.certificates", ConfigType::Password, None, Any, "Trusted certificates, inline PEM (ssl.truststore.type=PEM)."),
+    p("ssl.truststore.location", Str, None, Any, "PEM file of the certificates trusted for client certificates; reloaded when it changes."),
+    p("ssl.truststore.password", ConfigType::Password, None, Any, "Truststore password (not used for PEM)."),
+    p("ssl.truststore.type", Str, Some("JKS"), Any, "Truststore format; strom reads PEM."),
     p("transaction.max.timeout.ms", I, Some("900000"), AtLeast(1), "Largest transaction timeout a producer may ask for."),
     p("transaction.state.log.min.isr", I, Some("2"), AtLeast(1), "min.insync.replicas of __transaction_state."),
     p("transaction.state.log.num.partitions", I, Some("50"), AtLeast(1), "Partitions of __transaction_state."),
@@ -562,12 +583,11 @@ const IGNORED_KAFKA_PROPS: &[&str] = &[
     "confluent.balancer.topic.replication.factor",
 ];
 
-/// Prefixes of such property families (TLS and SASL settings, per-listener
-/// settings, ZooKeeper TLS, Confluent's own).
+/// Prefixes of such property families (TLS and SASL settings strom does not
+/// register, ZooKeeper TLS, Confluent's own).
 const IGNORED_KAFKA_PREFIXES: &[&str] = &[
     "ssl.",
     "sasl.",
-    "listener.name.",
     "zookeeper.ssl.",
     "zookeeper.set.acl",
     "confluent.",
@@ -586,7 +606,7 @@ pub(crate) fn ignored_kafka_prop(name: &str) -> Option<&'static str> {
         );
     }
     if IGNORED_KAFKA_PREFIXES.iter().any(|p| name.starts_with(p)) {
-        return Some("TLS, SASL or vendor settings, not used by this plaintext broker");
+        return Some("TLS and SASL settings of features strom does not have (keystore managers, Kerberos, OAuth), or vendor settings");
     }
     None
 }
@@ -838,4 +858,43 @@ mod tests {
         assert!(check_value(broker_prop("delete.topic.enable").unwrap(), "TRUE").is_ok());
         assert!(check_value(broker_prop("delete.topic.enable").unwrap(), "yes").is_err());
     }
+}
+
+/// Per-mechanism SASL settings Kafka takes under a listener prefix
+/// (`listener.name.<l>.<mechanism>.<setting>`).
+const MECHANISM_SETTINGS: &[&str] = &["sasl.jaas.config", "connections.max.reauth.ms"];
+
+/// A per-listener override, `listener.name.<listener>.<property>` (Kafka's
+/// listener prefix, listener name lower-case): the listener and the
+/// property it overrides (`<mechanism>.sasl.jaas.config` included). `None`
+/// when `name` is not one strom reads.
+pub(crate) fn listener_prop(name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix("listener.name.")?;
+    let (listener, prop) = rest.split_once('.')?;
+    if listener.is_empty() {
+        return None;
+    }
+    let known = broker_prop(prop).is_some_and(|d| {
+        d.name.starts_with("ssl.")
+            || d.name.starts_with("sasl.")
+            || d.name == "connections.max.reauth.ms"
+    }) || prop
+        .split_once('.')
+        .is_some_and(|(mech, setting)| !mech.is_empty() && MECHANISM_SETTINGS.contains(&setting));
+    known.then(|| (listener.to_ascii_lowercase(), prop.to_string()))
+}
+
+#[cfg(test)]
+#[test]
+fn listener_prefixed_props() {
+    assert_eq!(
+        listener_prop("listener.name.SASL_SSL.scram-sha-512.sasl.jaas.config"),
+        Some(("sasl_ssl".into(), "scram-sha-512.sasl.jaas.config".into()))
+    );
+    assert_eq!(
+        listener_prop("listener.name.lan.ssl.keystore.location"),
+        Some(("lan".into(), "ssl.keystore.location".into()))
+    );
+    assert_eq!(listener_prop("listener.name.lan.log.dirs"), None);
+    assert_eq!(listener_prop("listener.name.lan.ssl.nope"), None);
 }

@@ -350,18 +350,45 @@ fn listeners_and_advertised() {
     )
     .unwrap_err();
     assert_eq!(key_of(e), "listener.security.protocol.map");
-    // SSL is refused, naming the listener.
+    // Every security protocol is accepted; listener.name.<l>.… overrides the broker-wide value.
+    let c = load(
+        None,
+        &[],
+        &[
+            "listeners=SSL://:9093,LAN://:9094",
+            "advertised.listeners=SSL://h:9093,LAN://h:9094",
+            "listener.security.protocol.map=SSL:SSL,LAN:SASL_SSL",
+            "ssl.client.auth=requested",
+            "listener.name.LAN.ssl.client.auth=none",
+            "listener.name.lan.scram-sha-512.sasl.jaas.config=x required;",
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.security_protocol("LAN"), "SASL_SSL");
+    assert_eq!(
+        c.listener_value("SSL", "ssl.client.auth").as_deref(),
+        Some("requested")
+    );
+    assert_eq!(
+        c.listener_value("LAN", "ssl.client.auth").as_deref(),
+        Some("none")
+    );
+    assert_eq!(
+        c.listener_value("LAN", "scram-sha-512.sasl.jaas.config")
+            .as_deref(),
+        Some("x required;")
+    );
     let e = load(
         None,
         &[],
-        &["listeners=SSL://:9093", "advertised.listeners=SSL://h:9093"],
+        &[
+            "listeners=SSL://:9093",
+            "advertised.listeners=SSL://h:9093",
+            "listener.name.ssl.ssl.client.auth=maybe",
+        ],
     )
     .unwrap_err();
-    let msg = e.to_string();
-    assert!(
-        msg.contains("SSL") && msg.contains("not supported yet"),
-        "{msg}"
-    );
+    assert_eq!(key_of(e), "listener.name.ssl.ssl.client.auth");
     // Inter-broker listener must exist.
     let e = load(
         None,

@@ -24,18 +24,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use super::pool::{pooled_frame, RequestPool};
 use super::quotas::RateLimitedLog;
+use super::security::{ListenerSecurity, TLS_HANDSHAKE_TIMEOUT};
 use super::SocketServer;
 use crate::config::Listener;
 use crate::protocol::{Broker, Reply, RequestContext};
+use crate::security::sasl::SaslSession;
 
 static IDLE_LOG: RateLimitedLog = RateLimitedLog::new();
+static TLS_LOG: RateLimitedLog = RateLimitedLog::new();
 
 /// When the connection last moved bytes either way, for the idle timeout.
 struct Activity {
@@ -147,14 +149,80 @@ pub(super) async fn serve(
     advertised: Arc<Listener>,
     broker: Arc<Broker>,
     server: &SocketServer,
+    security: &ListenerSecurity,
     shutdown: watch::Receiver<bool>,
 ) {
-    let (read_half, write_half) = stream.into_split();
+    let mut ctx = RequestContext::new(peer, advertised).with_memory(Arc::new(server.pool.clone()));
+    if let Some(sasl) = &security.sasl {
+        ctx = ctx.with_sasl(SaslSession::new(sasl.clone()));
+    }
+    let Some(tls) = &security.tls else {
+        let (read_half, write_half) = stream.into_split();
+        return serve_halves(read_half, write_half, &ctx, &broker, server, shutdown).await;
+    };
+    // The handshake is bounded: a client that never finishes it (or sends
+    // plaintext, or garbage) loses only its own connection.
+    let bound = server
+        .idle
+        .map_or(TLS_HANDSHAKE_TIMEOUT, |i| i.min(TLS_HANDSHAKE_TIMEOUT));
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+    let stream = match tokio::time::timeout(bound, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return tls_failed(peer, &e.to_string()),
+        Err(_) => return tls_failed(peer, "handshake not finished in time"),
+    };
+    if security.protocol == crate::security::SecurityProtocol::Ssl {
+        let certificate = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.as_ref().to_vec());
+        match security.tls_principal(certificate.as_deref()) {
+            Some(principal) => {
+                tracing::debug!(%principal, "TLS client authenticated");
+                ctx.set_principal(principal);
+            }
+            None => {
+                return tls_failed(
+                    peer,
+                    "no ssl.principal.mapping.rules rule matches the client certificate's DN",
+                )
+            }
+        }
+    }
+    let (read_half, write_half) = tokio::io::split(stream);
+    serve_halves(read_half, write_half, &ctx, &broker, server, shutdown).await;
+}
+
+fn tls_failed(peer: SocketAddr, why: &str) {
+    crate::metrics::connection_refused("tls_handshake");
+    if let Some(held_back) = TLS_LOG.allow(super::now_ms()) {
+        tracing::info!(
+            %peer,
+            error = why,
+            similar_lines_held_back = held_back,
+            "closing connection: TLS handshake failed"
+        );
+    }
+}
+
+async fn serve_halves<R, W>(
+    read_half: R,
+    write_half: W,
+    ctx: &RequestContext,
+    broker: &Broker,
+    server: &SocketServer,
+    shutdown: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let peer = ctx.peer;
     // Small buffers: an idle connection costs little (issue 9: 5,000 idle
     // clients). Frames and responses larger than a buffer bypass it.
     let reader = BufReader::with_capacity(CONNECTION_BUFFER_BYTES, read_half);
     let writer = BufWriter::with_capacity(CONNECTION_BUFFER_BYTES, write_half);
-    let ctx = RequestContext::new(peer, advertised).with_memory(Arc::new(server.pool.clone()));
     let (tx, rx) = mpsc::channel(MAX_QUEUED_RESPONSES);
     let activity = Activity::new();
     let limits = ReadLimits {
@@ -165,7 +233,7 @@ pub(super) async fn serve(
     // Both halves run in this task; the writer ends when the reader has
     // stopped and every response it handed over is written.
     tokio::join!(
-        read_requests(reader, &ctx, &broker, server, &limits, shutdown, tx),
+        read_requests(reader, ctx, broker, server, &limits, shutdown, tx),
         write_responses(writer, rx, &limits)
     );
 }
@@ -173,8 +241,8 @@ pub(super) async fn serve(
 /// Reads and serves requests in order until the peer closes, a request is
 /// bad, the writer has stopped, the connection is idle too long, or the
 /// broker shuts down.
-async fn read_requests(
-    mut reader: BufReader<OwnedReadHalf>,
+async fn read_requests<R: AsyncRead + Unpin>(
+    mut reader: BufReader<R>,
     ctx: &RequestContext,
     broker: &Broker,
     server: &SocketServer,
@@ -196,11 +264,13 @@ async fn read_requests(
             _ = shutdown.changed() => return,
             _ = tx.closed() => return, // the writer failed
         };
-        if len < 0 || len as usize > max_frame {
+        // Before authentication, sasl.server.max.receive.size bounds a frame.
+        let limit = ctx.frame_limit(max_frame);
+        if len < 0 || len as usize > limit {
             tracing::warn!(
                 frame_bytes = len,
-                max = max_frame,
-                "closing connection: request size is negative or over socket.request.max.bytes"
+                max = limit,
+                "closing connection: request size is negative or over socket.request.max.bytes (sasl.server.max.receive.size before authentication)"
             );
             return;
         }
@@ -227,7 +297,13 @@ async fn read_requests(
         let started = Instant::now();
         // Boxed: the handler's future (every API's state) lives only while a
         // request is in flight, not in every idle connection's task.
-        let reply = match Box::pin(broker.handle(ctx, frame)).await {
+        // After SaslHandshake v0 the frames are bare SASL tokens.
+        let handled = if ctx.sasl_raw_tokens() {
+            broker.sasl_token(ctx, &frame)
+        } else {
+            Box::pin(broker.handle(ctx, frame)).await
+        };
+        let reply = match handled {
             Ok(reply) => reply,
             Err(e) => {
                 crate::metrics::request_done(api_key, started.elapsed(), true);
@@ -242,6 +318,11 @@ async fn read_requests(
             more_buffered: !reader.buffer().is_empty(),
         };
         if tx.send(served).await.is_err() {
+            return;
+        }
+        // A failed authentication: the error response goes out, then the
+        // connection closes (Kafka's SaslServerAuthenticator).
+        if ctx.closing() {
             return;
         }
         // A throttled client's channel is muted (Kafka's quota throttling).
@@ -311,8 +392,8 @@ async fn read_into<R: AsyncRead + Unpin>(
 }
 
 /// Writes responses in the order their requests came in.
-async fn write_responses(
-    mut writer: BufWriter<OwnedWriteHalf>,
+async fn write_responses<W: AsyncWrite + Unpin>(
+    mut writer: BufWriter<W>,
     mut rx: mpsc::Receiver<Served>,
     limits: &ReadLimits<'_>,
 ) {

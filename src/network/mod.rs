@@ -27,6 +27,7 @@
 mod connection;
 mod pool;
 mod quotas;
+mod security;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ use crate::protocol::Broker;
 pub use pool::RequestPool;
 use quotas::RateLimitedLog;
 pub use quotas::{ConnectionQuotas, CONNECTION_CAP};
+pub use security::{ListenerSecurity, TLS_HANDSHAKE_TIMEOUT, TLS_RELOAD_POLL};
 
 /// How long a listener's open connections get at shutdown to finish the
 /// request each is serving and close (below the server's 10 s task bound).
@@ -99,12 +101,18 @@ pub struct BoundListener {
     pub listener: Listener,
     /// The endpoint clients of this listener are told about.
     pub advertised: Listener,
+    /// Its security protocol (TLS, SASL).
+    security: Arc<ListenerSecurity>,
     socket: TcpListener,
 }
 
 impl BoundListener {
     /// Binds `listener`; host "" or "0.0.0.0" means every interface.
-    pub async fn bind(listener: Listener, advertised: Listener) -> std::io::Result<Self> {
+    pub async fn bind(
+        listener: Listener,
+        advertised: Listener,
+        security: ListenerSecurity,
+    ) -> std::io::Result<Self> {
         let host = if listener.host.is_empty() {
             "0.0.0.0"
         } else {
@@ -114,6 +122,7 @@ impl BoundListener {
         Ok(BoundListener {
             listener,
             advertised,
+            security: Arc::new(security),
             socket,
         })
     }
@@ -136,6 +145,12 @@ impl BoundListener {
         let open_connections = crate::metrics::ConnectionGauge::for_listener(&name);
         let mut connections = JoinSet::new();
         let mut backoff = Duration::from_millis(10);
+        let _reload = self.security.tls.clone().map(|tls| {
+            AbortOnDrop(tokio::spawn(
+                watch_tls_files(tls)
+                    .instrument(tracing::info_span!("tls-reload", listener = %name)),
+            ))
+        });
         loop {
             let accepted = tokio::select! {
                 a = self.socket.accept() => a,
@@ -195,12 +210,16 @@ impl BoundListener {
             let broker = broker.clone();
             let server = server.clone();
             let advertised = advertised.clone();
+            let security = self.security.clone();
             let shutdown = shutdown.clone();
             let open = open_connections.open();
             let span = tracing::info_span!("connection", listener = %name, %peer);
             connections.spawn(
                 async move {
-                    connection::serve(stream, peer, advertised, broker, &server, shutdown).await;
+                    connection::serve(
+                        stream, peer, advertised, broker, &server, &security, shutdown,
+                    )
+                    .await;
                     drop(open);
                     drop(ip_count);
                     drop(slot);
@@ -222,6 +241,36 @@ impl BoundListener {
                 "connections still open after the drain bound; closing them"
             );
             connections.shutdown().await;
+        }
+    }
+}
+
+/// Aborts a task when dropped (the listener's TLS reload task ends with it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Certificate reload without restart: looks at the keystore and
+/// truststore files every [`TLS_RELOAD_POLL`] and swaps the server config
+/// in when they changed (new connections get it; open ones keep theirs).
+async fn watch_tls_files(tls: Arc<crate::security::tls::TlsServer>) {
+    let mut tick = tokio::time::interval(TLS_RELOAD_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let tls = tls.clone();
+        match tokio::task::spawn_blocking(move || tls.reload_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!("TLS keystore or truststore changed on disk: reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "TLS files changed but cannot be loaded; keeping the certificates in use")
+            }
+            Err(_) => return,
         }
     }
 }

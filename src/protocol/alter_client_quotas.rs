@@ -73,7 +73,7 @@ pub(super) async fn handle(
         });
     }
     if changed {
-        broker.reload_quotas().await;
+        broker.reload_entity_configs().await;
     }
     AlterClientQuotasResponse::default().with_entries(entries)
 }

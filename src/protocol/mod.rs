@@ -15,6 +15,7 @@
 mod admin;
 mod alter_client_quotas;
 mod alter_partition_reassignments;
+mod alter_user_scram_credentials;
 mod api_versions;
 pub mod bounded;
 mod configs;
@@ -25,6 +26,7 @@ mod describe_acls;
 mod describe_client_quotas;
 mod describe_log_dirs;
 mod describe_producers;
+mod describe_user_scram_credentials;
 mod elect_leaders;
 mod fetch;
 mod groups;
@@ -37,6 +39,8 @@ mod metadata;
 mod offset_for_leader_epoch;
 mod produce;
 mod router;
+mod sasl_authenticate;
+mod sasl_handshake;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,6 +60,7 @@ use crate::principal::KafkaPrincipal;
 use crate::producer_ids::ProducerIdManager;
 use crate::quotas::ClientQuotaManager;
 use crate::replica_manager::ReplicaManager;
+use crate::security::sasl::{Admission, SaslSession, ScramCredentialCache};
 
 pub use admin::TopicRefused;
 pub use router::{Api, ApiSupport};
@@ -90,6 +95,11 @@ pub struct RequestContext {
     /// Kafka's channel muting after a throttled response: the connection
     /// reads nothing more until then.
     muted_until: parking_lot::Mutex<Option<tokio::time::Instant>>,
+    /// The SASL session of a connection on a SASL listener.
+    sasl: Option<parking_lot::Mutex<SaslSession>>,
+    /// Close the connection once the response now being served is written
+    /// (a failed authentication).
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl RequestContext {
@@ -102,6 +112,8 @@ impl RequestContext {
             memory: None,
             current: parking_lot::Mutex::new((StrBytes::default(), 0)),
             muted_until: parking_lot::Mutex::new(None),
+            sasl: None,
+            closing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -109,6 +121,44 @@ impl RequestContext {
     pub fn with_memory(mut self, memory: Arc<dyn DecodedMemory>) -> RequestContext {
         self.memory = Some(memory);
         self
+    }
+
+    /// The context of a connection on a SASL listener.
+    pub fn with_sasl(mut self, session: SaslSession) -> RequestContext {
+        self.sasl = Some(parking_lot::Mutex::new(session));
+        self
+    }
+
+    /// Whether the next frame is a bare SASL token (after SaslHandshake v0).
+    pub fn sasl_raw_tokens(&self) -> bool {
+        self.sasl.as_ref().is_some_and(|s| s.lock().raw_tokens())
+    }
+
+    /// The largest frame accepted now: `max_frame`, or before SASL
+    /// authentication `sasl.server.max.receive.size` if smaller.
+    pub fn frame_limit(&self, max_frame: usize) -> usize {
+        match &self.sasl {
+            Some(s) => {
+                let s = s.lock();
+                if s.authenticated() {
+                    max_frame
+                } else {
+                    max_frame.min(s.max_receive_size())
+                }
+            }
+            None => max_frame,
+        }
+    }
+
+    /// Asks the connection to close after the response being served.
+    pub fn close_after_response(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the connection is to close now.
+    pub fn closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The connection's principal.
@@ -178,6 +228,10 @@ router::apis! {
     describe_acls::DescribeAcls,
     create_acls::CreateAcls,
     delete_acls::DeleteAcls,
+    sasl_handshake::SaslHandshake,
+    sasl_authenticate::SaslAuthenticate,
+    describe_user_scram_credentials::DescribeUserScramCredentials,
+    alter_user_scram_credentials::AlterUserScramCredentials,
 }
 
 /// Why a frame could not be served; the connection is closed.
@@ -217,6 +271,10 @@ pub enum ProtocolError {
         /// What the walker found.
         reason: bounded::BoundedError,
     },
+    /// A request the connection's SASL state does not admit (Kafka closes
+    /// the connection), or a failed authentication with bare tokens.
+    #[error("closing connection: {0}")]
+    Sasl(&'static str),
     /// The response did not encode (a bug; logged).
     #[error("cannot encode response to {key:?} v{version}: {reason}")]
     Encode {
@@ -238,6 +296,8 @@ pub struct Broker {
     producer_ids: Arc<ProducerIdManager>,
     quotas: Arc<ClientQuotaManager>,
     authorizer: Arc<Authorizer>,
+    /// SCRAM credentials from the metadata store (users' entity configs).
+    scram: Arc<ScramCredentialCache>,
 }
 
 impl Broker {
@@ -268,6 +328,7 @@ impl Broker {
             producer_ids,
             quotas,
             authorizer,
+            scram: Arc::new(ScramCredentialCache::default()),
         }
     }
 
@@ -323,12 +384,18 @@ impl Broker {
         &self.authorizer
     }
 
-    /// Loads the client quotas in force from the metadata store (at start-up,
-    /// after AlterClientQuotas, and periodically for other writers' changes).
-    pub async fn reload_quotas(&self) {
+    /// Loads the client quotas and SCRAM credentials in force from the
+    /// metadata store's entity configs (at start-up, after AlterClientQuotas
+    /// and AlterUserScramCredentials, and periodically for other writers'
+    /// changes).
+    pub async fn reload_entity_configs(&self) {
         match self.metadata.entity_configs().await {
-            Ok(configs) => self.quotas.set_quotas(&configs),
-            Err(e) => tracing::warn!(error = %e, "cannot load client quotas"),
+            Ok(configs) => {
+                self.quotas.set_quotas(&configs);
+                self.scram
+                    .replace(alter_user_scram_credentials::credentials_of(&configs));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot load client quotas and SCRAM credentials"),
         }
     }
 
@@ -360,6 +427,12 @@ impl Broker {
             return Err(ProtocolError::UnknownApi(raw_key));
         };
         let key = support.key;
+        if let Some(sasl) = &ctx.sasl {
+            if let Admission::Close(why) = sasl.lock().admits(raw_key, std::time::Instant::now()) {
+                refused(&frame, &format!("{key:?} ({why})"), version);
+                return Err(ProtocolError::Sasl(why));
+            }
+        }
         if key == ApiKey::ApiVersions && version > support.max {
             // KIP-511: answer v0 with UNSUPPORTED_VERSION and our ranges so the client retries lower.
             let body = api_versions::unsupported_version_response();
@@ -400,6 +473,18 @@ impl Broker {
         route(self, key, &call, frame)
             .await
             .unwrap_or(Err(ProtocolError::UnknownApi(raw_key)))
+    }
+}
+
+impl Broker {
+    /// Serves a bare SASL token (after SaslHandshake v0): the answer is the
+    /// mechanism's token, size-prefixed, no Kafka header; a failure closes
+    /// the connection (v0 has no way to carry an error), as in Kafka.
+    pub fn sasl_token(&self, ctx: &RequestContext, token: &[u8]) -> Result<Reply, ProtocolError> {
+        match sasl_authenticate::step(self, ctx, token) {
+            Ok((answer, _)) => Ok(Reply::Now(Some(BytesMut::from(&answer[..])))),
+            Err(_) => Err(ProtocolError::Sasl("SASL authentication failed")),
+        }
     }
 }
 
@@ -560,6 +645,10 @@ mod tests {
         (ApiKey::DescribeAcls, 0, 3),
         (ApiKey::CreateAcls, 0, 3),
         (ApiKey::DeleteAcls, 0, 3),
+        (ApiKey::SaslHandshake, 0, 1),
+        (ApiKey::SaslAuthenticate, 0, 2),
+        (ApiKey::DescribeUserScramCredentials, 0, 0),
+        (ApiKey::AlterUserScramCredentials, 0, 0),
     ];
 
     #[test]

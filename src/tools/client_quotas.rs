@@ -12,7 +12,7 @@ use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
 use kafka_protocol::messages::{AlterClientQuotasRequest, DescribeClientQuotasRequest};
 
 use super::configs::{split_configs, ConfigsArgs};
-use super::{connect, deadline, str_bytes, ToolError};
+use super::{connect, deadline, str_bytes, user_scram, ToolError};
 use crate::quotas::{CLIENT_ID, USER};
 
 /// Java's `Double.toString` for the values quotas take.
@@ -85,6 +85,49 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
     let timeout = Duration::from_millis(args.timeout_ms);
     let mut client = connect(&args.bootstrap_server, "kafka-configs", timeout).await?;
     let conn = client.any();
+    // SCRAM credentials of a user (one --entity-type users) go through their own APIs.
+    let only_users = wanted.len() == 1 && wanted.first().is_some_and(|(k, _)| *k == USER);
+    let user_name = match wanted.first() {
+        Some((_, Some(Some(n)))) if only_users => Some(n.clone()),
+        _ => None,
+    };
+    let added = match &args.add_config {
+        Some(add) => split_configs(add)?,
+        None => Vec::new(),
+    };
+    let deleted: Vec<String> = args
+        .delete_config
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect();
+    let scram_change = added.iter().any(|(k, _)| user_scram::is_scram_key(k))
+        || deleted.iter().any(|k| user_scram::is_scram_key(k));
+    if args.alter && scram_change {
+        let Some(user) = &user_name else {
+            return Err(ToolError::Usage(
+                "SCRAM credentials are altered for one --entity-type users --entity-name".into(),
+            ));
+        };
+        user_scram::alter(conn, user, &added, &deleted, timeout).await?;
+        let quota_left = added.iter().any(|(k, _)| !user_scram::is_scram_key(k))
+            || deleted.iter().any(|k| !user_scram::is_scram_key(k));
+        if !quota_left {
+            println!("Completed updating config for user {user}.");
+            return Ok(());
+        }
+    }
+    let added: Vec<(String, String)> = added
+        .into_iter()
+        .filter(|(k, _)| !user_scram::is_scram_key(k))
+        .collect();
+    let deleted: Vec<String> = deleted
+        .into_iter()
+        .filter(|k| !user_scram::is_scram_key(k))
+        .collect();
     if args.describe {
         let components = wanted
             .iter()
@@ -128,6 +171,10 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
                 values.join(", ")
             );
         }
+        if only_users {
+            let users: Vec<String> = user_name.into_iter().collect();
+            user_scram::describe(conn, &users, timeout).await?;
+        }
         return Ok(());
     }
     let mut entity = Vec::new();
@@ -144,8 +191,8 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
         );
     }
     let mut ops = Vec::new();
-    if let Some(add) = &args.add_config {
-        for (k, v) in split_configs(add)? {
+    {
+        for (k, v) in added {
             let value: f64 = v
                 .trim()
                 .parse()
@@ -158,10 +205,8 @@ pub async fn run(args: ConfigsArgs) -> Result<(), ToolError> {
             );
         }
     }
-    if let Some(del) = &args.delete_config {
-        for k in del.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-            ops.push(OpData::default().with_key(str_bytes(k)).with_remove(true));
-        }
+    for k in &deleted {
+        ops.push(OpData::default().with_key(str_bytes(k)).with_remove(true));
     }
     if ops.is_empty() {
         return Err(ToolError::Usage(

@@ -27,9 +27,6 @@ pub struct LogDirsArgs {
     /// Comma-separated broker ids to ask (all when absent).
     #[arg(long)]
     pub broker_list: Option<String>,
-    /// Admin client properties file (accepted; not read).
-    #[arg(long)]
-    pub command_config: Option<String>,
     /// Deadline for connecting and each request, in ms.
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,

@@ -31,6 +31,7 @@ pub mod log_dirs;
 pub mod reassign_partitions;
 pub mod topics;
 pub mod transactions;
+pub mod user_scram;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

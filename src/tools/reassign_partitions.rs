@@ -20,9 +20,6 @@ pub struct ReassignArgs {
     /// List the reassignments in progress.
     #[arg(long)]
     pub list: bool,
-    /// Admin client properties file (accepted; not read).
-    #[arg(long)]
-    pub command_config: Option<String>,
     /// Deadline for connecting and each request, in ms.
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
