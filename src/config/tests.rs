@@ -741,7 +741,14 @@ fn describe_broker_configs() {
     assert_eq!(minutes.value, None);
     assert!(minutes.synonyms.is_empty());
     assert_eq!(entry(&d, "broker.id").value.as_deref(), Some("1"));
-    assert!(d.iter().all(|e| e.read_only && !e.sensitive));
+    // Passwords (ssl.keystore.key, sasl.jaas.config, …) are sensitive and never shown.
+    assert!(d
+        .iter()
+        .all(|e| e.read_only && e.sensitive == (e.config_type == ConfigType::Password)));
+    assert!(d.iter().filter(|e| e.sensitive).all(|e| e.value.is_none()));
+    assert!(d
+        .iter()
+        .any(|e| e.name == "ssl.keystore.key" && e.sensitive));
 }
 
 #[test]
