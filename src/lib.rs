@@ -102,7 +102,17 @@ mod layers {
         ),
         (
             "http",
-            &["config", "coordinator", "metrics", "replica_manager"],
+            &[
+                "config",
+                "coordinator",
+                "log",
+                "metadata",
+                "metrics",
+                "protocol",
+                "records",
+                "replica_manager",
+                "util",
+            ],
         ),
         (
             "server",
@@ -126,7 +136,10 @@ mod layers {
             ],
         ),
         ("client", &["records", "util"]),
-        ("tools", &["client", "principal", "quotas", "records", "util"]),
+        (
+            "tools",
+            &["client", "principal", "quotas", "records", "util"],
+        ),
         ("perf", &["client", "records", "util"]),
     ];
 
