@@ -6,6 +6,15 @@
 //! handles are resolved once ([`register_apis`]), in an array indexed by API
 //! key, so counting a request allocates nothing.
 //!
+//! Also the process and the disks, read at scrape time (nothing counts them
+//! on a path): Prometheus' standard `process_*` metrics from `/proc/self`
+//! (resident and virtual memory, CPU seconds, open and maximum descriptors,
+//! start time), `strom_build_info{version}`, `strom_uptime_seconds`, and per
+//! log dir (given once by [`set_log_dirs`]) its volume's
+//! `strom_log_dir_bytes_{used,free,total}` and `strom_log_dir_offline`.
+//! [`process_stats`] and [`log_dir_usage`] hand the same figures to anyone
+//! (the web console) in-process.
+//!
 //! **A leaf**: this module imports nothing from the rest of strom. Reading
 //! the registry out (and computing kafka_exporter's metrics from the replica
 //! manager and the group coordinator at scrape time) is `http`'s job.
@@ -13,16 +22,17 @@
 //! Invariant: metrics never fail the broker. If the registry cannot be built
 //! the hooks do nothing and [`gather`] fails (the endpoint answers 500).
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{LazyLock, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kafka_protocol::messages::ApiKey;
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
+    Counter, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 /// Request latency buckets, seconds (Fetch long polls reach `fetch.max.wait.ms`).
@@ -291,14 +301,287 @@ pub fn register_apis(keys: impl IntoIterator<Item = ApiKey>) {
     }
 }
 
-/// Every metric family of the registry, for the exporter.
+/// Every metric family of the registry, with the process and log-dir
+/// metrics read now, for the exporter.
 pub fn gather() -> Result<Vec<MetricFamily>, prometheus::Error> {
     match metrics() {
-        Some(m) => Ok(m.registry.gather()),
+        Some(m) => {
+            let mut families = m.registry.gather();
+            families.extend(process_registry()?.gather());
+            Ok(families)
+        }
         None => Err(prometheus::Error::Msg(
             "the metrics registry could not be built".into(),
         )),
     }
+}
+
+/// The process as `/proc/self` shows it (zero where it cannot be read).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProcessStats {
+    /// Resident set size, bytes (`process_resident_memory_bytes`).
+    pub resident_memory_bytes: u64,
+    /// Virtual memory size, bytes (`process_virtual_memory_bytes`).
+    pub virtual_memory_bytes: u64,
+    /// User + system CPU time, seconds (`process_cpu_seconds_total`).
+    pub cpu_seconds: f64,
+    /// Open file descriptors (`process_open_fds`).
+    pub open_fds: u64,
+    /// The descriptor limit, `ulimit -n` (`process_max_fds`).
+    pub max_fds: u64,
+    /// Start time, seconds since the Unix epoch (`process_start_time_seconds`).
+    pub start_time_seconds: f64,
+    /// Threads of the process.
+    pub threads: u64,
+}
+
+/// When this module first looked: the fallback start time where `/proc`
+/// cannot tell it.
+static FIRST_SEEN: LazyLock<(Instant, SystemTime)> =
+    LazyLock::new(|| (Instant::now(), SystemTime::now()));
+
+/// Marks the process start for [`uptime`] where `/proc` is missing; call
+/// early (the server does, first thing).
+pub fn process_started() {
+    LazyLock::force(&FIRST_SEEN);
+}
+
+/// The version strom was built as (`strom_build_info{version}`).
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// The process's figures now.
+pub fn process_stats() -> ProcessStats {
+    let mut stats = ProcessStats::default();
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        if let Some(fields) = proc_stat_fields(&stat) {
+            let ticks = rustix::param::clock_ticks_per_second().max(1) as f64;
+            let page = rustix::param::page_size() as u64;
+            let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+            // Fields after "(comm)", 0 being the state (field 3 of proc(5)).
+            let (utime, stime) = (field(11).unwrap_or(0), field(12).unwrap_or(0));
+            stats.cpu_seconds = (utime + stime) as f64 / ticks;
+            stats.threads = field(17).unwrap_or(0);
+            stats.virtual_memory_bytes = field(20).unwrap_or(0);
+            stats.resident_memory_bytes = field(21).unwrap_or(0).saturating_mul(page);
+            if let (Some(start), Some(boot)) = (field(19), boot_time_seconds()) {
+                stats.start_time_seconds = boot as f64 + start as f64 / ticks;
+            }
+        }
+    }
+    if stats.start_time_seconds == 0.0 {
+        stats.start_time_seconds = FIRST_SEEN
+            .1
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+    }
+    stats.open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+    stats.max_fds = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    stats
+}
+
+/// The resident set size of the process, bytes.
+pub fn process_rss_bytes() -> u64 {
+    process_stats().resident_memory_bytes
+}
+
+/// How long the process has run (`strom_uptime_seconds`).
+pub fn uptime() -> Duration {
+    let start = process_stats().start_time_seconds;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    if start > 0.0 && now >= start {
+        Duration::from_secs_f64(now - start)
+    } else {
+        FIRST_SEEN.0.elapsed()
+    }
+}
+
+/// The fields of `/proc/<pid>/stat` after the `(comm)` (which may hold
+/// spaces and parentheses: the last `)` ends it).
+fn proc_stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().collect())
+}
+
+/// The boot time (`btime` of `/proc/stat`), seconds since the epoch.
+fn boot_time_seconds() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The broker's log dirs, set once at start-up.
+static LOG_DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+
+/// Tells the metrics which log dirs to report (`log.dirs`); later calls
+/// change nothing.
+pub fn set_log_dirs(dirs: &[PathBuf]) {
+    let _ = LOG_DIRS.set(dirs.to_vec());
+}
+
+/// One log dir's volume, as `df` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogDirUsage {
+    /// The log dir, as configured.
+    pub log_dir: PathBuf,
+    /// Bytes in use on the volume (`df`'s Used: total − free blocks).
+    pub used_bytes: u64,
+    /// Bytes an unprivileged writer may still use (`df`'s Avail).
+    pub free_bytes: u64,
+    /// The volume's size.
+    pub total_bytes: u64,
+    /// The dir is missing, not a directory, or its volume cannot be read
+    /// (all byte figures are then 0).
+    pub offline: bool,
+}
+
+impl LogDirUsage {
+    /// Used share of what a writer can reach, `df`'s Use% (0.0–1.0):
+    /// used / (used + free).
+    pub fn used_ratio(&self) -> f64 {
+        let reachable = self.used_bytes.saturating_add(self.free_bytes);
+        if reachable == 0 {
+            0.0
+        } else {
+            self.used_bytes as f64 / reachable as f64
+        }
+    }
+}
+
+/// The usage of `dir`'s volume now.
+pub fn dir_usage(dir: &Path) -> LogDirUsage {
+    let offline = LogDirUsage {
+        log_dir: dir.to_path_buf(),
+        used_bytes: 0,
+        free_bytes: 0,
+        total_bytes: 0,
+        offline: true,
+    };
+    if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return offline;
+    }
+    match rustix::fs::statvfs(dir) {
+        Ok(st) => {
+            let bytes = |blocks: u64| blocks.saturating_mul(st.f_frsize);
+            LogDirUsage {
+                log_dir: dir.to_path_buf(),
+                used_bytes: bytes(st.f_blocks.saturating_sub(st.f_bfree)),
+                free_bytes: bytes(st.f_bavail),
+                total_bytes: bytes(st.f_blocks),
+                offline: false,
+            }
+        }
+        Err(_) => offline,
+    }
+}
+
+/// Every log dir's volume now (empty before [`set_log_dirs`]).
+pub fn log_dir_usage() -> Vec<LogDirUsage> {
+    LOG_DIRS
+        .get()
+        .map(|dirs| dirs.iter().map(|d| dir_usage(d)).collect())
+        .unwrap_or_default()
+}
+
+/// The process, build and log-dir metrics, read now into a registry of
+/// their own.
+fn process_registry() -> Result<Registry, prometheus::Error> {
+    let r = Registry::new();
+    let gauge = |name: &str, help: &str, value: f64| -> Result<(), prometheus::Error> {
+        register(&r, Gauge::new(name, help)?)?.set(value);
+        Ok(())
+    };
+    let p = process_stats();
+    gauge(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        p.resident_memory_bytes as f64,
+    )?;
+    gauge(
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+        p.virtual_memory_bytes as f64,
+    )?;
+    register(
+        &r,
+        Counter::new(
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+        )?,
+    )?
+    .inc_by(p.cpu_seconds);
+    gauge(
+        "process_open_fds",
+        "Number of open file descriptors.",
+        p.open_fds as f64,
+    )?;
+    gauge(
+        "process_max_fds",
+        "Maximum number of open file descriptors.",
+        p.max_fds as f64,
+    )?;
+    gauge(
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.",
+        p.start_time_seconds,
+    )?;
+    gauge(
+        "process_threads",
+        "Number of OS threads in the process.",
+        p.threads as f64,
+    )?;
+    register(
+        &r,
+        GaugeVec::new(
+            Opts::new(
+                "strom_build_info",
+                "Always 1; the version strom was built as, in the label.",
+            ),
+            &["version"],
+        )?,
+    )?
+    .with_label_values(&[version()])
+    .set(1.0);
+    gauge(
+        "strom_uptime_seconds",
+        "Seconds since the broker process started.",
+        uptime().as_secs_f64(),
+    )?;
+    let dir_vec = |name: &str, help: &str| -> Result<GaugeVec, prometheus::Error> {
+        register(&r, GaugeVec::new(Opts::new(name, help), &["log_dir"])?)
+    };
+    let used = dir_vec(
+        "strom_log_dir_bytes_used",
+        "Bytes in use on the volume of a log dir (df's Used: total minus free blocks).",
+    )?;
+    let free = dir_vec(
+        "strom_log_dir_bytes_free",
+        "Bytes still writable by the broker on the volume of a log dir (df's Avail).",
+    )?;
+    let total = dir_vec(
+        "strom_log_dir_bytes_total",
+        "Size of the volume of a log dir, bytes.",
+    )?;
+    let offline = dir_vec(
+        "strom_log_dir_offline",
+        "1 when a log dir is missing, not a directory or its volume cannot be read.",
+    )?;
+    for u in log_dir_usage() {
+        let dir = u.log_dir.display().to_string();
+        used.with_label_values(&[&dir]).set(u.used_bytes as f64);
+        free.with_label_values(&[&dir]).set(u.free_bytes as f64);
+        total.with_label_values(&[&dir]).set(u.total_bytes as f64);
+        offline
+            .with_label_values(&[&dir])
+            .set(if u.offline { 1.0 } else { 0.0 });
+    }
+    Ok(r)
 }
 
 /// Whether the last ZooKeeper session state set was `Expired`.
@@ -481,6 +764,59 @@ mod tests {
         // Unknown and negative keys are ignored, not a panic.
         request_done(-1, Duration::ZERO, false);
         request_done(i16::MAX, Duration::ZERO, false);
+    }
+
+    #[test]
+    fn process_stats_read_proc() {
+        let p = process_stats();
+        assert!(p.resident_memory_bytes > 1 << 20, "{p:?}");
+        assert!(p.virtual_memory_bytes >= p.resident_memory_bytes);
+        assert!(p.open_fds >= 3 && p.open_fds <= p.max_fds, "{p:?}");
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        assert!(p.start_time_seconds > 1.6e9 && p.start_time_seconds <= now.as_secs_f64() + 1.0);
+        assert!(uptime() < Duration::from_secs(24 * 3600));
+        assert!(p.threads >= 1);
+        // A comm with spaces and parentheses does not shift the fields.
+        let f = proc_stat_fields("42 (a) b (c)) S 1 2").unwrap();
+        assert_eq!(f, ["S", "1", "2"]);
+    }
+
+    #[test]
+    fn log_dir_usage_reports_the_volume_or_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = dir_usage(dir.path());
+        assert!(!u.offline);
+        assert!(
+            u.total_bytes > 0 && u.used_bytes <= u.total_bytes && u.free_bytes <= u.total_bytes
+        );
+        assert!((0.0..=1.0).contains(&u.used_ratio()));
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        for missing in [dir.path().join("missing"), file] {
+            let u = dir_usage(&missing);
+            assert!(u.offline && u.total_bytes == 0, "{u:?}");
+        }
+    }
+
+    #[test]
+    fn gather_has_the_process_and_build_metrics() {
+        let names: Vec<String> = gather()
+            .unwrap()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        for want in [
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+            "strom_build_info",
+            "strom_uptime_seconds",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+        }
     }
 
     #[test]

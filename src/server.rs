@@ -150,7 +150,9 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let config = Arc::new(config);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    crate::metrics::process_started();
     crate::metrics::register_apis(crate::protocol::APIS.iter().map(|a| a.key));
+    crate::metrics::set_log_dirs(&config.log_dirs);
     // The metrics endpoint opens first, so /health answers (and /ready says
     // what is missing) during a long log recovery or ZooKeeper connect.
     let endpoint = Arc::new(EndpointState::new(config.zookeeper_connect.is_some()));
