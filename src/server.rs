@@ -174,6 +174,10 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
             let local =
                 serve_http(addr, "console.listener", router, &mut tasks, &shutdown_rx).await?;
             tracing::info!(%local, read_only = config.console_read_only, "web console listening");
+            tasks.spawn(
+                crate::http::console::sampler::run(endpoint.clone(), shutdown_rx.clone())
+                    .instrument(tracing::info_span!("console-sampler")),
+            );
             Some(local)
         }
         None => None,
