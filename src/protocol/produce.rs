@@ -421,9 +421,15 @@ impl Broker {
     /// returned only once as durable as the topic asks (`flush.messages`).
     pub async fn produce(&self, topic: &str, record: NewRecord) -> Result<Produced, ProduceError> {
         let mut results = self.produce_many(topic, vec![record]).await;
-        results
-            .pop()
-            .unwrap_or(Err(ProduceError::UnknownTopic(topic.to_string())))
+        match results.pop() {
+            Some(Ok(p)) => Ok(p),
+            // The batch held this record alone: its own error.
+            Some(Err(ProduceError::SameBatch(e))) => {
+                Err(std::sync::Arc::try_unwrap(e).unwrap_or_else(ProduceError::SameBatch))
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(ProduceError::UnknownTopic(topic.to_string())),
+        }
     }
 
     /// Produces records to one topic, each to its partition (see

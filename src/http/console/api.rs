@@ -168,6 +168,20 @@ pub struct NewTopic {
     pub configs: BTreeMap<String, String>,
 }
 
+/// Most partitions the console creates a topic with (or adds up to): a
+/// guard against a typo making a million partition directories; the Kafka
+/// API has no such limit.
+pub const MAX_CONSOLE_PARTITIONS: i32 = 10_000;
+
+fn check_partitions(n: i32) -> Result<(), ConsoleError> {
+    if n > MAX_CONSOLE_PARTITIONS {
+        return Err(ConsoleError::BadRequest(format!(
+            "{n} partitions: the console creates at most {MAX_CONSOLE_PARTITIONS} (use an admin client for more)"
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct Created {
     name: String,
@@ -180,6 +194,7 @@ async fn create_topic(
     body: Result<Json<NewTopic>, JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<Created>), ConsoleError> {
     let t = json(body)?;
+    check_partitions(t.partitions.unwrap_or(1))?;
     let s = sources(&state)?;
     let m = s
         .broker
@@ -320,11 +335,13 @@ async fn add_partitions(
 ) -> R<Done> {
     let name = path(p)?;
     let count = json(body)?.count;
+    check_partitions(count)?;
     let s = sources(&state)?;
     let request = CreatePartitionsRequest::default()
         .with_topics(vec![CreatePartitionsTopic::default()
             .with_name(TopicName(StrBytes::from_string(name.clone())))
-            .with_count(count)])
+            .with_count(count)
+            .with_assignments(None)])
         .with_timeout_ms(30_000);
     let response = s.broker.create_partitions(request).await;
     for r in &response.results {
@@ -363,11 +380,9 @@ async fn purge(State(state): S, p: Result<Path<String>, PathRejection>) -> R<Don
     Ok(done(format!("purged {name} to its end offsets")))
 }
 
-/// The browse query plus the output format.
+/// The output format of a browse (read from the same query string).
 #[derive(Deserialize)]
-struct BrowseParams {
-    #[serde(flatten)]
-    query: BrowseQuery,
+struct BrowseFormat {
     /// `json` (a page) or `jsonl` (the page's records, one a line, as a download).
     format: Option<String>,
 }
@@ -375,16 +390,17 @@ struct BrowseParams {
 async fn browse(
     State(state): S,
     p: Result<Path<String>, PathRejection>,
-    q: Result<Query<BrowseParams>, QueryRejection>,
+    q: Result<Query<BrowseQuery>, QueryRejection>,
+    f: Result<Query<BrowseFormat>, QueryRejection>,
 ) -> Result<Response, ConsoleError> {
     let name = path(p)?;
-    let params = query(q)?;
-    let jsonl = match params.format.as_deref() {
+    let bq = query(q)?;
+    let jsonl = match query(f)?.format.as_deref() {
         None | Some("json") => false,
         Some("jsonl") => true,
         Some(other) => return Err(ConsoleError::BadRequest(format!("unknown format {other}"))),
     };
-    let (topic, bq) = (name.clone(), params.query);
+    let topic = name.clone();
     let page = blocking(state, move |st| {
         messages::browse(&sources(st)?.replica_manager, &topic, &bq)
     })
