@@ -56,7 +56,10 @@ def main() -> int:
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
                   "--hide-scrollbars", "--force-device-scale-factor=1"):
             opts.add_argument(a)
-        d = webdriver.Chrome(options=opts)
+        import shutil
+        opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        service = webdriver.ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+        d = webdriver.Chrome(options=opts, service=service)
         try:
             for name, path in [("overview", "/"), ("topics", "/topics"), ("topic", "/topics/deployment-webhooks"),
                                ("messages", "/topics/deployment-webhooks/messages?partition=0&limit=12"),

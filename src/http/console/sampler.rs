@@ -63,6 +63,8 @@ pub struct Reading {
     pub connections: BTreeMap<String, i64>,
     /// The ZooKeeper state with value 1, if any.
     pub zookeeper_state: Option<String>,
+    /// `process_resident_memory_bytes`.
+    pub rss_bytes: Option<u64>,
 }
 
 #[derive(Default)]
@@ -73,6 +75,7 @@ struct Inner {
     group_lags: HashMap<String, VecDeque<i64>>,
     zookeeper_state: Option<String>,
     connections: BTreeMap<String, i64>,
+    rss_bytes: Option<u64>,
 }
 
 /// The ring of samples.
@@ -173,6 +176,7 @@ impl Sampler {
         inner.group_lags.retain(|g, _| lags.contains_key(g));
         inner.zookeeper_state = reading.zookeeper_state.clone();
         inner.connections = reading.connections.clone();
+        inner.rss_bytes = reading.rss_bytes;
         inner.last = Some((now_ms, reading));
     }
 
@@ -227,6 +231,13 @@ impl Sampler {
             .zookeeper_state
             .clone()
             .unwrap_or_else(|| "unknown".into())
+    }
+
+    /// The process's resident memory as the registry last said (walking
+    /// `/proc/self/fd` for the other process figures is not cheap with
+    /// thousands of open segments, so pages read the sample).
+    pub fn rss_bytes(&self) -> Option<u64> {
+        self.inner.lock().rss_bytes
     }
 
     /// Open connections per listener, as last read.
@@ -290,6 +301,12 @@ pub fn read(families: &[MetricFamily]) -> Reading {
                             .insert(l.to_string(), m.get_gauge().get_value() as i64);
                     }
                 }
+            }
+            "process_resident_memory_bytes" => {
+                r.rss_bytes = f
+                    .get_metric()
+                    .first()
+                    .map(|m| m.get_gauge().get_value() as u64);
             }
             "strom_zookeeper_session_state" => {
                 for m in f.get_metric() {

@@ -392,12 +392,17 @@ pub fn overview(s: &Sources, uptime_seconds: u64, sampler: &Sampler) -> Overview
     for d in &log_dirs {
         if d.offline {
             problems.push(format!("log dir {} is offline", d.log_dir));
-        } else if d.total_bytes > 0 && d.used_bytes as f64 / d.total_bytes as f64 > 0.85 {
-            problems.push(format!(
-                "log dir {} is {:.0} % full",
-                d.log_dir,
-                d.used_bytes as f64 * 100.0 / d.total_bytes as f64
-            ));
+        } else {
+            // df's Use%: used / (used + available).
+            let reachable = d.used_bytes.saturating_add(d.free_bytes);
+            let ratio = if reachable == 0 {
+                0.0
+            } else {
+                d.used_bytes as f64 / reachable as f64
+            };
+            if ratio > 0.85 {
+                problems.push(format!("log dir {} is {:.0} % full", d.log_dir, ratio * 100.0));
+            }
         }
     }
     for g in sampler.groups_with_growing_lag() {
@@ -416,7 +421,9 @@ pub fn overview(s: &Sources, uptime_seconds: u64, sampler: &Sampler) -> Overview
         partitions,
         groups,
         log_dirs,
-        rss_bytes: crate::metrics::process_rss_bytes(),
+        rss_bytes: sampler
+            .rss_bytes()
+            .unwrap_or_else(crate::metrics::process_rss_bytes),
         problems,
     }
 }
