@@ -245,6 +245,11 @@ pub struct BrokerConfig {
     /// `metrics.listener` (strom only): `host:port` of the Prometheus HTTP
     /// endpoint; `None` when set empty (no endpoint).
     pub metrics_listener: Option<String>,
+    /// `console.listener` (strom only): `host:port` of the web console;
+    /// `None` when set empty (no console).
+    pub console_listener: Option<String>,
+    /// `console.read.only` (strom only): the console refuses every change.
+    pub console_read_only: bool,
     /// Topics declared in the config file's `[[topics]]` section, validated.
     pub declared_topics: Vec<DeclaredTopic>,
     /// Known properties set explicitly (after precedence), trimmed.
@@ -639,7 +644,15 @@ impl BrokerConfig {
                 "log.flush.start.offset.checkpoint.interval.ms",
             )?,
             log_flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")?,
-            metrics_listener: parse_metrics_listener(raw("metrics.listener").unwrap_or_default())?,
+            metrics_listener: parse_http_listener(
+                "metrics.listener",
+                raw("metrics.listener").unwrap_or_default(),
+            )?,
+            console_listener: parse_http_listener(
+                "console.listener",
+                raw("console.listener").unwrap_or_default(),
+            )?,
+            console_read_only: boolean("console.read.only")?,
             declared_topics: Vec::new(),
             explicit: BTreeMap::new(),
         };
@@ -923,14 +936,14 @@ impl BrokerConfig {
     }
 }
 
-/// `metrics.listener`: `host:port` (an empty host means all interfaces), or
-/// empty for no metrics endpoint.
-fn parse_metrics_listener(value: &str) -> Result<Option<String>, ConfigError> {
+/// An HTTP listener property (`metrics.listener`, `console.listener`):
+/// `host:port` (an empty host means all interfaces), or empty for none.
+fn parse_http_listener(key: &str, value: &str) -> Result<Option<String>, ConfigError> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(None);
     }
-    let bad = |reason: &str| invalid("metrics.listener", v, reason);
+    let bad = |reason: &str| invalid(key, v, reason);
     let (host, port) = v
         .rsplit_once(':')
         .ok_or_else(|| bad("expected host:port, e.g. 0.0.0.0:9308"))?;

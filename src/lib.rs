@@ -8,7 +8,7 @@
 //! - `metadata`: topics, partitions and topic configs behind one seam.
 //! - `coordinator`: the group coordinator: consumer groups and committed offsets in `__consumer_offsets`.
 //! - `declared_topics`: the config file's `[[topics]]`, created at start-up when missing.
-//! - `http`: the one HTTP server: `/metrics` (kafka_exporter's names, computed at scrape time, and the registry), `/health`, `/ready`.
+//! - `http`: the one HTTP stack: `metrics.listener` (`/metrics` with kafka_exporter's names computed at scrape time and the registry, `/health`, `/ready`) and `console.listener` (the web console, its `/api/v1`, contributed routes).
 //! - `metrics`: the registry of the broker's counters, histograms and gauges; a leaf anyone may update.
 //! - `producer_ids`: producer id allocation for idempotent producers (InitProducerId).
 //! - `quotas`: client quotas (produce and fetch byte rates) and their throttle times.
@@ -117,7 +117,17 @@ mod layers {
         ),
         (
             "http",
-            &["config", "coordinator", "metrics", "replica_manager"],
+            &[
+                "config",
+                "coordinator",
+                "log",
+                "metadata",
+                "metrics",
+                "protocol",
+                "records",
+                "replica_manager",
+                "util",
+            ],
         ),
         (
             "server",

@@ -1078,6 +1078,8 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                     .with_resource_type_filter(2)
                     .with_resource_name_filter(Some(s(TOPIC)))
                     .with_pattern_type_filter(1)
+                    .with_principal_filter(None)
+                    .with_host_filter(None)
                     .with_operation(1)
                     .with_permission_type(1);
                 let r = c.round_trip(v, &request)?;
@@ -1124,6 +1126,7 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                     .with_resource_name_filter(Some(s(TOPIC)))
                     .with_pattern_type_filter(3)
                     .with_principal_filter(Some(s(&principal)))
+                    .with_host_filter(None)
                     .with_operation(1)
                     .with_permission_type(1);
                 let r =
@@ -1135,6 +1138,7 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                 return Err(format!("DeleteAcls v{v}: matched {matched}, want 1"));
             }
             Ok(())
+        }
         // On a PLAINTEXT listener, as Kafka: ILLEGAL_SASL_STATE.
         ApiKey::SaslHandshake => {
             let r = c.round_trip(
@@ -1142,6 +1146,7 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                 &SaslHandshakeRequest::default().with_mechanism(s("PLAIN")),
             )?;
             expect("top-level", r.error_code, 34)
+        }
         ApiKey::SaslAuthenticate => {
             let r = c.round_trip(
                 v,
@@ -1149,6 +1154,7 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                     .with_auth_bytes(bytes::Bytes::from_static(b"\0a\0b")),
             )?;
             expect("top-level", r.error_code, 34)
+        }
         ApiKey::DescribeUserScramCredentials => {
             let r = c.round_trip(
                 v,
@@ -1159,6 +1165,7 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
             )?;
             expect("top-level", r.error_code, NONE)?;
             expect("user", r.results[0].error_code, 91)
+        }
         ApiKey::AlterUserScramCredentials => {
             // Too few iterations: UNACCEPTABLE_CREDENTIAL, nothing stored.
             let r = c.round_trip(

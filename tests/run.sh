@@ -25,9 +25,11 @@ section "system packages (kcat, zookeeper, prometheus, Go + sarama, librdkafka b
 # The rest builds librdkafka 2.0.2 from Debian's source package (below) with
 # SSL and SASL: build-essential, the -dev libraries, dpkg-dev for `apt-get source`.
 pkgs=(kcat zookeeper prometheus golang-go golang-github-shopify-sarama-dev
-    build-essential libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev python3 dpkg-dev openssl)
+    build-essential libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev python3 dpkg-dev openssl
+    chromium chromium-driver)
 missing=()
 # build-essential also brings g++ for libFuzzer (tests/fuzz.sh, through cargo-fuzz).
+# chromium + chromium-driver: tests/test_console.py drives the web console in a real browser.
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -92,6 +92,8 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("compression.type", Str, Some("producer"), OneOf(COMPRESSION_TYPES), "Final compression of a topic's data; `producer` keeps the producer's codec."),
     p("connections.max.idle.ms", Lg, Some("600000"), Any, "Close a connection that has sent or received nothing this long (a stalled partial request too); -1 = never."),
     p("connections.max.reauth.ms", Lg, Some("0"), Any, "KIP-368: a SASL session lasts at most this long before the client must re-authenticate; 0 = no limit."),
+    p("console.listener", Str, Some("0.0.0.0:8082"), Any, "strom only: host:port of the built-in web console (its pages, the JSON API under /api/v1 and HTTP ingest routes); empty turns it off."),
+    p("console.read.only", B, Some("false"), Any, "strom only: the web console shows state but hides and refuses every change (create, alter, produce, reset, delete)."),
     p("controlled.shutdown.enable", B, Some("true"), Any, "Move leadership away before shutting down."),
     p("default.replication.factor", I, Some("1"), AtLeast(1), "Replication factor of automatically created topics."),
     p("delete.topic.enable", B, Some("true"), Any, "Allow DeleteTopics; when false, deletion is refused."),

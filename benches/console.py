@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Web console figures on the real binary (a benchmark, not a test).
+
+    python3 benches/console.py [--topics 1000] [--partitions 3] [--groups 100]
+
+Starts target/release/strom on free 127.0.0.1 ports with a temporary data dir,
+creates the topics through the console's API, commits offsets for the groups
+with confluent-kafka (one partition of one topic each, on 100 different topics),
+produces 1,000 records of ~200 bytes to one topic, then times each page and API
+call (median and p90 of 20 requests, after one warm-up) and the RSS an idle
+console adds (the same broker with console.listener empty, 15 s idle each).
+Targets: overview, topic list, group list <= 50 ms; a page of 100 messages <= 30 ms;
+idle console <= 3 MB RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STROM = REPO / "target" / "release" / "strom"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Broker:
+    def __init__(self, console: bool):
+        self.dir = Path(tempfile.mkdtemp(prefix="strom-bench-console-"))
+        self.kafka, self.metrics, self.console = free_port(), free_port(), free_port()
+        self.bootstrap = f"127.0.0.1:{self.kafka}"
+        self.url = f"http://127.0.0.1:{self.console}"
+        cmd = [str(STROM), "server",
+               "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.kafka}",
+               "--override", f"log.dirs={self.dir / 'logs'}",
+               "--override", f"metrics.listener=127.0.0.1:{self.metrics}",
+               "--override", f"console.listener={'127.0.0.1:%d' % self.console if console else ''}",
+               "--override", "auto.create.topics.enable=false"]
+        self.log = open(self.dir / "broker.log", "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/ready", timeout=2).status == 200:
+                    return
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.2)
+        raise SystemExit("broker did not become ready")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def call(method: str, url: str, body=None, token: str | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("x-csrf-token", token)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read()
+
+
+def timed(url: str, n: int = 20) -> tuple[float, float, int]:
+    call("GET", url)
+    times = []
+    size = 0
+    for _ in range(n):
+        t = time.perf_counter()
+        size = len(call("GET", url))
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.9) - 1], size
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--topics", type=int, default=1000)
+    ap.add_argument("--partitions", type=int, default=3)
+    ap.add_argument("--groups", type=int, default=100)
+    args = ap.parse_args()
+    if not STROM.exists():
+        raise SystemExit(f"{STROM} missing: cargo build --release")
+    import confluent_kafka as ck
+
+    results = {}
+    b = Broker(console=True)
+    try:
+        token = json.loads(call("GET", b.url + "/api/v1/csrf"))["token"]
+        t0 = time.time()
+        for i in range(args.topics):
+            call("POST", b.url + "/api/v1/topics", {"name": f"topic-{i:04d}", "partitions": args.partitions}, token)
+        results["create_topics_s"] = round(time.time() - t0, 1)
+        p = ck.Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+        for i in range(1000):
+            p.produce("topic-0000", key=f"k{i}".encode(), value=json.dumps({"i": i, "pad": "x" * 180}).encode(),
+                      partition=0)
+        p.flush(30)
+        for g in range(args.groups):
+            c = ck.Consumer({"bootstrap.servers": b.bootstrap, "group.id": f"group-{g:03d}",
+                             "enable.auto.commit": False})
+            c.commit(offsets=[ck.TopicPartition(f"topic-{g % args.topics:04d}", 0, 0)], asynchronous=False)
+            c.close()
+        for name, path in [("overview", "/"), ("topic_list", "/topics"), ("group_list", "/groups"),
+                           ("topic_page", "/topics/topic-0000"),
+                           ("messages_100", "/topics/topic-0000/messages?partition=0&limit=100"),
+                           ("api_topics", "/api/v1/topics"), ("api_groups", "/api/v1/groups"),
+                           ("api_messages_100", "/api/v1/topics/topic-0000/messages?partition=0&limit=100")]:
+            med, p90, size = timed(b.url + path)
+            results[name] = {"median_ms": round(med, 1), "p90_ms": round(p90, 1), "bytes": size}
+    finally:
+        b.stop()
+
+    idle = {}
+    for console in (False, True):
+        b = Broker(console=console)
+        try:
+            time.sleep(15)
+            idle[console] = rss_kib(b.proc.pid)
+        finally:
+            b.stop()
+    results["idle_rss_kib"] = {"console_off": idle[False], "console_on": idle[True],
+                               "added": idle[True] - idle[False]}
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
