@@ -1078,6 +1078,8 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                     .with_resource_type_filter(2)
                     .with_resource_name_filter(Some(s(TOPIC)))
                     .with_pattern_type_filter(1)
+                    .with_principal_filter(None)
+                    .with_host_filter(None)
                     .with_operation(1)
                     .with_permission_type(1);
                 let r = c.round_trip(v, &request)?;
@@ -1124,6 +1126,7 @@ fn check(c: &mut Conn, key: ApiKey, v: i16, topic_id: uuid::Uuid) -> Result<(), 
                     .with_resource_name_filter(Some(s(TOPIC)))
                     .with_pattern_type_filter(3)
                     .with_principal_filter(Some(s(&principal)))
+                    .with_host_filter(None)
                     .with_operation(1)
                     .with_permission_type(1);
                 let r =
