@@ -316,11 +316,15 @@ impl Authorizer {
                     None
                 }
             };
-            if let Err(e) = self.reload().await {
-                tracing::warn!(error = %e, "cannot reload ACLs from ZooKeeper");
-            }
-            if let Err(e) = zk.purge_acl_changes(crate::util::now_ms()).await {
-                tracing::debug!(error = %e, "cannot purge old ACL change notifications");
+            // While disconnected nothing is re-read (the cache stays as it
+            // was); the next session's watch reloads everything.
+            if watch.is_some() {
+                if let Err(e) = self.reload().await {
+                    tracing::warn!(error = %e, "cannot reload ACLs from ZooKeeper");
+                }
+                if let Err(e) = zk.purge_acl_changes(crate::util::now_ms()).await {
+                    tracing::debug!(error = %e, "cannot purge old ACL change notifications");
+                }
             }
             let retry = tokio::time::sleep(std::time::Duration::from_secs(1));
             tokio::select! {
