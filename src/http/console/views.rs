@@ -401,7 +401,11 @@ pub fn overview(s: &Sources, uptime_seconds: u64, sampler: &Sampler) -> Overview
                 d.used_bytes as f64 / reachable as f64
             };
             if ratio > 0.85 {
-                problems.push(format!("log dir {} is {:.0} % full", d.log_dir, ratio * 100.0));
+                problems.push(format!(
+                    "log dir {} is {:.0} % full",
+                    d.log_dir,
+                    ratio * 100.0
+                ));
             }
         }
     }
