@@ -236,6 +236,23 @@ pub struct BrokerConfig {
     /// `metrics.listener` (strom only): `host:port` of the Prometheus HTTP
     /// endpoint; `None` when set empty (no endpoint).
     pub metrics_listener: Option<String>,
+    /// `console.listener` (strom only): `host:port` of the web console;
+    /// `None` when set empty (no console).
+    pub console_listener: Option<String>,
+    /// `console.read.only` (strom only): the console refuses every change.
+    pub console_read_only: bool,
+    /// HTTP ingest (strom only): `ingest.max.request.bytes`.
+    pub ingest_max_request_bytes: i32,
+    /// `ingest.requests.per.second.per.source`.
+    pub ingest_requests_per_second_per_source: i32,
+    /// `webhook.github.secret`; `None`: the GitHub webhook is off (503).
+    pub webhook_github_secret: Option<String>,
+    /// `webhook.github.key.pointer` (JSON pointer of the record key).
+    pub webhook_github_key_pointer: String,
+    /// `webhook.github.format`: `raw` or `deployment-event`.
+    pub webhook_github_format: String,
+    /// `webhook.github.dedupe.window.ms`.
+    pub webhook_github_dedupe_window_ms: i64,
     /// Topics declared in the config file's `[[topics]]` section, validated.
     pub declared_topics: Vec<DeclaredTopic>,
     /// Known properties set explicitly (after precedence), trimmed.
@@ -596,7 +613,25 @@ impl BrokerConfig {
                 "log.flush.start.offset.checkpoint.interval.ms",
             )?,
             log_flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms")?,
-            metrics_listener: parse_metrics_listener(raw("metrics.listener").unwrap_or_default())?,
+            metrics_listener: parse_http_listener(
+                "metrics.listener",
+                raw("metrics.listener").unwrap_or_default(),
+            )?,
+            console_listener: parse_http_listener(
+                "console.listener",
+                raw("console.listener").unwrap_or_default(),
+            )?,
+            console_read_only: boolean("console.read.only")?,
+            ingest_max_request_bytes: int("ingest.max.request.bytes")?,
+            ingest_requests_per_second_per_source: int("ingest.requests.per.second.per.source")?,
+            webhook_github_secret: raw("webhook.github.secret")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            webhook_github_key_pointer: raw("webhook.github.key.pointer")
+                .unwrap_or("/repository/name")
+                .to_string(),
+            webhook_github_format: raw("webhook.github.format").unwrap_or("raw").to_string(),
+            webhook_github_dedupe_window_ms: num("webhook.github.dedupe.window.ms")?,
             declared_topics: Vec::new(),
             explicit: BTreeMap::new(),
         };
@@ -860,14 +895,14 @@ impl BrokerConfig {
     }
 }
 
-/// `metrics.listener`: `host:port` (an empty host means all interfaces), or
-/// empty for no metrics endpoint.
-fn parse_metrics_listener(value: &str) -> Result<Option<String>, ConfigError> {
+/// An HTTP listener property (`metrics.listener`, `console.listener`):
+/// `host:port` (an empty host means all interfaces), or empty for none.
+fn parse_http_listener(key: &str, value: &str) -> Result<Option<String>, ConfigError> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(None);
     }
-    let bad = |reason: &str| invalid("metrics.listener", v, reason);
+    let bad = |reason: &str| invalid(key, v, reason);
     let (host, port) = v
         .rsplit_once(':')
         .ok_or_else(|| bad("expected host:port, e.g. 0.0.0.0:9308"))?;

@@ -102,7 +102,17 @@ mod layers {
         ),
         (
             "http",
-            &["config", "coordinator", "metrics", "replica_manager"],
+            &[
+                "config",
+                "coordinator",
+                "log",
+                "metadata",
+                "metrics",
+                "protocol",
+                "records",
+                "replica_manager",
+                "util",
+            ],
         ),
         (
             "server",

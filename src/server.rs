@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::config::BrokerConfig;
 use crate::coordinator::GroupCoordinator;
 use crate::declared_topics::{ensure_declared_topics, DeclaredTopicError};
-use crate::http::{EndpointState, MetricsServer, Sources};
+use crate::http::{EndpointState, HttpServer, Sources};
 use crate::log::cleaner::{CleanerConfig, LogCleaner};
 use crate::log::manager::LogManager;
 use crate::log::retention::{enforce_retention, FileDeleter};
@@ -67,9 +67,11 @@ pub enum ServerError {
     /// A topic declared in the config file could not be created.
     #[error(transparent)]
     DeclaredTopic(#[from] DeclaredTopicError),
-    /// The metrics endpoint (`metrics.listener`) could not be bound.
-    #[error("cannot bind metrics.listener {addr}: {source}")]
-    MetricsBind {
+    /// An HTTP listener (`metrics.listener`, `console.listener`) could not be bound.
+    #[error("cannot bind {property} {addr}: {source}")]
+    HttpBind {
+        /// The property naming the listener.
+        property: &'static str,
         /// `host:port` as configured.
         addr: String,
         /// Why.
@@ -83,6 +85,8 @@ pub struct RunningBroker {
     pub bound: Vec<(String, SocketAddr)>,
     /// The address the metrics endpoint bound (`None` with `metrics.listener` empty).
     pub metrics_addr: Option<SocketAddr>,
+    /// The address the web console bound (`None` with `console.listener` empty).
+    pub console_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     replica_manager: Arc<ReplicaManager>,
@@ -118,6 +122,29 @@ async fn apply_topic_changes(
     }
 }
 
+/// Binds one HTTP listener and spawns its accept loop; returns the bound address.
+async fn serve_http(
+    addr: &str,
+    property: &'static str,
+    router: axum::Router,
+    tasks: &mut JoinSet<()>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<SocketAddr, ServerError> {
+    let bind_err = |source| ServerError::HttpBind {
+        property,
+        addr: addr.to_string(),
+        source,
+    };
+    let server = HttpServer::bind(addr, property).await.map_err(bind_err)?;
+    let local = server.local_addr().map_err(bind_err)?;
+    tasks.spawn(
+        server
+            .run(router, shutdown.clone())
+            .instrument(tracing::info_span!("http", listener = property)),
+    );
+    Ok(local)
+}
+
 /// Recovers the logs, loads the topics and opens the listeners.
 pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let config = Arc::new(config);
@@ -131,19 +158,25 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let endpoint = Arc::new(EndpointState::new(config.zookeeper_connect.is_some()));
     let metrics_addr = match &config.metrics_listener {
         Some(addr) => {
-            let bind_err = |source| ServerError::MetricsBind {
-                addr: addr.clone(),
-                source,
-            };
-            let server = MetricsServer::bind(addr, endpoint.clone())
-                .await
-                .map_err(bind_err)?;
-            let local = server.local_addr().map_err(bind_err)?;
+            let router = crate::http::metrics::router(endpoint.clone());
+            let local =
+                serve_http(addr, "metrics.listener", router, &mut tasks, &shutdown_rx).await?;
             tracing::info!(%local, "metrics endpoint listening (/metrics, /health, /ready)");
+            Some(local)
+        }
+        None => None,
+    };
+    // The console listener opens as early: its pages say "starting" until
+    // the logs are loaded.
+    let console_addr = match &config.console_listener {
+        Some(addr) => {
+            let router = crate::http::console_router(endpoint.clone(), crate::http::CONTRIBUTIONS);
+            let local =
+                serve_http(addr, "console.listener", router, &mut tasks, &shutdown_rx).await?;
+            tracing::info!(%local, read_only = config.console_read_only, "web console listening");
             tasks.spawn(
-                server
-                    .run(shutdown_rx.clone())
-                    .instrument(tracing::info_span!("metrics-http")),
+                crate::http::console::sampler::run(endpoint.clone(), shutdown_rx.clone())
+                    .instrument(tracing::info_span!("console-sampler")),
             );
             Some(local)
         }
@@ -263,6 +296,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         config: config.clone(),
         replica_manager: replica_manager.clone(),
         coordinator: coordinator.clone(),
+        broker: broker.clone(),
     });
     let socket_server = SocketServer::new(&config).await;
     let mut bound = Vec::new();
@@ -372,6 +406,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         log_cleaner,
         bound,
         metrics_addr,
+        console_addr,
         shutdown,
         tasks,
         replica_manager,

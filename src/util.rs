@@ -78,8 +78,64 @@ pub fn merge_entity_config(
     }
 }
 
+/// Kafka's murmur2 (the Java client's `Utils.murmur2`), for keyed partitioning.
+pub fn murmur2(data: &[u8]) -> i32 {
+    let seed: u32 = 0x9747_b28c;
+    let m: u32 = 0x5bd1_e995;
+    let r = 24;
+    let len = data.len() as u32;
+    let mut h: u32 = seed ^ len;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(m);
+        k ^= k >> r;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if let Some(&b) = rest.first() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(m);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// Kafka's partition for a keyed record: `toPositive(murmur2(key)) % n`.
+pub fn partition_for_key(key: &[u8], partitions: usize) -> usize {
+    let positive = (murmur2(key) & 0x7fff_ffff) as usize;
+    positive % partitions.max(1)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn murmur2_matches_kafka() {
+        // Values from Kafka's UtilsTest.testMurmur2.
+        assert_eq!(super::murmur2(b"21"), -973_932_308);
+        assert_eq!(super::murmur2(b"foobar"), -790_332_482);
+        assert_eq!(super::murmur2(b"a-little-bit-long-string"), -985_981_536);
+        assert_eq!(
+            super::murmur2(b"a-little-bit-longer-string"),
+            -1_486_304_829
+        );
+        assert_eq!(
+            super::murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58_897_971
+        );
+        assert_eq!(super::murmur2(b"abc"), 479_470_107);
+    }
+
     #[test]
     fn on_threads_keeps_item_order() {
         let items: Vec<u64> = (0..1000).collect();

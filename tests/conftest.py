@@ -220,6 +220,9 @@ class Broker:
         # The Prometheus endpoint (metrics.listener), on its own free port.
         self.metrics_port = free_port()
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}"
+        # The web console (console.listener), on its own free port.
+        self.console_port = free_port()
+        self.console_url = f"http://127.0.0.1:{self.console_port}"
         self.tmp_dir = Path(tempfile.mkdtemp(prefix="strom-test-"))
         self.data_dir = self.tmp_dir / "logs"
         self.log_path = self.tmp_dir / "broker.log"
@@ -245,6 +248,7 @@ class Broker:
             "auto.create.topics.enable": "false",
             "num.partitions": "3",
             "metrics.listener": f"127.0.0.1:{self.metrics_port}",
+            "console.listener": f"127.0.0.1:{self.console_port}",
         }
         o.update({k: str(v) for k, v in self.extra_overrides.items()})
         return o

@@ -795,6 +795,24 @@ fn metrics_listener() {
 }
 
 #[test]
+fn console_listener() {
+    let get = |v: &str| load(None, &[], &[&format!("console.listener={v}")]);
+    assert_eq!(
+        load(None, &[], &[]).unwrap().console_listener.as_deref(),
+        Some("0.0.0.0:8082")
+    );
+    assert_eq!(
+        get(":18082").unwrap().console_listener.as_deref(),
+        Some("0.0.0.0:18082")
+    );
+    assert_eq!(get("").unwrap().console_listener, None);
+    assert_eq!(key_of(get("8082").unwrap_err()), "console.listener");
+    assert!(!load(None, &[], &[]).unwrap().console_read_only);
+    let ro = load(None, &[], &["console.read.only=true"]).unwrap();
+    assert!(ro.console_read_only);
+}
+
+#[test]
 fn declared_topics_defaults_and_validation() {
     let dir = tempfile::tempdir().unwrap();
     let with = |topics: &str| {

@@ -1,68 +1,70 @@
-//! The one HTTP server (`metrics.listener`, default `0.0.0.0:9308`,
-//! kafka_exporter's port): `/metrics`, `/health` (the process is alive:
-//! always 200) and `/ready` (200 once the logs are recovered, the listeners
-//! bound, the broker registered in ZooKeeper when `zookeeper.connect` is set,
-//! and the group coordinator loaded; else 503 naming what is missing).
+//! The one HTTP stack (axum on hyper), at the top beside the server, with
+//! two listeners:
+//! - `metrics.listener` (default `0.0.0.0:9308`): [`metrics`] — `/metrics`,
+//!   `/health`, `/ready`, bound first at start-up so `/health` answers during
+//!   log recovery;
+//! - `console.listener` (default `0.0.0.0:8082`): the web console and its
+//!   JSON API ([`console`]), plus the routes other modules contribute
+//!   ([`CONTRIBUTIONS`], e.g. HTTP ingest), which are served outside the
+//!   console's CSRF check and `console.read.only`.
 //!
-//! `/metrics` serves two kinds of metrics:
-//! - **Computed at scrape time** from the replica manager and the group
-//!   coordinator, under kafka_exporter's names and labels so its Grafana
-//!   dashboards work unchanged: `kafka_brokers`, `kafka_topic_partitions`,
-//!   `kafka_topic_partition_{current,oldest}_offset`, `…_leader`,
-//!   `…_replicas`, `…_in_sync_replica`, `…_leader_is_preferred`,
-//!   `…_under_replicated_partition`, `kafka_consumergroup_current_offset(_sum)`,
-//!   `kafka_consumergroup_lag(_sum)`, `kafka_consumergroup_members`; plus
-//!   `strom_log_size_bytes`. Nothing on the request path maintains them.
-//! - **Counted as things happen**: the `strom_*` registry of `metrics`.
+//! Both listeners share one accept loop ([`HttpServer`]): at most
+//! [`MAX_HTTP_CONNECTIONS`] connections each, request headers within
+//! [`HEADER_READ_TIMEOUT`], every connection a task of the listener's
+//! `JoinSet`, ended at shutdown.
 //!
-//! This module sits at the top, beside the server: it alone reads the
-//! replica manager and the coordinator for display. The endpoint serves only
-//! GET/HEAD of its paths, with bounded connections and header read time.
+//! This module alone reads the replica manager and the coordinator for
+//! display; changes go through the same [`Broker`] functions the Kafka APIs
+//! use, so both paths share one behaviour.
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
+pub mod console;
+pub mod ingest;
+pub mod metrics;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
+use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::BrokerConfig;
 use crate::coordinator::GroupCoordinator;
-use crate::metrics::register;
+use crate::protocol::Broker;
 use crate::replica_manager::ReplicaManager;
 
-/// Most HTTP connections served at once (Prometheus keeps one or two open).
-const MAX_HTTP_CONNECTIONS: usize = 64;
+/// Most HTTP connections one listener serves at once.
+pub const MAX_HTTP_CONNECTIONS: usize = 64;
 /// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the scrape-time metrics are computed from.
+/// What the HTTP routes read and call once the logs are loaded.
 pub struct Sources {
-    /// The broker configuration (broker id).
+    /// The broker configuration.
     pub config: Arc<BrokerConfig>,
     /// Partitions and their offsets.
     pub replica_manager: Arc<ReplicaManager>,
     /// Groups, members and committed offsets.
     pub coordinator: Arc<GroupCoordinator>,
+    /// The Kafka API layer: topic creation, config changes, produce
+    /// ([`Broker::produce`]), offset commits — the functions the HTTP
+    /// routes share with the Kafka APIs.
+    pub broker: Arc<Broker>,
 }
 
-/// What the endpoint knows of the broker: the sources once the logs are
-/// loaded, and the readiness conditions.
+/// What both HTTP listeners know of the broker: the sources once the logs
+/// are loaded, and the readiness conditions. Shared as the routers' state.
 pub struct EndpointState {
     sources: OnceLock<Sources>,
     listeners_bound: AtomicBool,
     /// `None`: no ZooKeeper configured.
     zookeeper_registered: Option<AtomicBool>,
+    /// When the process started serving (the broker's uptime).
+    started: Instant,
 }
 
 impl EndpointState {
@@ -72,12 +74,23 @@ impl EndpointState {
             sources: OnceLock::new(),
             listeners_bound: AtomicBool::new(false),
             zookeeper_registered: zookeeper.then(|| AtomicBool::new(false)),
+            started: Instant::now(),
         }
     }
 
-    /// The logs are recovered and the topics loaded: scrape from `sources`.
+    /// The logs are recovered and the topics loaded: serve from `sources`.
     pub fn logs_recovered(&self, sources: Sources) {
         let _ = self.sources.set(sources);
+    }
+
+    /// The sources, once the logs are loaded (`None` before).
+    pub fn sources(&self) -> Option<&Sources> {
+        self.sources.get()
+    }
+
+    /// Time since the state was made (at the start of the broker).
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Every client listener is bound.
@@ -115,181 +128,40 @@ impl EndpointState {
             Err(missing)
         }
     }
-
-    /// The text exposition of every metric.
-    pub fn render(&self) -> Result<String, prometheus::Error> {
-        let mut families = crate::metrics::gather()?;
-        if let Some(sources) = self.sources.get() {
-            families.extend(scrape(sources)?.gather());
-        }
-        families.sort_by(|a, b| a.name().cmp(b.name()));
-        let mut out = Vec::new();
-        TextEncoder::new().encode(&families, &mut out)?;
-        String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
-    }
 }
 
-/// Builds the scrape-time metrics in a registry of their own.
-fn scrape(s: &Sources) -> Result<Registry, prometheus::Error> {
-    let r = Registry::new();
-    let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
-        register(&r, IntGauge::new(name, help)?)
-    };
-    let vec = |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, prometheus::Error> {
-        register(&r, IntGaugeVec::new(Opts::new(name, help), labels)?)
-    };
-    const TP: &[&str] = &["topic", "partition"];
-    const GTP: &[&str] = &["consumergroup", "topic", "partition"];
-    const GT: &[&str] = &["consumergroup", "topic"];
+/// A module's routes on the console listener: built from the shared state,
+/// merged beside the console, and NOT behind the console's CSRF check or
+/// `console.read.only` (they have their own rules, e.g. a webhook secret).
+/// Paths must not overlap the console's (`/`, `/topics…`, `/groups…`,
+/// `/messages…`, `/broker`, `/api/v1/…`, `/assets/…`).
+pub type Contribution = fn(Arc<EndpointState>) -> Router;
 
-    gauge("kafka_brokers", "Number of Brokers in the Kafka Cluster.")?.set(1);
-    let partitions = vec(
-        "kafka_topic_partitions",
-        "Number of partitions for this Topic",
-        &["topic"],
-    )?;
-    let current = vec(
-        "kafka_topic_partition_current_offset",
-        "Current Offset of a Broker at Topic/Partition",
-        TP,
-    )?;
-    let oldest = vec(
-        "kafka_topic_partition_oldest_offset",
-        "Oldest Offset of a Broker at Topic/Partition",
-        TP,
-    )?;
-    let leader = vec(
-        "kafka_topic_partition_leader",
-        "Leader Broker ID of this Topic/Partition",
-        TP,
-    )?;
-    let replicas = vec(
-        "kafka_topic_partition_replicas",
-        "Number of Replicas for this Topic/Partition",
-        TP,
-    )?;
-    let isr = vec(
-        "kafka_topic_partition_in_sync_replica",
-        "Number of In-Sync Replicas for this Topic/Partition",
-        TP,
-    )?;
-    let preferred = vec(
-        "kafka_topic_partition_leader_is_preferred",
-        "1 if Topic/Partition is using the Preferred Broker",
-        TP,
-    )?;
-    let under = vec(
-        "kafka_topic_partition_under_replicated_partition",
-        "1 if Topic/Partition is under Replicated",
-        TP,
-    )?;
-    let size = vec(
-        "strom_log_size_bytes",
-        "Size of a partition's log segments on disk.",
-        TP,
-    )?;
+/// The routes other modules contribute to the console listener, one line
+/// each (e.g. `ingest::routes`).
+pub const CONTRIBUTIONS: &[Contribution] = &[ingest::routes];
 
-    let topics = s.replica_manager.topics();
-    let mut high_watermarks: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    for (name, topic) in topics.iter() {
-        partitions
-            .with_label_values(&[name.as_str()])
-            .set(i64::from(topic.metadata.partitions));
-        for p in &topic.partitions {
-            let index = p.index.to_string();
-            let labels = [name.as_str(), index.as_str()];
-            let offsets = p.offsets();
-            high_watermarks.insert((name.as_str(), p.index), offsets.high_watermark);
-            current
-                .with_label_values(&labels)
-                .set(offsets.high_watermark);
-            oldest
-                .with_label_values(&labels)
-                .set(offsets.log_start_offset);
-            leader
-                .with_label_values(&labels)
-                .set(i64::from(s.config.broker_id));
-            replicas.with_label_values(&labels).set(1);
-            isr.with_label_values(&labels).set(1);
-            preferred.with_label_values(&labels).set(1);
-            under.with_label_values(&labels).set(0);
-            let bytes = p.with_log(|l| l.size_bytes());
-            size.with_label_values(&labels)
-                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        }
+/// The console listener's router: the console (pages and `/api/v1`, behind
+/// its CSRF check and read-only switch) merged with `extra` contributions.
+pub fn console_router(state: Arc<EndpointState>, extra: &[Contribution]) -> Router {
+    let mut router = console::router(state.clone());
+    for contribute in extra {
+        router = router.merge(contribute(state.clone()));
     }
-
-    let group_offset = vec(
-        "kafka_consumergroup_current_offset",
-        "Current Offset of a ConsumerGroup at Topic/Partition",
-        GTP,
-    )?;
-    let group_offset_sum = vec(
-        "kafka_consumergroup_current_offset_sum",
-        "Current Offset of a ConsumerGroup at Topic for all partitions",
-        GT,
-    )?;
-    let lag = vec(
-        "kafka_consumergroup_lag",
-        "Current Approximate Lag of a ConsumerGroup at Topic/Partition",
-        GTP,
-    )?;
-    let lag_sum = vec(
-        "kafka_consumergroup_lag_sum",
-        "Current Approximate Lag of a ConsumerGroup at Topic for all partitions",
-        GT,
-    )?;
-    let members = vec(
-        "kafka_consumergroup_members",
-        "Amount of members in a consumer group",
-        &["consumergroup"],
-    )?;
-    // Until the coordinator has loaded, the group metrics are left out.
-    let groups = s.coordinator.list_groups(&[]).unwrap_or_default();
-    for (group, _, _) in groups {
-        if let Ok(summary) = s.coordinator.describe_group(&group) {
-            members
-                .with_label_values(&[group.as_str()])
-                .set(i64::try_from(summary.members.len()).unwrap_or(i64::MAX));
-        }
-        let Ok(committed) = s.coordinator.fetch_offsets(&group, None) else {
-            continue;
-        };
-        for (topic, parts) in committed {
-            let (mut offset_sum, mut lag_total) = (0i64, 0i64);
-            for (partition, value) in parts {
-                let Some(value) = value else { continue };
-                let index = partition.to_string();
-                let labels = [group.as_str(), topic.as_str(), index.as_str()];
-                group_offset.with_label_values(&labels).set(value.offset);
-                offset_sum = offset_sum.saturating_add(value.offset);
-                // As kafka_exporter: lag against the high watermark, for
-                // partitions that still exist.
-                if let Some(hw) = high_watermarks.get(&(topic.as_str(), partition)) {
-                    let l = hw.saturating_sub(value.offset);
-                    lag.with_label_values(&labels).set(l);
-                    lag_total = lag_total.saturating_add(l);
-                }
-            }
-            let labels = [group.as_str(), topic.as_str()];
-            group_offset_sum.with_label_values(&labels).set(offset_sum);
-            lag_sum.with_label_values(&labels).set(lag_total);
-        }
-    }
-    Ok(r)
+    router
 }
 
-/// The bound metrics endpoint.
-pub struct MetricsServer {
+/// One bound HTTP listener serving a router.
+pub struct HttpServer {
     listener: TcpListener,
-    state: Arc<EndpointState>,
+    name: &'static str,
 }
 
-impl MetricsServer {
-    /// Binds `addr` (`host:port`).
-    pub async fn bind(addr: &str, state: Arc<EndpointState>) -> std::io::Result<Self> {
+impl HttpServer {
+    /// Binds `addr` (`host:port`); `name` is the property, for log lines.
+    pub async fn bind(addr: &str, name: &'static str) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(MetricsServer { listener, state })
+        Ok(HttpServer { listener, name })
     }
 
     /// The local address actually bound.
@@ -297,9 +169,11 @@ impl MetricsServer {
         self.listener.local_addr()
     }
 
-    /// Serves HTTP until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Serves `router` until `shutdown` turns true; then ends every
+    /// connection (long-lived event streams included).
+    pub async fn run(self, router: Router, mut shutdown: watch::Receiver<bool>) {
         let mut connections = JoinSet::new();
+        let name = self.name;
         loop {
             let accepted = tokio::select! {
                 a = self.listener.accept() => a,
@@ -309,132 +183,34 @@ impl MetricsServer {
             let (stream, peer) = match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "metrics accept failed; backing off");
+                    tracing::warn!(listener = name, error = %e, "HTTP accept failed; backing off");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             };
             if connections.len() >= MAX_HTTP_CONNECTIONS {
-                tracing::debug!(%peer, "too many metrics connections; closing");
+                tracing::debug!(listener = name, %peer, "too many HTTP connections; closing");
                 continue;
             }
-            let state = self.state.clone();
+            // The peer rides in each request (`ConnectInfo`), for the
+            // ingest routes' per-source rate limit.
+            let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                move |mut r: hyper::Request<hyper::body::Incoming>| {
+                    r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    r
+                },
+            ));
             connections.spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(respond(&state, req).await) }
-                });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADER_READ_TIMEOUT)
                     .serve_connection(TokioIo::new(stream), service);
                 if let Err(e) = conn.await {
-                    tracing::debug!(%peer, error = %e, "metrics connection ended");
+                    tracing::debug!(listener = name, %peer, error = %e, "HTTP connection ended");
                 }
             });
         }
         connections.shutdown().await;
-    }
-}
-
-fn text(
-    status: StatusCode,
-    body: impl Into<Bytes>,
-    content_type: &'static str,
-) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
-}
-
-async fn respond(state: &Arc<EndpointState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    const PLAIN: &str = "text/plain; charset=utf-8";
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n", PLAIN);
-        r.headers_mut()
-            .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
-    }
-    match req.uri().path() {
-        "/metrics" => {
-            let s = state.clone();
-            // Walks every partition and group: off the reactor.
-            match tokio::task::spawn_blocking(move || s.render()).await {
-                Ok(Ok(body)) => text(
-                    StatusCode::OK,
-                    body,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                ),
-                Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"), PLAIN),
-                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"), PLAIN),
-            }
-        }
-        "/health" => text(StatusCode::OK, "ok\n", PLAIN),
-        "/ready" => match state.readiness() {
-            Ok(()) => text(StatusCode::OK, "ready\n", PLAIN),
-            Err(missing) => text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: {}\n", missing.join(", ")),
-                PLAIN,
-            ),
-        },
-        "/" => text(
-            StatusCode::OK,
-            "strom metrics endpoint: /metrics /health /ready\n",
-            PLAIN,
-        ),
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "not found: try /metrics, /health or /ready\n",
-            PLAIN,
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::{fetched, produced, set_zookeeper_state, topic_deleted, ZooKeeperState};
-
-    #[test]
-    fn topic_counters_and_exposition() {
-        crate::metrics::register_apis([kafka_protocol::messages::ApiKey::Produce]);
-        crate::metrics::request_done(0, Duration::from_millis(1), false);
-        produced("metrics-unit-topic", 100, 7);
-        fetched("metrics-unit-topic", 40);
-        set_zookeeper_state(ZooKeeperState::Disconnected);
-        let text = EndpointState::new(false).render().unwrap();
-        assert!(text.contains("strom_topic_messages_in_total{topic=\"metrics-unit-topic\"} 7"));
-        assert!(text.contains("strom_topic_bytes_in_total{topic=\"metrics-unit-topic\"} 100"));
-        assert!(text.contains("strom_topic_bytes_out_total{topic=\"metrics-unit-topic\"} 40"));
-        assert!(text.contains("strom_zookeeper_session_state{state=\"disconnected\"} 1"));
-        assert!(text.contains("strom_zookeeper_session_state{state=\"connected\"} 0"));
-        assert!(text.contains("# TYPE strom_request_duration_seconds histogram"));
-        topic_deleted("metrics-unit-topic");
-        let text = EndpointState::new(false).render().unwrap();
-        assert!(!text.contains("metrics-unit-topic"));
-    }
-
-    #[test]
-    fn readiness_names_what_is_missing() {
-        let s = EndpointState::new(true);
-        let missing = s.readiness().unwrap_err();
-        assert_eq!(
-            missing,
-            [
-                "logs not recovered",
-                "listeners not bound",
-                "not registered in ZooKeeper"
-            ]
-        );
-        s.listeners_bound();
-        s.zookeeper_registered(true);
-        assert_eq!(s.readiness().unwrap_err(), ["logs not recovered"]);
-        assert_eq!(
-            EndpointState::new(false).readiness().unwrap_err(),
-            ["logs not recovered", "listeners not bound"]
-        );
     }
 }

@@ -19,6 +19,14 @@ pub(super) async fn handle(
     _version: i16,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
+    delete_records(broker, request).await
+}
+
+/// Every partition's DeleteRecords, as the Kafka API serves it.
+pub(super) async fn delete_records(
+    broker: &Broker,
+    request: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();

@@ -23,6 +23,7 @@ mod describe_client_quotas;
 mod describe_log_dirs;
 mod describe_producers;
 mod elect_leaders;
+mod facade;
 mod fetch;
 mod groups;
 mod init_producer_id;
@@ -54,6 +55,7 @@ use crate::quotas::ClientQuotaManager;
 use crate::replica_manager::ReplicaManager;
 
 pub use admin::TopicRefused;
+pub use produce::{NewRecord, ProduceError, Produced};
 pub use router::{Api, ApiSupport};
 
 /// What the handlers know of the connection a request came in on.

@@ -326,3 +326,204 @@ impl Api for Produce {
         })
     }
 }
+
+/// One record for [`Broker::produce`]: what an HTTP producer (the web
+/// console, the REST Proxy endpoints, webhooks) hands the broker.
+#[derive(Clone, Debug, Default)]
+pub struct NewRecord {
+    /// The partition; `None` chooses one as the Java client's default
+    /// partitioner does: murmur2 of the key, or for a null key one random
+    /// partition for every keyless record of the call (sticky).
+    pub partition: Option<i32>,
+    /// The key (`None`: null).
+    pub key: Option<bytes::Bytes>,
+    /// The value (`None`: null, a tombstone).
+    pub value: Option<bytes::Bytes>,
+    /// Headers in order; a header value may be null.
+    pub headers: Vec<(String, Option<bytes::Bytes>)>,
+    /// CreateTime in ms since the epoch; `None` is now. Topics with
+    /// `message.timestamp.type=LogAppendTime` stamp the broker's time.
+    pub timestamp: Option<i64>,
+}
+
+/// Where [`Broker::produce`] put a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Produced {
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset.
+    pub offset: i64,
+    /// The record's timestamp as stored (CreateTime, or LogAppendTime).
+    pub timestamp: i64,
+}
+
+/// Why [`Broker::produce`] did not append a record. Each maps to the Kafka
+/// error code a Produce request would have answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    /// No such topic.
+    #[error("unknown topic {0}")]
+    UnknownTopic(String),
+    /// The topic has no such partition.
+    #[error("topic {topic} has no partition {partition}")]
+    UnknownPartition {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+    },
+    /// The record could not be written into a batch (too large).
+    #[error("record cannot be encoded: {0}")]
+    Encode(#[from] crate::records::RecordsError),
+    /// The log refused or failed the append (validation, size, fsync).
+    #[error(transparent)]
+    Append(#[from] crate::replica_manager::ReplicaError),
+    /// Another record of the same batch was refused, so this one was too.
+    #[error("{0}")]
+    SameBatch(std::sync::Arc<ProduceError>),
+}
+
+impl ProduceError {
+    /// The Kafka error code a Produce response would carry.
+    pub fn kafka_error_code(&self) -> i16 {
+        match self {
+            ProduceError::UnknownTopic(_) | ProduceError::UnknownPartition { .. } => {
+                ResponseError::UnknownTopicOrPartition.code()
+            }
+            ProduceError::Encode(_) => ResponseError::MessageTooLarge.code(),
+            ProduceError::Append(e) => e.kafka_error_code(),
+            ProduceError::SameBatch(e) => e.kafka_error_code(),
+        }
+    }
+
+    /// Whether the request was at fault (bad topic, partition, record), as
+    /// opposed to the broker (storage failure).
+    pub fn is_client_error(&self) -> bool {
+        match self {
+            ProduceError::UnknownTopic(_)
+            | ProduceError::UnknownPartition { .. }
+            | ProduceError::Encode(_) => true,
+            ProduceError::Append(e) => {
+                let code = e.kafka_error_code();
+                code != ResponseError::KafkaStorageError.code()
+                    && code != ResponseError::UnknownServerError.code()
+                    && code != ResponseError::NotLeaderOrFollower.code()
+            }
+            ProduceError::SameBatch(e) => e.is_client_error(),
+        }
+    }
+}
+
+impl Broker {
+    /// Produces one record with acks=all semantics: appended through the
+    /// same replica manager path as a Produce request (the log's validation,
+    /// the topic's `compression.type`, `max.message.bytes`, timestamps) and
+    /// returned only once as durable as the topic asks (`flush.messages`).
+    pub async fn produce(&self, topic: &str, record: NewRecord) -> Result<Produced, ProduceError> {
+        let mut results = self.produce_many(topic, vec![record]).await;
+        results
+            .pop()
+            .unwrap_or(Err(ProduceError::UnknownTopic(topic.to_string())))
+    }
+
+    /// Produces records to one topic, each to its partition (see
+    /// [`NewRecord::partition`]); consecutive records for the same partition
+    /// go in one batch, appended in order. One result per record, in order.
+    pub async fn produce_many(
+        &self,
+        topic: &str,
+        records: Vec<NewRecord>,
+    ) -> Vec<Result<Produced, ProduceError>> {
+        let Some(t) = self.replica_manager.topic(topic) else {
+            return records
+                .iter()
+                .map(|_| Err(ProduceError::UnknownTopic(topic.to_string())))
+                .collect();
+        };
+        let count = t.partitions.len();
+        // The Java client's sticky partitioner: keyless records of one call
+        // share one random partition.
+        let sticky = i32::try_from(rand::random::<u32>() as usize % count.max(1)).unwrap_or(0);
+        let chosen: Vec<i32> = records
+            .iter()
+            .map(|r| match (r.partition, &r.key) {
+                (Some(p), _) => p,
+                (None, Some(k)) => {
+                    i32::try_from(crate::util::partition_for_key(k, count)).unwrap_or(0)
+                }
+                (None, None) => sticky,
+            })
+            .collect();
+        let mut results = Vec::with_capacity(records.len());
+        let mut start = 0;
+        while start < records.len() {
+            let partition = chosen[start];
+            let end = (start..records.len())
+                .find(|&i| chosen[i] != partition)
+                .unwrap_or(records.len());
+            let run = &records[start..end];
+            match self.produce_batch(topic, count, partition, run).await {
+                Ok(produced) => results.extend(produced.into_iter().map(Ok)),
+                Err(e) => {
+                    // Every record of the batch shares its fate.
+                    let shared = std::sync::Arc::new(e);
+                    results.extend(
+                        run.iter()
+                            .map(|_| Err(ProduceError::SameBatch(shared.clone()))),
+                    );
+                }
+            }
+            start = end;
+        }
+        results
+    }
+
+    /// Appends `records` as one batch to `partition` and waits for its fsync.
+    async fn produce_batch(
+        &self,
+        topic: &str,
+        partitions: usize,
+        partition: i32,
+        records: &[NewRecord],
+    ) -> Result<Vec<Produced>, ProduceError> {
+        if usize::try_from(partition).map_or(true, |p| p >= partitions) {
+            return Err(ProduceError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+            });
+        }
+        let now = crate::util::now_ms();
+        let mut builder = crate::records::BatchBuilder::new(crate::records::Codec::None);
+        let mut timestamps = Vec::with_capacity(records.len());
+        for r in records {
+            let ts = r.timestamp.unwrap_or(now);
+            let headers: Vec<crate::records::Header<'_>> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_bytes(), v.as_deref()))
+                .collect();
+            builder.append(ts, r.key.as_deref(), r.value.as_deref(), &headers);
+            timestamps.push(ts);
+        }
+        let batch = builder.finish()?;
+        let bytes = batch.len() as u64;
+        let info = self
+            .replica_manager
+            .append(topic, partition, BytesMut::from(&batch[..]))
+            .await?;
+        crate::metrics::produced(topic, bytes, u64::try_from(info.record_count).unwrap_or(0));
+        Ok(timestamps
+            .into_iter()
+            .enumerate()
+            .map(|(i, ts)| Produced {
+                partition,
+                offset: info.first_offset + i as i64,
+                timestamp: if info.log_append_time >= 0 {
+                    info.log_append_time
+                } else {
+                    ts
+                },
+            })
+            .collect())
+    }
+}
