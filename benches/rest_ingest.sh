@@ -16,18 +16,21 @@ SECS=${1:-10}
 STROM=target/release/strom
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)"; exit 1; }
 [ -x "$STROM" ] || cargo build --release
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+KP=$(free); MP=$(free); CP=$(free)
 DIR=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
-"$STROM" server --override log.dirs="$DIR/logs" --override listeners=PLAINTEXT://127.0.0.1:19092 \
-    --override advertised.listeners=PLAINTEXT://127.0.0.1:19092 --override metrics.listener=127.0.0.1:19308 \
-    --override console.listener=127.0.0.1:18082 --override ingest.requests.per.second.per.source=1000000 \
+"$STROM" server --override log.dirs="$DIR/logs" --override listeners=PLAINTEXT://127.0.0.1:$KP \
+    --override advertised.listeners=PLAINTEXT://127.0.0.1:$KP --override metrics.listener=127.0.0.1:$MP \
+    --override console.listener=127.0.0.1:$CP --override ingest.requests.per.second.per.source=1000000 \
     --override auto.create.topics.enable=false >"$DIR/broker.log" 2>&1 &
 PID=$!
-for _ in $(seq 100); do curl -sf 127.0.0.1:19308/ready >/dev/null && break; sleep 0.1; done
-CLUSTER=$(curl -s 127.0.0.1:18082/v3/clusters | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["cluster_id"])')
-python3 - <<'PY'
+for _ in $(seq 100); do curl -sf 127.0.0.1:$MP/ready >/dev/null && break; sleep 0.1; done
+CLUSTER=$(curl -s 127.0.0.1:$CP/v3/clusters | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["cluster_id"])')
+python3 - "$KP" <<'PY'
+import sys
 from confluent_kafka.admin import AdminClient, NewTopic
-admin = AdminClient({"bootstrap.servers": "127.0.0.1:19092"})
+admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{sys.argv[1]}"})
 for f in admin.create_topics([NewTopic(t, 3, 1) for t in ("bench-rest", "bench-native")]).values():
     f.result(20)
 PY
@@ -44,9 +47,9 @@ end
 LUA
 for c in 1 32; do
   echo "== REST v2, 1 KiB JSON records, $c connection(s), ${SECS}s"
-  wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${SECS}s" --latency -s "$DIR/post.lua" "http://127.0.0.1:18082/topics/bench-rest" | grep RESULT
+  wrk -t "$(( c < 2 ? 1 : 2 ))" -c "$c" -d "${SECS}s" --latency -s "$DIR/post.lua" "http://127.0.0.1:$CP/topics/bench-rest" | grep RESULT
 done
-N=$(python3 -c 'import sys; print(sys.argv[1])' "$(curl -s 127.0.0.1:19308/metrics | awk '/^strom_topic_messages_in_total\{topic="bench-rest"\}/ {print $2}')")
+N=$(python3 -c 'import sys; print(sys.argv[1])' "$(curl -s 127.0.0.1:$MP/metrics | awk '/^strom_topic_messages_in_total\{topic="bench-rest"\}/ {print $2}')")
 echo "== native Kafka produce of $N records of 1 KiB (strom perf produce, acks=all)"
-"$STROM" perf produce --bootstrap-server 127.0.0.1:19092 --topic bench-native --num-records "${N%.*}" \
+"$STROM" perf produce --bootstrap-server 127.0.0.1:$KP --topic bench-native --num-records "${N%.*}" \
     --record-size 1024 --throughput -1 --producer-props acks=all linger.ms=5
