@@ -250,6 +250,18 @@ pub struct BrokerConfig {
     pub console_listener: Option<String>,
     /// `console.read.only` (strom only): the console refuses every change.
     pub console_read_only: bool,
+    /// HTTP ingest (strom only): `ingest.max.request.bytes`.
+    pub ingest_max_request_bytes: i32,
+    /// `ingest.requests.per.second.per.source`.
+    pub ingest_requests_per_second_per_source: i32,
+    /// `webhook.github.secret`; `None`: the GitHub webhook is off (503).
+    pub webhook_github_secret: Option<String>,
+    /// `webhook.github.key.pointer` (JSON pointer of the record key).
+    pub webhook_github_key_pointer: String,
+    /// `webhook.github.format`: `raw` or `deployment-event`.
+    pub webhook_github_format: String,
+    /// `webhook.github.dedupe.window.ms`.
+    pub webhook_github_dedupe_window_ms: i64,
     /// Topics declared in the config file's `[[topics]]` section, validated.
     pub declared_topics: Vec<DeclaredTopic>,
     /// Known properties set explicitly (after precedence), trimmed.
@@ -653,6 +665,16 @@ impl BrokerConfig {
                 raw("console.listener").unwrap_or_default(),
             )?,
             console_read_only: boolean("console.read.only")?,
+            ingest_max_request_bytes: int("ingest.max.request.bytes")?,
+            ingest_requests_per_second_per_source: int("ingest.requests.per.second.per.source")?,
+            webhook_github_secret: raw("webhook.github.secret")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            webhook_github_key_pointer: raw("webhook.github.key.pointer")
+                .unwrap_or("/repository/name")
+                .to_string(),
+            webhook_github_format: raw("webhook.github.format").unwrap_or("raw").to_string(),
+            webhook_github_dedupe_window_ms: num("webhook.github.dedupe.window.ms")?,
             declared_topics: Vec::new(),
             explicit: BTreeMap::new(),
         };

@@ -54,7 +54,8 @@ const fn p(
 
 use Check::{AtLeast, Between, ListOf, None as Any, OneOf, ThrottledReplicas, Version};
 use ConfigType::{
-    Boolean as B, Double as D, Int as I, List as L, Long as Lg, Short as S, String as Str,
+    Boolean as B, Double as D, Int as I, List as L, Long as Lg, Password as Pw, Short as S,
+    String as Str,
 };
 
 const INT_MAX: &str = "2147483647";
@@ -64,6 +65,7 @@ const LONG_MAX: &str = "9223372036854775807";
 const COMPRESSION_TYPES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 const TIMESTAMP_TYPES: &[&str] = &["CreateTime", "LogAppendTime"];
 const CLEANUP_POLICIES: &[&str] = &["compact", "delete"];
+const WEBHOOK_FORMATS: &[&str] = &["raw", "deployment-event"];
 const SECURITY_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
 
 /// Kafka's default `listener.security.protocol.map`.
@@ -102,6 +104,8 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("group.max.session.timeout.ms", I, Some("1800000"), Any, "Largest session timeout a consumer may ask for."),
     p("group.max.size", I, Some(INT_MAX), AtLeast(1), "Most members one consumer group may have."),
     p("group.min.session.timeout.ms", I, Some("6000"), Any, "Smallest session timeout a consumer may ask for."),
+    p("ingest.max.request.bytes", I, Some("1048576"), AtLeast(1), "strom only: largest body the HTTP ingest routes (REST Proxy produce, webhooks) accept; larger ones answer 413."),
+    p("ingest.requests.per.second.per.source", I, Some("1000"), AtLeast(1), "strom only: HTTP ingest requests one source address may make per second (a burst of as many is allowed); more answer 429."),
     p("inter.broker.listener.name", Str, None, Any, "Listener the brokers use between themselves."),
     p("inter.broker.protocol.version", Str, Some("3.5-IV2"), Version, "Inter-broker protocol version."),
     p("listener.security.protocol.map", L, Some(DEFAULT_PROTOCOL_MAP), Any, "Security protocol of each listener name."),
@@ -209,6 +213,10 @@ pub(crate) static BROKER_PROPS: &[PropDef] = &[
     p("transaction.state.log.segment.bytes", I, Some("104857600"), AtLeast(1), "Segment size of __transaction_state."),
     p("transactional.id.expiration.ms", I, Some("604800000"), AtLeast(1), "Forget an idle transactional id after this long."),
     p("unclean.leader.election.enable", B, Some("false"), Any, "Allow an out-of-sync replica to become leader."),
+    p("webhook.github.dedupe.window.ms", Lg, Some("86400000"), AtLeast(0), "strom only: a GitHub delivery (X-GitHub-Delivery) seen within this long is answered 202 again and not written twice; rebuilt from the topic at start-up."),
+    p("webhook.github.format", Str, Some("raw"), OneOf(WEBHOOK_FORMATS), "strom only: raw writes GitHub's payload byte for byte; deployment-event writes a compact JSON deployment event."),
+    p("webhook.github.key.pointer", Str, Some("/repository/name"), Any, "strom only: JSON pointer (RFC 6901) into the payload whose value is the record key (missing: null key)."),
+    p("webhook.github.secret", Pw, None, Any, "strom only: the GitHub webhook secret; X-Hub-Signature-256 must be its HMAC-SHA256 of the body. Unset: the webhook route answers 503."),
     p("zookeeper.connect", Str, None, Any, "ZooKeeper connection string (host:port[,host:port][/chroot]); unset = standalone."),
     p("zookeeper.connection.timeout.ms", I, None, Any, "Timeout of the ZooKeeper connection; defaults to the session timeout."),
     p("zookeeper.max.in.flight.requests", I, Some("10"), AtLeast(1), "ZooKeeper requests in flight."),

@@ -39,6 +39,17 @@ impl EndpointState {
         if let Some(sources) = self.sources() {
             families.extend(scrape(sources)?.gather());
         }
+        // /ready as a metric, for the alert rules (docker/prometheus/alerts.yml).
+        let ready = Registry::new();
+        register(
+            &ready,
+            prometheus::IntGauge::new(
+                "strom_ready",
+                "1 while /ready answers 200, else 0 (/ready names what is missing).",
+            )?,
+        )?
+        .set(i64::from(self.readiness().is_ok()));
+        families.extend(ready.gather());
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
         TextEncoder::new().encode(&families, &mut out)?;

@@ -18,6 +18,7 @@
 //! use, so both paths share one behaviour.
 
 pub mod console;
+pub mod ingest;
 pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -138,7 +139,7 @@ pub type Contribution = fn(Arc<EndpointState>) -> Router;
 
 /// The routes other modules contribute to the console listener, one line
 /// each (e.g. `ingest::routes`).
-pub const CONTRIBUTIONS: &[Contribution] = &[];
+pub const CONTRIBUTIONS: &[Contribution] = &[ingest::routes];
 
 /// The console listener's router: the console (pages and `/api/v1`, behind
 /// its CSRF check and read-only switch) merged with `extra` contributions.
@@ -191,7 +192,15 @@ impl HttpServer {
                 tracing::debug!(listener = name, %peer, "too many HTTP connections; closing");
                 continue;
             }
-            let service = TowerToHyperService::new(router.clone());
+            // The peer rides in each request (`ConnectInfo`), for the
+            // ingest routes' per-source rate limit.
+            let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                move |mut r: hyper::Request<hyper::body::Incoming>| {
+                    r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    r
+                },
+            ));
             connections.spawn(async move {
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
