@@ -11,7 +11,7 @@
 //! (resident and virtual memory, CPU seconds, open and maximum descriptors,
 //! start time), `strom_build_info{version}`, `strom_uptime_seconds`, and per
 //! log dir (given once by [`set_log_dirs`]) its volume's
-//! `strom_log_dir_bytes_{used,free,total}` and `strom_log_dir_offline`.
+//! `strom_log_dir_bytes_{used,free}`, `strom_log_dir_size_bytes` and `strom_log_dir_offline`.
 //! [`process_stats`] and [`log_dir_usage`] hand the same figures to anyone
 //! (the web console) in-process.
 //!
@@ -565,7 +565,7 @@ fn process_registry() -> Result<Registry, prometheus::Error> {
         "Bytes still writable by the broker on the volume of a log dir (df's Avail).",
     )?;
     let total = dir_vec(
-        "strom_log_dir_bytes_total",
+        "strom_log_dir_size_bytes",
         "Size of the volume of a log dir, bytes.",
     )?;
     let offline = dir_vec(

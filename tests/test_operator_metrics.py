@@ -50,7 +50,7 @@ def test_log_dir_metrics_match_statvfs(broker):
     d = str(broker.data_dir)
     st = os.statvfs(d)
     total = st.f_blocks * st.f_frsize
-    assert sample(s, "strom_log_dir_bytes_total", log_dir=d) == total
+    assert sample(s, "strom_log_dir_size_bytes", log_dir=d) == total
     free = sample(s, "strom_log_dir_bytes_free", log_dir=d)
     assert abs(free - st.f_bavail * st.f_frsize) < 256 << 20
     used = sample(s, "strom_log_dir_bytes_used", log_dir=d)
