@@ -81,7 +81,8 @@ fn harness() -> &'static Harness {
             let replica_manager = Arc::new(ReplicaManager::new(config.clone(), log_manager));
             let coordinator = Arc::new(GroupCoordinator::new(config.clone(), replica_manager.clone(), metadata.clone()));
             coordinator.load().await;
-            let broker = Broker::new(config.clone(), replica_manager.clone(), metadata, coordinator);
+            let authorizer = Arc::new(strom::authorizer::Authorizer::disabled());
+            let broker = Broker::new(config.clone(), replica_manager.clone(), metadata, coordinator, authorizer);
             broker
                 .create_topic("fuzz", 2, 1, Default::default())
                 .await
