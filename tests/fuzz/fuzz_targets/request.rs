@@ -77,19 +77,32 @@ fn harness() -> &'static Harness {
             .expect("runtime");
         let broker = rt.block_on(async {
             let log_manager = Arc::new(LogManager::startup(&config.log_dirs).expect("log manager"));
-            let metadata = Arc::new(StandaloneMetadataStore::open(&dir, config.broker_id).expect("metadata"));
+            let metadata =
+                Arc::new(StandaloneMetadataStore::open(&dir, config.broker_id).expect("metadata"));
             let replica_manager = Arc::new(ReplicaManager::new(config.clone(), log_manager));
-            let coordinator = Arc::new(GroupCoordinator::new(config.clone(), replica_manager.clone(), metadata.clone()));
+            let coordinator = Arc::new(GroupCoordinator::new(
+                config.clone(),
+                replica_manager.clone(),
+                metadata.clone(),
+            ));
             coordinator.load().await;
             let authorizer = Arc::new(strom::authorizer::Authorizer::disabled());
-            let broker = Broker::new(config.clone(), replica_manager.clone(), metadata, coordinator, authorizer);
+            let broker = Broker::new(
+                config.clone(),
+                replica_manager.clone(),
+                metadata,
+                coordinator,
+                authorizer,
+            );
             broker
                 .create_topic("fuzz", 2, 1, Default::default())
                 .await
                 .expect("topic");
             for p in 0..2 {
                 let batch = strom::records::testing::simple_batch(3, 1_700_000_000_000);
-                let _ = replica_manager.append("fuzz", p, bytes::BytesMut::from(&batch[..])).await;
+                let _ = replica_manager
+                    .append("fuzz", p, bytes::BytesMut::from(&batch[..]))
+                    .await;
             }
             broker
         });
@@ -156,7 +169,8 @@ fuzz_target!(|data: &[u8]| {
         "{:?} v{version}: walker and decoder disagree: {outcome:?}",
         support.key
     );
-    if matches!(outcome, bounded::Differential::Decoded { .. }) && READ_ONLY.contains(&support.key) {
+    if matches!(outcome, bounded::Differential::Decoded { .. }) && READ_ONLY.contains(&support.key)
+    {
         serve(support.key, version, body);
     }
     // The raw input as a frame: its own first four bytes name the API.
