@@ -12,7 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, Broker, ProtocolError, Reply, RequestContext};
-use crate::authorizer::{AclBinding, Check, CLUSTER_NAME};
+use crate::authorizer::{AclBinding, Check};
 
 fn result(code: i16, message: Option<String>) -> AclCreationResult {
     AclCreationResult::default()
@@ -33,17 +33,10 @@ pub(super) async fn handle(
                 .collect(),
         )
     };
-    if !broker.authorize(ctx, Check::CreateAcls, CLUSTER_NAME) {
-        return all(
-            ResponseError::ClusterAuthorizationFailed.code(),
-            "Cluster authorization failed.",
-        );
-    }
-    if !broker.authorizer().is_enabled() {
-        return all(
-            ResponseError::SecurityDisabled.code(),
-            "No Authorizer is configured.",
-        );
+    if let Some((code, message)) =
+        broker.acl_api_refusal(ctx, Check::CreateAcls, "No Authorizer is configured.")
+    {
+        return all(code, message);
     }
     let parsed: Vec<Result<AclBinding, String>> = r
         .creations

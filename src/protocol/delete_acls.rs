@@ -12,7 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, Broker, ProtocolError, Reply, RequestContext};
-use crate::authorizer::{AclBinding, AclBindingFilter, Check, CLUSTER_NAME};
+use crate::authorizer::{AclBinding, AclBindingFilter, Check};
 
 fn failed(code: i16, message: String) -> DeleteAclsFilterResult {
     DeleteAclsFilterResult::default()
@@ -44,17 +44,10 @@ pub(super) async fn handle(
                 .collect(),
         )
     };
-    if !broker.authorize(ctx, Check::DeleteAcls, CLUSTER_NAME) {
-        return all(
-            ResponseError::ClusterAuthorizationFailed.code(),
-            "Cluster authorization failed.",
-        );
-    }
-    if !broker.authorizer().is_enabled() {
-        return all(
-            ResponseError::SecurityDisabled.code(),
-            "No Authorizer is configured.",
-        );
+    if let Some((code, message)) =
+        broker.acl_api_refusal(ctx, Check::DeleteAcls, "No Authorizer is configured.")
+    {
+        return all(code, message);
     }
     let parsed: Vec<Result<AclBindingFilter, String>> = r
         .filters

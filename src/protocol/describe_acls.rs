@@ -10,7 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::router::{Answer, Api, Call, Response};
 use super::{legacy, Broker, ProtocolError, Reply, RequestContext};
-use crate::authorizer::{AclBinding, AclBindingFilter, Check, CLUSTER_NAME};
+use crate::authorizer::{AclBinding, AclBindingFilter, Check};
 
 fn error(code: i16, message: &str) -> DescribeAclsResponse {
     DescribeAclsResponse::default()
@@ -23,17 +23,12 @@ pub(super) fn handle(
     ctx: &RequestContext,
     r: DescribeAclsRequest,
 ) -> DescribeAclsResponse {
-    if !broker.authorize(ctx, Check::DescribeAcls, CLUSTER_NAME) {
-        return error(
-            ResponseError::ClusterAuthorizationFailed.code(),
-            "Cluster authorization failed.",
-        );
-    }
-    if !broker.authorizer().is_enabled() {
-        return error(
-            ResponseError::SecurityDisabled.code(),
-            "No Authorizer is configured on the broker",
-        );
+    if let Some((code, message)) = broker.acl_api_refusal(
+        ctx,
+        Check::DescribeAcls,
+        "No Authorizer is configured on the broker",
+    ) {
+        return error(code, message);
     }
     let filter = match AclBindingFilter::from_wire(
         r.resource_type_filter,

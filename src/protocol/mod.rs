@@ -405,6 +405,30 @@ impl Broker {
         &self.authorizer
     }
 
+    /// The two gates of the ACL APIs, in Kafka's order: `check` (ALTER or
+    /// DESCRIBE on the cluster), then an authorizer configured. The refusal's
+    /// error code and message (`disabled` is the API's own wording).
+    pub(crate) fn acl_api_refusal(
+        &self,
+        ctx: &RequestContext,
+        check: Check,
+        disabled: &'static str,
+    ) -> Option<(i16, &'static str)> {
+        if !self.authorize(ctx, check, crate::authorizer::CLUSTER_NAME) {
+            return Some((
+                kafka_protocol::error::ResponseError::ClusterAuthorizationFailed.code(),
+                "Cluster authorization failed.",
+            ));
+        }
+        if !self.authorizer.is_enabled() {
+            return Some((
+                kafka_protocol::error::ResponseError::SecurityDisabled.code(),
+                disabled,
+            ));
+        }
+        None
+    }
+
     /// Loads the client quotas and SCRAM credentials in force from the
     /// metadata store's entity configs (at start-up, after AlterClientQuotas
     /// and AlterUserScramCredentials, and periodically for other writers'
