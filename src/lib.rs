@@ -111,6 +111,7 @@ mod layers {
                 "metrics",
                 "principal",
                 "protocol",
+                "records",
                 "security",
                 "util",
             ],

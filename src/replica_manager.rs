@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::log::manager::LogManager;
-use crate::log::{AppendInfo, Log, LogConfig, LogError, PendingSync};
+use crate::log::{AppendInfo, FileRecords, Log, LogConfig, LogError, PendingSync};
 use crate::metadata::TopicMetadata;
 use crate::util::now_ms;
 
@@ -544,6 +544,28 @@ impl ReplicaManager {
         };
         let data = log
             .read(offset, max_bytes, min_one_batch)
+            .map_err(ReplicaError::from);
+        (offsets, data)
+    }
+
+    /// Like [`ReplicaManager::read`], but the batches as byte ranges of the
+    /// segment files, for a zero-copy fetch ([`Log::read_file_records`]).
+    pub fn read_file_records(
+        &self,
+        partition: &Partition,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> (PartitionOffsets, Result<FileRecords, ReplicaError>) {
+        let log = partition.log.read();
+        let end = log.log_end_offset();
+        let offsets = PartitionOffsets {
+            log_start_offset: log.log_start_offset(),
+            high_watermark: end,
+            last_stable_offset: end,
+        };
+        let data = log
+            .read_file_records(offset, max_bytes, min_one_batch)
             .map_err(ReplicaError::from);
         (offsets, data)
     }

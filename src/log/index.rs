@@ -310,6 +310,15 @@ impl OffsetIndex {
         self.raw.push(e, false)
     }
 
+    /// The position of the last entry at or below `position` (a batch start), if any.
+    pub fn floor_position(&self, position: u64) -> Result<Option<u64>, LogError> {
+        let target = u32::try_from(position).unwrap_or(u32::MAX);
+        match self.raw.floor(target, |e| rel(e, 4) as u32)? {
+            Some(i) => Ok(Some(u64::from(self.entry(i)?.1))),
+            None => Ok(None),
+        }
+    }
+
     /// The largest entry with offset <= `offset`, or (base offset, 0).
     pub fn lookup(&self, offset: i64) -> Result<(i64, u32), LogError> {
         let target = offset.saturating_sub(self.base_offset);

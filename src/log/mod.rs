@@ -41,6 +41,9 @@ use std::thread::JoinHandle;
 
 use bytes::{Bytes, BytesMut};
 
+/// A fetch's batches as byte ranges of segment files ([`Log::read_file_records`]).
+pub use crate::records::file::{FileRecords, FileSlice};
+
 use batch::{BATCH_HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_MASK};
 use segment::{AppendedBatch, LogSegment};
 
@@ -731,6 +734,56 @@ impl Log {
             }
         }
         Ok(Bytes::from(buf))
+    }
+
+    /// The batches [`Log::read`] returns, as byte ranges of the segment
+    /// files instead of bytes in memory (for a zero-copy fetch): the same
+    /// whole batches within the same limits, found from batch headers
+    /// ([`LogSegment::whole_batches_end`]) without reading the data.
+    pub fn read_file_records(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<FileRecords, LogError> {
+        let log_end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end,
+            });
+        }
+        let mut out = FileRecords::default();
+        if offset == log_end {
+            return Ok(out);
+        }
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        let mut budget = max_bytes;
+        for seg in self.segments.get(first..).unwrap_or(&[]) {
+            let Some((pos, header)) = seg.translate_offset(offset)? else {
+                continue;
+            };
+            let available = seg.size() - pos;
+            let want = available.min(budget as u64);
+            let mut p = seg.whole_batches_end(pos, pos + want)? - pos;
+            if p == 0 {
+                if out.is_empty() && min_one_batch {
+                    p = header.total_size() as u64;
+                } else {
+                    break;
+                }
+            }
+            out.push(FileSlice::new(seg.log_file()?, pos, p as usize));
+            budget = budget.saturating_sub(p as usize);
+            if p < available || budget == 0 {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     pub fn log_start_offset(&self) -> i64 {

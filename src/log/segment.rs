@@ -229,6 +229,40 @@ impl LogSegment {
         Ok(h)
     }
 
+    /// The end of the last whole batch in `start..limit`, `start` being a
+    /// batch start (`start` itself when none fits): batch lengths are walked
+    /// from the last index entry at or below `limit`, 12 bytes read per batch
+    /// walked and none of their data — the boundaries [`Log::read`] finds in
+    /// the bytes it reads.
+    ///
+    /// [`Log::read`]: super::Log::read
+    pub fn whole_batches_end(&self, start: u64, limit: u64) -> Result<u64, LogError> {
+        if limit >= self.size {
+            return Ok(self.size.max(start));
+        }
+        let from = self.offset_index.floor_position(limit)?;
+        let mut pos = from.map_or(start, |p| p.max(start));
+        let file = self.log.get()?;
+        let mut head = [0u8; LOG_OVERHEAD];
+        while pos + LOG_OVERHEAD as u64 <= self.size {
+            file.read_exact_at(&mut head, pos)
+                .map_err(|e| io_err(self.log.path(), e))?;
+            let len = i32::from_be_bytes([head[8], head[9], head[10], head[11]]);
+            if len < (BATCH_HEADER_SIZE - LOG_OVERHEAD) as i32 {
+                return Err(LogError::CorruptMessage(format!(
+                    "batch at position {pos} of {} has length {len}",
+                    self.log.path().display()
+                )));
+            }
+            let next = pos + len as u64 + LOG_OVERHEAD as u64;
+            if next > limit {
+                break;
+            }
+            pos = next;
+        }
+        Ok(pos)
+    }
+
     /// Positional read of `buf.len()` bytes at `pos`.
     pub fn read_into(&self, pos: u64, buf: &mut [u8]) -> Result<(), LogError> {
         self.log

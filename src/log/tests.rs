@@ -567,3 +567,42 @@ fn legacy_offsets_before_lists_segment_boundaries() {
     assert_eq!(log.legacy_offsets_before(1, 1000, now), Vec::<i64>::new());
     assert_eq!(log.legacy_offsets_before(-1, 0, now), Vec::<i64>::new());
 }
+
+#[test]
+fn file_records_are_the_batches_read_returns() {
+    // Batches of varied sizes over many segments (some sealed, indexes on
+    // file; the active one in memory), read at every offset with limits
+    // that cut inside batches, at their ends and across segments.
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 4096,
+        index_interval_bytes: 200,
+        ..small_config()
+    };
+    let mut log = Log::open(dir.path(), config, 0, 0, true, 0).unwrap();
+    for i in 0..120usize {
+        let batch = simple_batch(1 + (i * 7) % 13, 1000 + i as i64);
+        append(&mut log, &batch, i as i64);
+    }
+    assert!(log.segment_count() > 4, "{}", log.segment_count());
+    let end = log.log_end_offset();
+    for offset in (0..=end).step_by(3) {
+        for max in [0, 1, 61, 150, 400, 1000, 4096, 9000, 1 << 20] {
+            for min_one in [false, true] {
+                let bytes = log.read(offset, max, min_one).unwrap();
+                let files = log.read_file_records(offset, max, min_one).unwrap();
+                assert_eq!(
+                    files.len(),
+                    bytes.len(),
+                    "offset {offset} max {max} {min_one}"
+                );
+                assert_eq!(
+                    files.read_all().unwrap(),
+                    bytes,
+                    "offset {offset} max {max} {min_one}"
+                );
+            }
+        }
+    }
+    assert!(log.read_file_records(end + 1, 100, true).is_err());
+}

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -33,7 +34,8 @@ use super::quotas::RateLimitedLog;
 use super::security::{ListenerSecurity, TLS_HANDSHAKE_TIMEOUT};
 use super::SocketServer;
 use crate::config::Listener;
-use crate::protocol::{Broker, Reply, RequestContext};
+use crate::protocol::{Broker, Reply, RequestContext, ResponsePart, ResponseParts};
+use crate::records::file::FileSlice;
 use crate::security::sasl::SaslSession;
 
 static IDLE_LOG: RateLimitedLog = RateLimitedLog::new();
@@ -157,6 +159,9 @@ pub(super) async fn serve(
         ctx = ctx.with_sasl(SaslSession::new(sasl.clone()));
     }
     let Some(tls) = &security.tls else {
+        // Plaintext: Fetch's batches go from the page cache to the socket
+        // with sendfile (TLS must encrypt them in memory).
+        ctx = ctx.with_zero_copy();
         let (read_half, write_half) = stream.into_split();
         return serve_halves(read_half, write_half, &ctx, &broker, server, shutdown).await;
     };
@@ -207,6 +212,25 @@ fn tls_failed(peer: SocketAddr, why: &str) {
     }
 }
 
+/// A connection's write half, and whether file ranges can go to its socket
+/// with `sendfile` (the bytes unchanged: plaintext).
+trait SendFile {
+    /// The TCP socket under the write half, when it sends bytes as they are.
+    fn socket(&self) -> Option<&TcpStream>;
+}
+
+impl SendFile for tokio::net::tcp::OwnedWriteHalf {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+impl<T> SendFile for tokio::io::WriteHalf<T> {
+    fn socket(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
 async fn serve_halves<R, W>(
     read_half: R,
     write_half: W,
@@ -216,7 +240,7 @@ async fn serve_halves<R, W>(
     shutdown: watch::Receiver<bool>,
 ) where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: AsyncWrite + SendFile + Unpin + Send,
 {
     let peer = ctx.peer;
     // Small buffers: an idle connection costs little (issue 9: 5,000 idle
@@ -391,29 +415,39 @@ async fn read_into<R: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// A response ready to be written.
+enum Out {
+    Bytes(BytesMut),
+    Parts(ResponseParts),
+}
+
 /// Writes responses in the order their requests came in.
-async fn write_responses<W: AsyncWrite + Unpin>(
+async fn write_responses<W: AsyncWrite + SendFile + Unpin>(
     mut writer: BufWriter<W>,
     mut rx: mpsc::Receiver<Served>,
     limits: &ReadLimits<'_>,
 ) {
     while let Some(served) = rx.recv().await {
         let response = match served.reply {
-            Reply::Now(response) => Ok(response),
-            Reply::Later(response) => response.await.map(Some),
+            Reply::Now(response) => Ok(response.map(Out::Bytes)),
+            Reply::Parts(parts) => Ok(Some(Out::Parts(parts))),
+            Reply::Later(response) => response.await.map(|b| Some(Out::Bytes(b))),
         };
         crate::metrics::request_done(served.api_key, served.started.elapsed(), response.is_err());
         let write = async {
             match response {
-                Ok(Some(mut out)) => {
-                    let size = i32::try_from(out.remaining()).map_err(|_| {
-                        std::io::Error::new(std::io::ErrorKind::InvalidData, "response over 2 GiB")
-                    })?;
-                    written(limits, writer.write_i32(size)).await?;
+                Ok(Some(Out::Bytes(mut out))) => {
+                    written(limits, writer.write_i32(frame_size(out.remaining())?)).await?;
                     // Progress counts as activity; a client that reads
                     // nothing for the idle timeout is closed.
                     while out.has_remaining() {
                         written(limits, writer.write_buf(&mut out)).await?;
+                    }
+                }
+                Ok(Some(Out::Parts(parts))) => {
+                    written(limits, writer.write_i32(frame_size(parts.len())?)).await?;
+                    for part in parts.into_parts() {
+                        write_part(&mut writer, part, limits).await?;
                     }
                 }
                 Ok(None) => {} // acks=0: no response
@@ -435,6 +469,63 @@ async fn write_responses<W: AsyncWrite + Unpin>(
         }
     }
     let _ = written(limits, writer.flush()).await;
+}
+
+/// A response's size prefix.
+fn frame_size(len: usize) -> std::io::Result<i32> {
+    i32::try_from(len)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "response over 2 GiB"))
+}
+
+/// Writes one part of a [`ResponseParts`]: bytes through the buffer, a file
+/// range with `sendfile` after flushing it (or, on a socket that cannot take
+/// one, read into memory and written).
+async fn write_part<W: AsyncWrite + SendFile + Unpin>(
+    writer: &mut BufWriter<W>,
+    part: ResponsePart,
+    limits: &ReadLimits<'_>,
+) -> std::io::Result<()> {
+    match part {
+        ResponsePart::Bytes(mut b) => {
+            while b.has_remaining() {
+                written(limits, writer.write_buf(&mut b)).await?;
+            }
+        }
+        ResponsePart::File(slice) => {
+            if writer.get_ref().socket().is_none() {
+                let mut buf = Vec::with_capacity(slice.len());
+                slice.read_into(&mut buf)?;
+                return written(limits, writer.write_all(&buf)).await;
+            }
+            written(limits, writer.flush()).await?;
+            if let Some(socket) = writer.get_ref().socket() {
+                send_file(socket, &slice, limits).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends a file range to the socket with `sendfile`, as the socket becomes
+/// writable; a socket that takes nothing for the idle timeout is closed.
+async fn send_file(
+    socket: &TcpStream,
+    slice: &FileSlice,
+    limits: &ReadLimits<'_>,
+) -> std::io::Result<()> {
+    let mut sent = 0;
+    while sent < slice.len() {
+        written(limits, socket.writable()).await?;
+        match socket.try_io(Interest::WRITABLE, || slice.send_to(socket, sent)) {
+            Ok(n) => {
+                sent += n;
+                limits.activity.touch();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Awaits one write, closing the connection when it makes no progress for the idle timeout.

@@ -47,6 +47,8 @@ pub enum PerfError {
     NoTopic(String),
     #[error("{0} record(s) failed; first error: {1}")]
     ProduceFailed(u64, String),
+    #[error("cannot read the broker's CPU time: {0}")]
+    BrokerCpu(String),
     #[error("timed out: consumed {got} of {want} records with no new data for {timeout_ms} ms")]
     ConsumeTimeout {
         got: u64,
@@ -106,6 +108,90 @@ pub struct PerfArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The broker's process id (same machine): report its CPU time over the
+    /// run, from `/proc/PID/stat`, and its CPU per GB moved.
+    #[arg(long, conflicts_with = "broker_metrics")]
+    pub broker_pid: Option<u32>,
+    /// The broker's metrics endpoint `host:port` (`metrics.listener`): the
+    /// same figures from its `process_cpu_seconds_total`.
+    #[arg(long)]
+    pub broker_metrics: Option<String>,
+}
+
+/// Where the broker's CPU time is read (`--broker-pid`, `--broker-metrics`).
+enum BrokerCpu {
+    Pid(u32),
+    Metrics(String),
+}
+
+impl BrokerCpu {
+    fn of(args: &PerfArgs) -> Option<Self> {
+        match (&args.broker_pid, &args.broker_metrics) {
+            (Some(pid), _) => Some(BrokerCpu::Pid(*pid)),
+            (None, Some(addr)) => Some(BrokerCpu::Metrics(addr.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// The broker's user + system CPU time so far, seconds.
+    async fn seconds(&self) -> Result<f64, PerfError> {
+        match self {
+            BrokerCpu::Pid(pid) => {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map_err(|e| PerfError::BrokerCpu(format!("/proc/{pid}/stat: {e}")))?;
+                proc_stat_cpu_seconds(&stat)
+                    .ok_or_else(|| PerfError::BrokerCpu(format!("/proc/{pid}/stat: unreadable")))
+            }
+            BrokerCpu::Metrics(addr) => {
+                let body = http_get_metrics(addr)
+                    .await
+                    .map_err(|e| PerfError::BrokerCpu(format!("{addr}/metrics: {e}")))?;
+                metric_value(&body, "process_cpu_seconds_total").ok_or_else(|| {
+                    PerfError::BrokerCpu(format!("{addr}/metrics: no process_cpu_seconds_total"))
+                })
+            }
+        }
+    }
+}
+
+/// utime + stime of a `/proc/PID/stat` line, seconds.
+fn proc_stat_cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name may hold spaces and parentheses: fields follow the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // proc(5) fields 14 and 15; field 3 (the state) is the first after ')'.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = rustix::param::clock_ticks_per_second().max(1) as f64;
+    Some((utime + stime) as f64 / ticks)
+}
+
+/// The value of an unlabelled metric in a Prometheus text exposition.
+fn metric_value(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `GET /metrics` over HTTP/1.0; the body.
+async fn http_get_metrics(addr: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in 10 s"))??;
+    let text = String::from_utf8_lossy(&out);
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.") && head.contains(" 200 ") => {
+            Ok(body.to_string())
+        }
+        _ => Err(std::io::Error::other("not an HTTP 200 answer")),
+    }
 }
 
 fn props(list: &[String]) -> Result<HashMap<String, String>, PerfError> {
@@ -170,6 +256,13 @@ pub struct Report {
     /// The first error, when there were errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// The broker's CPU time (user + system) over the run, seconds, with
+    /// `--broker-pid` or `--broker-metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_cpu_s: Option<f64>,
+    /// `broker_cpu_s` per GB (10^9 bytes) of `bytes`: core-seconds per GB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_cpu_s_per_gb: Option<f64>,
 }
 
 /// Latency figures in milliseconds.
@@ -210,7 +303,14 @@ impl Report {
             latency_ms: None,
             errors: 0,
             first_error: None,
+            broker_cpu_s: None,
+            broker_cpu_s_per_gb: None,
         }
+    }
+
+    fn set_broker_cpu(&mut self, seconds: f64) {
+        self.broker_cpu_s = Some(seconds);
+        self.broker_cpu_s_per_gb = Some(seconds / (self.bytes.max(1) as f64 / 1e9));
     }
 
     fn text(&self) -> String {
@@ -229,6 +329,9 @@ impl Report {
                 l.avg, l.p50, l.p95, l.p99, l.p99_9, l.max
             ));
         }
+        if let (Some(cpu), Some(per_gb)) = (self.broker_cpu_s, self.broker_cpu_s_per_gb) {
+            s.push_str(&format!("; broker CPU {cpu:.2} s ({per_gb:.3} core-s/GB)"));
+        }
         if self.errors > 0 {
             s.push_str(&format!("; {} errors", self.errors));
         }
@@ -238,11 +341,23 @@ impl Report {
 
 /// Runs one `strom perf` command and prints its report.
 pub async fn run(cmd: PerfCommand) -> Result<(), PerfError> {
-    let (report, json) = match cmd {
-        PerfCommand::Produce(args) => (produce(&args, None).await?.0, args.json),
-        PerfCommand::Consume(args) => (consume_cmd(&args).await?, args.json),
-        PerfCommand::E2e(args) => (e2e(&args).await?, args.json),
+    let args = match &cmd {
+        PerfCommand::Produce(a) | PerfCommand::Consume(a) | PerfCommand::E2e(a) => a.clone(),
     };
+    let broker_cpu = BrokerCpu::of(&args);
+    let cpu_before = match &broker_cpu {
+        Some(b) => Some(b.seconds().await?),
+        None => None,
+    };
+    let mut report = match &cmd {
+        PerfCommand::Produce(args) => produce(args, None).await?.0,
+        PerfCommand::Consume(args) => consume_cmd(args).await?,
+        PerfCommand::E2e(args) => e2e(args).await?,
+    };
+    if let (Some(b), Some(before)) = (&broker_cpu, cpu_before) {
+        report.set_broker_cpu(b.seconds().await? - before);
+    }
+    let json = args.json;
     if json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
@@ -874,4 +989,25 @@ async fn e2e(args: &PerfArgs) -> Result<Report, PerfError> {
     report.errors = produced.errors + acked.saturating_sub(s.records);
     report.first_error = produced.first_error;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_cpu_is_read_from_proc_stat_and_metrics() {
+        let ticks = rustix::param::clock_ticks_per_second() as f64;
+        // A command name with spaces and a parenthesis.
+        let stat = "4242 (strom (x) y) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 150 0 0 20 0 9 0";
+        assert_eq!(proc_stat_cpu_seconds(stat), Some(400.0 / ticks));
+        assert_eq!(proc_stat_cpu_seconds("4242 (strom) S 1"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+        assert!(proc_stat_cpu_seconds(&own).is_some_and(|s| s >= 0.0));
+        let body =
+            "# HELP process_cpu_seconds_total Total\n# TYPE process_cpu_seconds_total counter\n\
+                    process_cpu_seconds_total_x 9\nprocess_cpu_seconds_total 12.34\n";
+        assert_eq!(metric_value(body, "process_cpu_seconds_total"), Some(12.34));
+        assert_eq!(metric_value("x 1\n", "process_cpu_seconds_total"), None);
+    }
 }

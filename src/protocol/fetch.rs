@@ -24,11 +24,12 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::router::{Answer, Api, Call, Response};
-use super::{legacy_wire, ProtocolError, Reply};
+use super::{fetch_wire, legacy_wire, ProtocolError, Reply};
 use super::{Broker, RequestContext};
 use crate::authorizer::{Check, CLUSTER_NAME};
 use crate::log::config::CompressionType;
 use crate::quotas::{QuotaType, ANONYMOUS};
+use crate::records::file::FileRecords;
 use crate::records::legacy;
 use crate::replica_manager::{Partition, ReplicaManager};
 
@@ -56,31 +57,40 @@ struct Wanted {
 /// From this version the client throttles itself (KIP-219).
 const CLIENT_THROTTLES_VERSION: i16 = 8;
 
-pub(super) async fn handle(
+/// Per topic and partition of a response, the records to send as ranges of
+/// segment files (a zero-copy fetch) instead of the partition's `records`.
+type Files = Vec<Vec<Option<FileRecords>>>;
+
+/// Serves a fetch; with `zero_copy` (v4 and later only) the partitions'
+/// batches come back as file ranges in `Files`, their `records` left `None`.
+async fn handle(
     broker: &Broker,
     ctx: &RequestContext,
     version: i16,
     request: FetchRequest,
-) -> FetchResponse {
+    zero_copy: bool,
+) -> (FetchResponse, Files) {
     let (client_id, _) = ctx.current_request();
     let quotas = &broker.quotas;
     let limit = quotas.max_value_in_window(QuotaType::Fetch, ANONYMOUS, client_id.as_str());
-    let response = fetch(broker, ctx, version, request, limit).await;
+    let (response, files) = fetch(broker, ctx, version, request, limit, zero_copy).await;
     let Some(_) = limit else {
-        return response;
+        return (response, files);
     };
     // Kafka records the response against the client's consumer_byte_rate; a
     // throttled fetch answers empty (the bytes unrecorded) with the throttle time.
-    let bytes: usize = response
+    let in_memory: usize = response
         .responses
         .iter()
         .flat_map(|t| &t.partitions)
         .map(|p| p.records.as_ref().map_or(0, |r| r.len()))
         .sum();
+    let in_files: usize = files.iter().flatten().flatten().map(FileRecords::len).sum();
+    let bytes = in_memory + in_files;
     let now = crate::util::now_ms();
     let throttle_ms = quotas.record(QuotaType::Fetch, ANONYMOUS, client_id.as_str(), bytes, now);
     if throttle_ms == 0 {
-        return response;
+        return (response, files);
     }
     quotas.unrecord(QuotaType::Fetch, ANONYMOUS, client_id.as_str(), bytes, now);
     tracing::debug!(client_id = %client_id.as_str(), throttle_ms, "fetch throttled");
@@ -88,7 +98,9 @@ pub(super) async fn handle(
         tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
     }
     ctx.mute_for(throttle_ms);
-    FetchResponse::default().with_throttle_time_ms(i32::try_from(throttle_ms).unwrap_or(i32::MAX))
+    let empty = FetchResponse::default()
+        .with_throttle_time_ms(i32::try_from(throttle_ms).unwrap_or(i32::MAX));
+    (empty, Vec::new())
 }
 
 async fn fetch(
@@ -97,11 +109,13 @@ async fn fetch(
     version: i16,
     request: FetchRequest,
     quota_limit: Option<usize>,
-) -> FetchResponse {
+    zero_copy: bool,
+) -> (FetchResponse, Files) {
     if request.session_id != 0 {
         // We never hand out sessions, so an incremental fetch names one we don't know.
-        return FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        let refused =
+            FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return (refused, Vec::new());
     }
     let rm = &broker.replica_manager;
     // A replica's fetch needs CLUSTER_ACTION (denied: every partition
@@ -168,19 +182,18 @@ async fn fetch(
     // A quota'd client gets at most what its quota allows in one window.
     let max_bytes = quota_limit.map_or(max_bytes, |q| max_bytes.min(q));
     let magic = legacy_magic(version);
+    let zero_copy = zero_copy && magic.is_none();
     let mut appends = rm.subscribe_appends();
     let results = loop {
         appends.mark_unchanged();
         let rm2 = rm.clone();
         let w = wanted.clone();
-        let results = tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes, magic))
-            .await
-            .unwrap_or_default();
-        let bytes: usize = results
-            .iter()
-            .map(|r| r.records.as_ref().map_or(0, |b| b.len()))
-            .sum();
-        let errors = results.iter().any(|r| r.error_code != 0);
+        let results =
+            tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes, magic, zero_copy))
+                .await
+                .unwrap_or_default();
+        let bytes: usize = results.iter().map(|(_, r)| r.len()).sum();
+        let errors = results.iter().any(|(r, _)| r.error_code != 0);
         if bytes >= min_bytes || errors || Instant::now() >= deadline {
             break results;
         }
@@ -192,9 +205,11 @@ async fn fetch(
             // nothing appended since the last read is missed).
             let rm2 = rm.clone();
             let w = wanted.clone();
-            break tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes, magic))
-                .await
-                .unwrap_or_default();
+            break tokio::task::spawn_blocking(move || {
+                read_all(&rm2, &w, max_bytes, magic, zero_copy)
+            })
+            .await
+            .unwrap_or_default();
         }
     };
     let isolation_committed = request.isolation_level == 1;
@@ -208,15 +223,20 @@ async fn fetch(
             t
         })
         .collect();
-    for (w, mut data) in wanted.iter().zip(results) {
-        if let (Ok(p), Some(records)) = (&w.target, &data.records) {
-            crate::metrics::fetched(&p.topic, records.len() as u64);
+    let mut files: Files = responses.iter().map(|_| Vec::new()).collect();
+    for (w, (mut data, read)) in wanted.iter().zip(results) {
+        if let Ok(p) = &w.target {
+            crate::metrics::fetched(&p.topic, read.len() as u64);
         }
         if isolation_committed {
             data.aborted_transactions = Some(Vec::new());
         }
-        if let Some(t) = responses.get_mut(w.topic_slot) {
+        if let (Some(t), Some(f)) = (responses.get_mut(w.topic_slot), files.get_mut(w.topic_slot)) {
             t.partitions.push(data);
+            f.push(match read {
+                Read::Files(records) => Some(records),
+                Read::Bytes(_) => None,
+            });
         }
     }
     if version >= TOPIC_IDS_VERSION {
@@ -224,7 +244,24 @@ async fn fetch(
             t.topic = TopicName(StrBytes::default());
         }
     }
-    FetchResponse::default().with_responses(responses)
+    (FetchResponse::default().with_responses(responses), files)
+}
+
+/// What a partition's read gave besides its `PartitionData`.
+enum Read {
+    /// The records are in `PartitionData::records` (this many bytes).
+    Bytes(usize),
+    /// The records are these file ranges (`records` left `None`).
+    Files(FileRecords),
+}
+
+impl Read {
+    fn len(&self) -> usize {
+        match self {
+            Read::Bytes(n) => *n,
+            Read::Files(f) => f.len(),
+        }
+    }
 }
 
 fn read_all(
@@ -232,7 +269,8 @@ fn read_all(
     wanted: &[Wanted],
     max_bytes: usize,
     magic: Option<i8>,
-) -> Vec<PartitionData> {
+    zero_copy: bool,
+) -> Vec<(PartitionData, Read)> {
     let mut remaining = max_bytes;
     let mut first = true;
     wanted
@@ -248,10 +286,31 @@ fn read_all(
                 Ok(p) => p,
                 Err(code) => {
                     data.error_code = *code;
-                    return data;
+                    return (data, Read::Bytes(0));
                 }
             };
             let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
+            if zero_copy {
+                let (offsets, read) = rm.read_file_records(partition, w.fetch_offset, limit, first);
+                data.high_watermark = offsets.high_watermark;
+                data.last_stable_offset = offsets.last_stable_offset;
+                data.log_start_offset = offsets.log_start_offset;
+                return match read {
+                    Ok(records) => {
+                        if !records.is_empty() {
+                            first = false;
+                            remaining = remaining.saturating_sub(records.len());
+                        }
+                        data.records = None;
+                        (data, Read::Files(records))
+                    }
+                    Err(e) => {
+                        data.error_code = e.kafka_error_code();
+                        data.records = Some(Bytes::new());
+                        (data, Read::Bytes(0))
+                    }
+                };
+            }
             let (offsets, read) = rm.read(partition, w.fetch_offset, limit, first);
             data.high_watermark = offsets.high_watermark;
             data.last_stable_offset = offsets.last_stable_offset;
@@ -263,24 +322,27 @@ fn read_all(
                     Err(code) => {
                         data.error_code = code;
                         data.records = Some(Bytes::new());
-                        return data;
+                        return (data, Read::Bytes(0));
                     }
                 },
             };
-            match read {
+            let len = match read {
                 Ok(records) => {
                     if !records.is_empty() {
                         first = false;
                         remaining = remaining.saturating_sub(records.len());
                     }
+                    let len = records.len();
                     data.records = Some(records);
+                    len
                 }
                 Err(e) => {
                     data.error_code = e.kafka_error_code();
                     data.records = Some(Bytes::new());
+                    0
                 }
-            }
-            data
+            };
+            (data, Read::Bytes(len))
         })
         .collect()
 }
@@ -331,7 +393,15 @@ impl Api for Fetch {
         call: &Call<'_>,
         request: FetchRequest,
     ) -> Answer<Response<Self>> {
-        handle(broker, call.ctx, call.version, request).await.into()
+        let zero_copy = call.ctx.zero_copy();
+        let (response, files) = handle(broker, call.ctx, call.version, request, zero_copy).await;
+        if !zero_copy {
+            return response.into();
+        }
+        Answer::Encoded(
+            fetch_wire::encode(call.correlation_id, call.version, &response, files)
+                .map(Reply::Parts),
+        )
     }
 
     /// v0–v3 (below kafka-protocol's range): `legacy_wire`'s bounded codec;
@@ -349,7 +419,7 @@ impl Api for Fetch {
                 reason,
             }
         })?;
-        let response = handle(broker, call.ctx, version, request).await;
+        let (response, _) = handle(broker, call.ctx, version, request, false).await;
         Ok(Reply::Now(Some(legacy_wire::encode_fetch_response(
             call.correlation_id,
             version,

@@ -30,6 +30,7 @@ mod describe_user_scram_credentials;
 mod elect_leaders;
 mod facade;
 mod fetch;
+mod fetch_wire;
 mod groups;
 mod init_producer_id;
 mod legacy;
@@ -60,6 +61,7 @@ use crate::metadata::MetadataStore;
 use crate::principal::KafkaPrincipal;
 use crate::producer_ids::ProducerIdManager;
 use crate::quotas::ClientQuotaManager;
+use crate::records::file::FileSlice;
 use crate::replica_manager::ReplicaManager;
 use crate::security::sasl::{Admission, SaslSession, ScramCredentialCache};
 
@@ -105,6 +107,10 @@ pub struct RequestContext {
     /// Close the connection once the response now being served is written
     /// (a failed authentication).
     closing: std::sync::atomic::AtomicBool,
+    /// The connection can send file ranges itself (`sendfile`, plaintext
+    /// sockets): Fetch answers [`Reply::Parts`] with the batches as ranges
+    /// of the segment files instead of reading them into memory.
+    zero_copy: bool,
 }
 
 impl RequestContext {
@@ -120,7 +126,21 @@ impl RequestContext {
             muted_until: parking_lot::Mutex::new(None),
             sasl: None,
             closing: std::sync::atomic::AtomicBool::new(false),
+            zero_copy: false,
         }
+    }
+
+    /// Marks a connection that writes [`Reply::Parts`]' file ranges with
+    /// `sendfile` (a plaintext socket), so Fetch sends batches without
+    /// copying them through memory.
+    pub fn with_zero_copy(mut self) -> RequestContext {
+        self.zero_copy = true;
+        self
+    }
+
+    /// Whether Fetch may answer with file ranges ([`RequestContext::with_zero_copy`]).
+    pub fn zero_copy(&self) -> bool {
+        self.zero_copy
     }
 
     /// The context of the broker's own in-process callers (the web console
@@ -579,10 +599,79 @@ const REFUSALS_PER_SECOND: u32 = 10;
 pub enum Reply {
     /// The response now; `None` when the request wants none (acks=0).
     Now(Option<BytesMut>),
+    /// The response now, as bytes in memory and ranges of segment files (a
+    /// zero-copy Fetch on a connection [`RequestContext::with_zero_copy`]):
+    /// written in order, the file ranges with `sendfile`.
+    Parts(ResponseParts),
     /// A produce already appended whose fsync (`flush.messages`) is still
     /// running: its response, once durable. The connection may read and
     /// serve its next request meanwhile but must send responses in order.
     Later(Pin<Box<dyn Future<Output = Result<BytesMut, ProtocolError>> + Send>>),
+}
+
+/// One piece of a [`ResponseParts`].
+pub enum ResponsePart {
+    /// Encoded bytes.
+    Bytes(Bytes),
+    /// A byte range of a segment file: whole record batches.
+    File(FileSlice),
+}
+
+/// A response (without its size prefix) as consecutive parts.
+#[derive(Default)]
+pub struct ResponseParts {
+    parts: Vec<ResponsePart>,
+    len: usize,
+}
+
+impl ResponseParts {
+    /// Appends encoded bytes (nothing for an empty buffer).
+    pub fn push_bytes(&mut self, bytes: Bytes) {
+        if !bytes.is_empty() {
+            self.len += bytes.len();
+            self.parts.push(ResponsePart::Bytes(bytes));
+        }
+    }
+
+    /// Appends a file range.
+    pub fn push_file(&mut self, slice: FileSlice) {
+        if !slice.is_empty() {
+            self.len += slice.len();
+            self.parts.push(ResponsePart::File(slice));
+        }
+    }
+
+    /// The response's size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the response is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The parts, in order.
+    pub fn into_parts(self) -> Vec<ResponsePart> {
+        self.parts
+    }
+
+    /// The whole response in memory (file ranges read): for a connection
+    /// that cannot send files, and for tests.
+    pub fn into_bytes(self) -> std::io::Result<BytesMut> {
+        let mut out = BytesMut::with_capacity(self.len);
+        for part in self.parts {
+            match part {
+                ResponsePart::Bytes(b) => out.extend_from_slice(&b),
+                ResponsePart::File(f) => {
+                    let mut buf = Vec::with_capacity(f.len());
+                    f.read_into(&mut buf)?;
+                    out.extend_from_slice(&buf);
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn decode<T: Decodable>(key: ApiKey, version: i16, frame: &mut Bytes) -> Result<T, ProtocolError> {

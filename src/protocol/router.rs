@@ -44,6 +44,9 @@ pub enum Answer<R> {
     /// The response once the future completes (a produce waiting for its
     /// fsync); the connection goes on reading meanwhile.
     Later(std::pin::Pin<Box<dyn Future<Output = R> + Send>>),
+    /// The response encoded by the handler itself (Fetch's zero-copy answer:
+    /// encoded bytes and ranges of segment files), or its encoding error.
+    Encoded(Result<Reply, ProtocolError>),
 }
 
 impl<R> From<R> for Answer<R> {
@@ -135,6 +138,7 @@ where
             encode_response(key, cid, version, &response).map(|b| Reply::Now(Some(b)))
         }
         Answer::Nothing => Ok(Reply::Now(None)),
+        Answer::Encoded(reply) => reply,
         Answer::Later(response) => Ok(Reply::Later(Box::pin(async move {
             encode_response(key, cid, version, &response.await)
         }))),

@@ -27,7 +27,10 @@
 //!   [`legacy::convert`]/[`legacy::up_convert`] into one v2 batch through
 //!   [`BatchBuilder`], and [`legacy::down_convert`] of stored batches (read
 //!   with [`records`]) back to messages; decompression through [`Codec`],
-//!   errors as [`legacy::LegacyError`] (one Kafka error code each).
+//!   errors as [`legacy::LegacyError`] (one Kafka error code each);
+//! - [`file`]: Kafka's `FileRecords` for a fetch, whole batches as byte
+//!   ranges of segment files ([`file::FileSlice`]), sent to a socket with
+//!   `sendfile(2)` or read into memory.
 //!
 //! Errors are [`RecordsError`]s; callers map them to their own (the log:
 //! `Corrupt` → CORRUPT_MESSAGE, `UnsupportedMagic` → UNSUPPORTED_VERSION …).
@@ -35,6 +38,7 @@
 pub mod batch;
 pub mod builder;
 pub mod codec;
+pub mod file;
 pub mod legacy;
 pub mod record;
 pub mod varint;

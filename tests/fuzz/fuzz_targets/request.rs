@@ -145,7 +145,7 @@ fn serve(key: ApiKey, version: i16, body: &[u8]) {
                 Ok(Reply::Later(later)) => {
                     let _ = later.await;
                 }
-                Ok(Reply::Now(_)) | Err(_) => {}
+                Ok(Reply::Now(_) | Reply::Parts(_)) | Err(_) => {}
             }
         })
         .await;
