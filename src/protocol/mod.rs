@@ -481,7 +481,11 @@ impl Broker {
         };
         let key = support.key;
         if let Some(sasl) = &ctx.sasl {
-            if let Admission::Close(why) = sasl.lock().admits(raw_key, std::time::Instant::now()) {
+            let admission = sasl.lock().admits(raw_key, std::time::Instant::now());
+            if let Some(why) = admission.reason() {
+                if admission == Admission::Expired {
+                    crate::metrics::expired_connection_killed();
+                }
                 refused(&frame, &format!("{key:?} ({why})"), version);
                 return Err(ProtocolError::Sasl(why));
             }
