@@ -97,6 +97,8 @@ pub struct BrokerMetrics {
     connections_refused: IntCounterVec,
     acceptor_blocked: IntCounterVec,
     connections_closed_idle: IntCounter,
+    expired_connections_killed: IntCounter,
+    successful_reauthentication: IntCounter,
     request_pool_in_use: IntGauge,
     request_pool_capacity: IntGauge,
     flush_latency: Histogram,
@@ -213,6 +215,20 @@ impl BrokerMetrics {
                 IntCounter::new(
                     "strom_connections_closed_idle_total",
                     "Connections closed after connections.max.idle.ms without traffic (a stalled partial request included).",
+                )?,
+            )?,
+            expired_connections_killed: register(
+                &registry,
+                IntCounter::new(
+                    "strom_expired_connections_killed_total",
+                    "Connections closed because a request other than a re-authentication came after their SASL session expired (connections.max.reauth.ms); Kafka's expired-connections-killed-count.",
+                )?,
+            )?,
+            successful_reauthentication: register(
+                &registry,
+                IntCounter::new(
+                    "strom_successful_reauthentication_total",
+                    "KIP-368 re-authentications completed on open SASL connections; Kafka's successful-reauthentication-total.",
                 )?,
             )?,
             request_pool_in_use: register(
@@ -693,6 +709,20 @@ pub fn acceptor_blocked(listener: &str) {
 pub fn connection_closed_idle() {
     if let Some(m) = metrics() {
         m.connections_closed_idle.inc();
+    }
+}
+
+/// Counts a connection closed for its expired SASL session.
+pub fn expired_connection_killed() {
+    if let Some(m) = metrics() {
+        m.expired_connections_killed.inc();
+    }
+}
+
+/// Counts a completed re-authentication.
+pub fn reauthenticated() {
+    if let Some(m) = metrics() {
+        m.successful_reauthentication.inc();
     }
 }
 

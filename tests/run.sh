@@ -2,7 +2,8 @@
 # strom's test command: installs what the tests need, builds, runs the unit tests
 # (cargo test), the integration tests (pytest driving the real binary with
 # kcat, confluent-kafka, kafka-python, sarama, ...) and a full-mode subset of
-# librdkafka's regression suite (tests/librdkafka/run-suite.sh).
+# librdkafka's regression suite (tests/librdkafka/run-suite.sh), plaintext and
+# a slice over SASL_SSL and SSL.
 #
 #   bash tests/run.sh              everything
 #   bash tests/run.sh -k listeners extra arguments go to pytest
@@ -133,6 +134,14 @@ section "librdkafka regression suite: single-broker subset, full mode (Debian's 
 # the subset is named in run-suite.sh (SUBSET) and takes about 6 minutes.
 if ! bash tests/librdkafka/run-suite.sh "$rdk_src" --subset; then
     failed+=("librdkafka subset")
+fi
+
+section "librdkafka regression suite: security slice over SASL_SSL (SCRAM-SHA-512) and SSL"
+# 0097-ssl_verify, 0135-sasl_credentials and a few produce/consume tests over
+# each protocol, about 2 minutes; the whole security subset is
+# `run-suite.sh SRC --security` (README, Tests).
+if ! bash tests/librdkafka/run-suite.sh "$rdk_src" --security-slice; then
+    failed+=("librdkafka security slice")
 fi
 
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -483,3 +483,128 @@ def describe_acls(b) -> dict:
     return wire.call(b.bootstrap, 29, 3, DESCRIBE_ACLS_REQ, everything, DESCRIBE_ACLS_RESP, True)
 
 
+
+
+def test_kafka_acls_producer_and_consumer_roles_let_real_clients_in(make_broker):
+    """`kafka-acls --producer` / `--consumer` (Kafka 3.5's AclCommand roles) on the
+    real binary, then confluent-kafka producing and consuming as those principals
+    over SASL_PLAINTEXT (PLAIN)."""
+    from conftest import free_port
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" '
+            'password="admin-pw" user_guardian="guardian-pw" user_worker="worker-pw";')
+    b = make_broker(start=False)
+    sasl_port = free_port()
+    p1, p2 = b.ports
+    b.extra_overrides.update({
+        "listeners": f"EXTERNAL://127.0.0.1:{p1},INTERNAL://127.0.0.1:{p2},LAN://127.0.0.1:{sasl_port}",
+        "advertised.listeners": f"EXTERNAL://127.0.0.1:{p1},INTERNAL://localhost:{p2},LAN://127.0.0.1:{sasl_port}",
+        "listener.security.protocol.map": "EXTERNAL:PLAINTEXT,INTERNAL:PLAINTEXT,LAN:SASL_PLAINTEXT",
+        "listener.name.lan.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.lan.plain.sasl.jaas.config": jaas,
+        "authorizer.class.name": AUTHORIZER, "super.users": ME,  # the PLAINTEXT listener administers
+        "group.initial.rebalance.delay.ms": "0",
+    })
+    b.start()
+    topic, group = "deployment-webhooks", "deployment-worker"
+    create_topic(b.bootstrap, topic, 1)
+    base = ("--bootstrap-server", b.bootstrap)
+
+    def as_user(user: str, **over) -> dict:
+        return {"bootstrap.servers": f"127.0.0.1:{sasl_port}", "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "PLAIN", "sasl.username": user, "sasl.password": f"{user}-pw",
+                "broker.address.family": "v4", "socket.timeout.ms": 5000, **over}
+
+    def produce_as(user: str, n: int, **over) -> list:
+        p = ck.Producer(as_user(user, **{"message.timeout.ms": 8000, "acks": "all", **over}))
+        errors = []
+        for i in range(n):
+            p.produce(topic, value=b"hook-%d" % i, partition=0, on_delivery=lambda err, msg: errors.append(err))
+        p.flush(20)
+        return errors
+
+    def consume_as(user: str, n: int) -> tuple[list, set]:
+        """Subscribes in the group; returns the values read and the error codes seen."""
+        c = ck.Consumer(as_user(user, **{"group.id": group, "auto.offset.reset": "earliest",
+                                         "enable.auto.commit": False}))
+        c.subscribe([topic])
+        got, errors = [], set()
+        deadline = time.monotonic() + 20
+        try:
+            while len(got) < n and time.monotonic() < deadline:
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error():
+                    errors.add(m.error().code())
+                    if m.error().code() in (TOPIC_AUTH, GROUP_AUTH):
+                        break
+                    continue
+                got.append(m.value())
+            if got:
+                c.commit(asynchronous=False)
+        except ck.KafkaException as e:
+            errors.add(error_code(e))
+        finally:
+            c.close()
+        return got, errors
+
+    # Without ACLs neither principal gets anywhere.
+    assert codes(produce_as("guardian", 1)) == {TOPIC_AUTH}
+    assert consume_as("worker", 1)[1] & {TOPIC_AUTH, GROUP_AUTH}
+
+    # The role options refuse what AclCommand refuses, before connecting.
+    r = run_tool("kafka-acls", *base, "--add", "--allow-principal", "User:guardian", "--producer", "--topic", topic,
+                 "--operation", "Read")
+    assert r.returncode == 1 and 'Option "[producer]" can\'t be used with option "[operation]"' in r.stderr
+    r = run_tool("kafka-acls", *base, "--add", "--allow-principal", "User:worker", "--consumer", "--topic", topic)
+    assert r.returncode == 1 and "With --consumer you must specify a --topic and a --group" in r.stderr
+
+    # --producer --idempotent --transactional-id: WRITE, DESCRIBE, CREATE on the topic,
+    # IDEMPOTENT_WRITE on the cluster, WRITE and DESCRIBE on the transactional id.
+    r = run_tool("kafka-acls", *base, "--add", "--allow-principal", "User:guardian", "--producer", "--topic", topic,
+                 "--idempotent", "--transactional-id", "hook-tx")
+    assert r.returncode == 0, r.stderr
+    acls = admin(b).describe_acls(AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, "User:guardian",
+                                                   None, AclOperation.ANY, AclPermissionType.ANY),
+                                  request_timeout=10).result(10)
+    assert {(x.restype.name, x.name, x.operation.name, x.permission_type.name) for x in acls} == {
+        ("TOPIC", topic, "WRITE", "ALLOW"), ("TOPIC", topic, "DESCRIBE", "ALLOW"), ("TOPIC", topic, "CREATE", "ALLOW"),
+        ("BROKER", "kafka-cluster", "IDEMPOTENT_WRITE", "ALLOW"),
+        ("TRANSACTIONAL_ID", "hook-tx", "WRITE", "ALLOW"), ("TRANSACTIONAL_ID", "hook-tx", "DESCRIBE", "ALLOW")}
+    assert "Adding ACLs for resource `ResourcePattern(resourceType=TOPIC, name=deployment-webhooks, " \
+           "patternType=LITERAL)`" in r.stdout
+    # The idempotent producer (InitProducerId, then Produce) is let in; every record acknowledged.
+    assert codes(produce_as("guardian", 5, **{"enable.idempotence": True})) == {0}
+    # The transactional id passes its authorization (no TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    # another id is still refused.
+    tx = ck.Producer(as_user("guardian", **{"transactional.id": "other-tx"}))
+    with pytest.raises(ck.KafkaException) as e:
+        tx.init_transactions(10)
+    assert error_code(e.value) == TXN_AUTH
+    # guardian may not read.
+    assert consume_as("guardian", 1)[1] & {TOPIC_AUTH, GROUP_AUTH}
+
+    # --consumer: READ, DESCRIBE on the topic and READ on the group.
+    r = run_tool("kafka-acls", *base, "--add", "--allow-principal", "User:worker", "--consumer", "--topic", topic,
+                 "--group", group)
+    assert r.returncode == 0, r.stderr
+    assert ("Current ACLs for resource `ResourcePattern(resourceType=GROUP, name=deployment-worker, "
+            "patternType=LITERAL)`: \n \t(principal=User:worker, host=*, operation=READ, permissionType=ALLOW) \n") \
+        in r.stdout
+    got, errors = consume_as("worker", 5)
+    assert got == [b"hook-%d" % i for i in range(5)], errors
+    # The group's committed offset (OffsetCommit needs READ on group and topic).
+    offsets = admin(b).list_consumer_group_offsets([ck.ConsumerGroupTopicPartitions(group)])[group].result(10)
+    assert [p.offset for p in offsets.topic_partitions if p.topic == topic] == [5]
+    # worker may not write.
+    assert codes(produce_as("worker", 1)) == {TOPIC_AUTH}
+
+    # --remove with the role removes exactly those entries.
+    r = run_tool("kafka-acls", *base, "--remove", "--force", "--allow-principal", "User:worker", "--consumer",
+                 "--topic", topic, "--group", group)
+    assert r.returncode == 0, r.stderr
+    left = admin(b).describe_acls(AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+                                                   AclOperation.ANY, AclPermissionType.ANY),
+                                  request_timeout=10).result(10)
+    assert {x.principal for x in left} == {"User:guardian"} and len(left) == 6
+    assert consume_as("worker", 1)[1] & {TOPIC_AUTH, GROUP_AUTH}

@@ -451,3 +451,144 @@ def test_scram_credentials_in_zookeeper_in_kafkas_format(make_broker, zookeeper,
         assert json.loads(k.get("/config/users/guardian")[0])["config"] == {"producer_byte_rate": "1024"}
     finally:
         k.stop()
+
+
+def broker_counter(b, name: str) -> float:
+    """A counter of the broker's /metrics (0 before its first increment)."""
+    import urllib.request
+    text = urllib.request.urlopen(b.metrics_url + "/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def raw_request(sock: socket.socket, api_key: int, version: int, body: bytes, correlation_id: int) -> bytes:
+    """One non-flexible request on an open socket; the response body (b"" if the broker closed)."""
+    import struct
+    from conftest import read_frame
+    header = struct.pack(">hhih", api_key, version, correlation_id, 8) + b"kip368-t"
+    sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+    try:
+        frame = read_frame(sock)
+    except (ConnectionError, OSError, AssertionError, EOFError):
+        return b""
+    assert struct.unpack_from(">i", frame)[0] == correlation_id
+    return frame[4:]
+
+
+def sasl_plain_v1(sock: socket.socket, user: str, password: str) -> int:
+    """SaslHandshake v1 + SaslAuthenticate v1 with PLAIN; returns the session lifetime (ms)."""
+    import struct
+    resp = raw_request(sock, 17, 1, struct.pack(">h", 5) + b"PLAIN", 1)
+    assert resp[:2] == b"\x00\x00", resp
+    token = b"\0" + user.encode() + b"\0" + password.encode()
+    resp = raw_request(sock, 36, 1, struct.pack(">i", len(token)) + token, 2)
+    error_code, msg_len = struct.unpack_from(">hh", resp)
+    assert error_code == 0, resp
+    pos = 4 + max(msg_len, 0)
+    (auth_len,) = struct.unpack_from(">i", resp, pos)
+    pos += 4 + max(auth_len, 0)
+    (lifetime,) = struct.unpack_from(">q", resp, pos)
+    assert pos + 8 == len(resp)
+    return lifetime
+
+
+METADATA_ALL_V1 = b"\xff\xff\xff\xff"  # Metadata v1: topics = null (all)
+
+
+def test_kip368_reauthentication_keeps_connections_and_expiry_closes_the_others(make_broker, certs):
+    """connections.max.reauth.ms=3000: a current librdkafka (confluent-kafka, KIP-368) re-authenticates
+    on its connection and loses nothing; clients that do not re-authenticate (kafka-python 2.0.2,
+    a raw client) have their connection closed at their first request after the session lifetime."""
+    lifetime_ms = 3000
+    s = Secure(make_broker, certs, {"connections.max.reauth.ms": str(lifetime_ms),
+                                    "connections.max.idle.ms": "60000"}).start()
+    b = s.broker
+    set_scram(b.bootstrap, "guardian", "SCRAM-SHA-256=[password=guardian-pw]")
+    create_topic_plain(b.bootstrap, "reauth")
+    killed = "strom_expired_connections_killed_total"
+    reauths = "strom_successful_reauthentication_total"
+    assert broker_counter(b, killed) == 0 and broker_counter(b, reauths) == 0
+
+    # 1. confluent-kafka over SASL_PLAINTEXT/SCRAM-SHA-256 keeps producing across re-authentications.
+    import confluent_kafka
+    assert tuple(int(x) for x in confluent_kafka.libversion()[0].split(".")[:2]) >= (2, 2), "needs KIP-368"
+    conf = {"bootstrap.servers": f"localhost:{s.sasl_plain_port}", "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "guardian", "sasl.password": "guardian-pw",
+            "broker.address.family": "v4"}
+    stats: list[dict] = []
+    errors: list = []
+    acked: list[int] = []
+    p = ck.Producer({**conf, "acks": "all", "linger.ms": 0, "statistics.interval.ms": 500,
+                     "stats_cb": lambda j: stats.append(json.loads(j)),
+                     "error_cb": lambda e: errors.append(str(e))})
+
+    def delivered(err, msg):
+        if err is not None:
+            errors.append(str(err))
+        else:
+            acked.append(msg.offset())
+
+    sent = 0
+    t_end = time.monotonic() + 4 * lifetime_ms / 1000  # about four session lifetimes
+    while time.monotonic() < t_end:
+        p.produce("reauth", f"r{sent}".encode(), partition=0, on_delivery=delivered)
+        sent += 1
+        p.poll(0.05)
+    assert p.flush(30) == 0
+    p.poll(1)  # one more statistics callback
+    assert errors == []
+    assert sorted(acked) == list(range(sent)), "every record acknowledged once, in order of offsets"
+    # The broker saw the sessions renewed on the open connection, and killed none.
+    assert broker_counter(b, reauths) >= 3
+    assert broker_counter(b, killed) == 0
+    # The client kept its one connection to the broker throughout.
+    brokers = [v for v in stats[-1]["brokers"].values() if v.get("nodeid", -1) >= 0 or v.get("connects", 0)]
+    assert brokers and all(v.get("disconnects", 0) == 0 for v in brokers), brokers
+    assert sum(v.get("connects", 0) for v in brokers) == 1, [(v["name"], v.get("connects")) for v in brokers]
+    # Everything produced is there to read.
+    c = ck.Consumer({**conf, "group.id": f"g-{uuid.uuid4()}", "enable.auto.commit": False})
+    c.assign([ck.TopicPartition("reauth", 0, 0)])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < sent and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append(m.value())
+    c.close()
+    assert got == [f"r{i}".encode() for i in range(sent)]
+
+    # 2. kafka-python 2.0.2 does not re-authenticate: its Produce after the session lifetime closes its
+    # connection (counted by the broker); it reconnects, authenticates anew, and the record arrives.
+    kafka = need_module("kafka")
+    before = broker_counter(b, killed)
+    prod = kafka.KafkaProducer(bootstrap_servers=f"localhost:{s.sasl_plain_port}", security_protocol="SASL_PLAINTEXT",
+                               sasl_mechanism="PLAIN", sasl_plain_username="alice", sasl_plain_password="alice-pw",
+                               acks="all", retries=3, retry_backoff_ms=200)
+    first = prod.send("reauth", b"kp-1", partition=0).get(timeout=30).offset
+    time.sleep(lifetime_ms / 1000 + 0.5)
+    second = prod.send("reauth", b"kp-2", partition=0).get(timeout=30).offset
+    prod.close()
+    assert (first, second) == (sent, sent + 1)
+    assert broker_counter(b, killed) >= before + 1
+
+    before = broker_counter(b, killed)
+    # 3. The exact behaviour on one raw connection: the lifetime is announced in SaslAuthenticate v1,
+    # requests are served until it ends, and the first request after it closes the connection ...
+    with socket.create_connection(("127.0.0.1", s.sasl_plain_port), timeout=10) as raw:
+        assert sasl_plain_v1(raw, "alice", "alice-pw") == lifetime_ms
+        assert raw_request(raw, 3, 1, METADATA_ALL_V1, 3) != b""
+        time.sleep(lifetime_ms / 1000 + 0.3)
+        assert raw_request(raw, 3, 1, METADATA_ALL_V1, 4) == b""
+    assert broker_counter(b, killed) == before + 1
+    # ... unless it is a re-authentication (SaslHandshake, then SaslAuthenticate), which renews it.
+    reauth_before = broker_counter(b, reauths)
+    with socket.create_connection(("127.0.0.1", s.sasl_plain_port), timeout=10) as raw:
+        assert sasl_plain_v1(raw, "alice", "alice-pw") == lifetime_ms
+        time.sleep(lifetime_ms / 1000 + 0.3)
+        assert sasl_plain_v1(raw, "alice", "alice-pw") == lifetime_ms
+        assert raw_request(raw, 3, 1, METADATA_ALL_V1, 5) != b""
+    # (>=: the confluent-kafka producer above is still open and renewing its own session.)
+    assert broker_counter(b, reauths) >= reauth_before + 1
+    assert broker_counter(b, killed) == before + 1

@@ -153,15 +153,7 @@ impl Authorizer {
         check: Check,
         name: &str,
     ) -> bool {
-        let Some(e) = &self.enabled else {
-            return true;
-        };
-        let rule = check.rule();
-        let allowed = e.allows(principal, host, rule.operation, rule.resource, name);
-        if !allowed {
-            log_denial(principal, host, rule, name);
-        }
-        allowed
+        self.authorize_action(principal, host, check, name, true)
     }
 
     /// [`Authorizer::authorize`] for a filter (an all-topics Metadata,
@@ -174,13 +166,36 @@ impl Authorizer {
         check: Check,
         name: &str,
     ) -> bool {
+        self.authorize_action(principal, host, check, name, false)
+    }
+
+    /// One action, as Kafka's `Action` with its `logIfDenied`.
+    fn authorize_action(
+        &self,
+        principal: &KafkaPrincipal,
+        host: IpAddr,
+        check: Check,
+        name: &str,
+        log_if_denied: bool,
+    ) -> bool {
         let Some(e) = &self.enabled else {
             return true;
         };
         let rule = check.rule();
-        let allowed = e.allows(principal, host, rule.operation, rule.resource, name);
+        let allowed = e.allows(
+            &e.cache.load(),
+            principal,
+            host,
+            rule.operation,
+            rule.resource,
+            name,
+        );
         if !allowed {
-            tracing::debug!(target: "kafka.authorizer.logger", %principal, %host, api = ?rule.api, resource = name, "denied (filtered)");
+            if log_if_denied {
+                log_denial(principal, host, rule, name);
+            } else {
+                tracing::debug!(target: "kafka.authorizer.logger", %principal, %host, api = ?rule.api, resource = name, "denied (filtered)");
+            }
         }
         allowed
     }
@@ -193,13 +208,16 @@ impl Authorizer {
             return true;
         };
         let rule = check.rule();
+        let cache = e.cache.load();
         // A hard-coded name first: super users and allow.everyone.if.no.acl.found.
-        if e.allows(principal, host, rule.operation, rule.resource, "hardcode") {
-            return true;
-        }
-        e.cache
-            .load()
-            .any_allowed_of_type(principal, host, rule.operation, rule.resource)
+        e.allows(
+            &cache,
+            principal,
+            host,
+            rule.operation,
+            rule.resource,
+            "hardcode",
+        ) || cache.any_allowed_of_type(principal, host, rule.operation, rule.resource)
     }
 
     /// The authorized-operations bit field of a resource (Kafka's
@@ -212,14 +230,16 @@ impl Authorizer {
         ty: ResourceType,
         name: &str,
     ) -> i32 {
-        ty.supported_operations()
-            .iter()
-            .filter(|&&op| {
-                self.enabled
-                    .as_ref()
-                    .is_none_or(|e| e.allows(principal, host, op, ty, name))
-            })
-            .fold(0i32, |bits, op| bits | (1 << op.code()))
+        let Some(e) = &self.enabled else {
+            return all_operations(ty);
+        };
+        let cache = e.cache.load();
+        operation_bits(
+            ty.supported_operations()
+                .iter()
+                .copied()
+                .filter(|&op| e.allows(&cache, principal, host, op, ty, name)),
+        )
     }
 
     /// The bindings a filter matches (DescribeAcls).
@@ -340,9 +360,23 @@ impl Authorizer {
     }
 }
 
+/// The authorized-operations bit field of every operation `ty` supports
+/// (what a caller the authorizer does not check is answered).
+pub fn all_operations(ty: ResourceType) -> i32 {
+    operation_bits(ty.supported_operations().iter().copied())
+}
+
+/// Kafka's `Utils.to32BitField` of operation codes.
+fn operation_bits(ops: impl Iterator<Item = AclOperation>) -> i32 {
+    ops.fold(0i32, |bits, op| bits | (1 << op.code()))
+}
+
 impl Enabled {
+    /// AclAuthorizer's `authorizeAction` on one snapshot of the cache:
+    /// super users, then the ACLs, then `allow.everyone.if.no.acl.found`.
     fn allows(
         &self,
+        cache: &AclCache,
         principal: &KafkaPrincipal,
         host: IpAddr,
         operation: AclOperation,
@@ -352,11 +386,7 @@ impl Enabled {
         if self.super_users.iter().any(|s| s == principal) {
             return true;
         }
-        match self
-            .cache
-            .load()
-            .decide(principal, host, operation, ty, name)
-        {
+        match cache.decide(principal, host, operation, ty, name) {
             Decision::NoAcls => self.allow_everyone_if_no_acl_found,
             Decision::Allowed => true,
             Decision::Denied | Decision::NotAllowed => false,

@@ -373,51 +373,59 @@ impl Broker {
         }
     }
 
+    /// Asks the authorizer about the connection's principal (read in place,
+    /// not cloned) and address. `None` without an authorizer and for the
+    /// broker's own in-process callers ([`RequestContext::internal`]): those
+    /// are allowed everything, at the cost of one branch.
+    fn ask_authorizer<R>(
+        &self,
+        ctx: &RequestContext,
+        ask: impl FnOnce(&Authorizer, &KafkaPrincipal, std::net::IpAddr) -> R,
+    ) -> Option<R> {
+        if !self.authorizer.is_enabled() || ctx.internal {
+            return None;
+        }
+        let principal = ctx.principal.read();
+        Some(ask(
+            &self.authorizer,
+            &principal,
+            ctx.peer.ip().to_canonical(),
+        ))
+    }
+
     /// Whether the connection's principal may do `check` (a row of the one
     /// API → resource → operation table) on the resource `name`; a denial
     /// is logged. Without an authorizer: one branch, always true.
     pub(crate) fn authorize(&self, ctx: &RequestContext, check: Check, name: &str) -> bool {
-        if !self.authorizer.is_enabled() || ctx.internal {
-            return true;
-        }
-        let principal = ctx.principal.read().clone();
-        self.authorizer
-            .authorize(&principal, ctx.peer.ip().to_canonical(), check, name)
+        self.ask_authorizer(ctx, |a, p, host| a.authorize(p, host, check, name))
+            .unwrap_or(true)
     }
 
     /// [`Broker::authorize`] where a denial only filters the resource out
     /// (not logged at info level, as Kafka's `logIfDenied = false`).
     pub(crate) fn authorize_filter(&self, ctx: &RequestContext, check: Check, name: &str) -> bool {
-        if !self.authorizer.is_enabled() || ctx.internal {
-            return true;
-        }
-        let principal = ctx.principal.read().clone();
-        self.authorizer
-            .authorize_quietly(&principal, ctx.peer.ip().to_canonical(), check, name)
+        self.ask_authorizer(ctx, |a, p, host| a.authorize_quietly(p, host, check, name))
+            .unwrap_or(true)
     }
 
     /// Whether `check`'s operation is allowed on any resource of its type
     /// (Kafka's `authorizeByResourceType`).
     pub(crate) fn authorize_any(&self, ctx: &RequestContext, check: Check) -> bool {
-        if !self.authorizer.is_enabled() || ctx.internal {
-            return true;
-        }
-        let principal = ctx.principal.read().clone();
-        self.authorizer
-            .authorize_any(&principal, ctx.peer.ip().to_canonical(), check)
+        self.ask_authorizer(ctx, |a, p, host| a.authorize_any(p, host, check))
+            .unwrap_or(true)
     }
 
     /// The authorized-operations bit field of a resource, as Kafka answers
-    /// it in Metadata, DescribeCluster and DescribeGroups.
+    /// it in Metadata, DescribeCluster and DescribeGroups (every operation
+    /// the type supports where nothing is checked).
     pub(crate) fn authorized_operations(
         &self,
         ctx: &RequestContext,
         ty: ResourceType,
         name: &str,
     ) -> i32 {
-        let principal = ctx.principal.read().clone();
-        self.authorizer
-            .authorized_operations(&principal, ctx.peer.ip().to_canonical(), ty, name)
+        self.ask_authorizer(ctx, |a, p, host| a.authorized_operations(p, host, ty, name))
+            .unwrap_or_else(|| crate::authorizer::all_operations(ty))
     }
 
     /// The authorizer (the ACL APIs).
@@ -493,7 +501,11 @@ impl Broker {
         };
         let key = support.key;
         if let Some(sasl) = &ctx.sasl {
-            if let Admission::Close(why) = sasl.lock().admits(raw_key, std::time::Instant::now()) {
+            let admission = sasl.lock().admits(raw_key, std::time::Instant::now());
+            if let Some(why) = admission.reason() {
+                if admission == Admission::Expired {
+                    crate::metrics::expired_connection_killed();
+                }
                 refused(&frame, &format!("{key:?} ({why})"), version);
                 return Err(ProtocolError::Sasl(why));
             }

@@ -31,11 +31,17 @@ pub(super) fn step(
     };
     let mut session = session.lock();
     let mechanism = session.mechanism().unwrap_or("none");
+    let reauthenticating = session.reauthenticating();
     match session.authenticate(token, broker.scram.as_ref(), std::time::Instant::now()) {
         Ok(step) => {
             let mut lifetime = 0;
             if let Some((principal, session_ms)) = step.authenticated {
-                tracing::info!(peer = %ctx.peer, %principal, mechanism, "SASL authentication succeeded");
+                if reauthenticating {
+                    tracing::debug!(peer = %ctx.peer, %principal, mechanism, "SASL re-authentication succeeded");
+                    crate::metrics::reauthenticated();
+                } else {
+                    tracing::info!(peer = %ctx.peer, %principal, mechanism, "SASL authentication succeeded");
+                }
                 ctx.set_principal(principal);
                 lifetime = session_ms;
             }

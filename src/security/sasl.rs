@@ -112,8 +112,25 @@ pub enum HandshakeRefusal {
 pub enum Admission {
     Serve,
     /// Close the connection (Kafka's `InvalidRequestException` /
-    /// `IllegalSaslStateException` / expired session).
+    /// `IllegalSaslStateException`).
     Close(&'static str),
+    /// Close the connection: the KIP-368 session expired and this request
+    /// is not a re-authentication (Kafka's "Disconnecting expired channel",
+    /// counted in `expired-connections-killed-count`).
+    Expired,
+}
+
+impl Admission {
+    /// Why the connection is closed, for the log.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            Admission::Serve => None,
+            Admission::Close(why) => Some(why),
+            Admission::Expired => Some(
+                "the SASL session expired (connections.max.reauth.ms) without re-authentication",
+            ),
+        }
+    }
 }
 
 enum Exchange {
@@ -189,7 +206,7 @@ impl SaslSession {
                 if !expired || api_key == SASL_HANDSHAKE {
                     Admission::Serve
                 } else {
-                    Admission::Close("the SASL session expired (connections.max.reauth.ms) without re-authentication")
+                    Admission::Expired
                 }
             }
             Phase::Failed => Admission::Close("authentication failed"),
@@ -473,7 +490,7 @@ mod tests {
         assert_eq!(done.authenticated.unwrap().1, 1000);
         assert_eq!(s.admits(3, now), Admission::Serve);
         let later = now + Duration::from_millis(1500);
-        assert!(matches!(s.admits(3, later), Admission::Close(_)));
+        assert_eq!(s.admits(3, later), Admission::Expired);
         assert_eq!(s.admits(SASL_HANDSHAKE, later), Admission::Serve);
         // Re-authentication with the same user works.
         run(&mut s, "guardian", "s3cret").unwrap();

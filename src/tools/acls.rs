@@ -12,6 +12,15 @@
 //!
 //! `--operation` defaults to All, the hosts to `*`; an operation the
 //! resource type does not have is refused before anything is sent.
+//!
+//! The role options build the operations themselves, as AclCommand's
+//! `getProducerResourceFilterToAcls` / `getConsumerResourceFilterToAcls` do:
+//! `--producer` allows WRITE, DESCRIBE and CREATE on each `--topic`, WRITE
+//! and DESCRIBE on each `--transactional-id`, and with `--idempotent`
+//! IDEMPOTENT_WRITE on the cluster; `--consumer` allows READ and DESCRIBE on
+//! each `--topic` and READ on each `--group`. Both may be given at once (a
+//! topic then gets both sets). They take no `--operation`, `--deny-principal`
+//! or `--deny-host`, and work with `--add` and `--remove`, not `--list`.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -81,6 +90,16 @@ pub struct AclsArgs {
     /// Remove without asking.
     #[arg(long)]
     pub force: bool,
+    /// The producer role: WRITE, DESCRIBE, CREATE on the topics (and WRITE,
+    /// DESCRIBE on the transactional ids).
+    #[arg(long)]
+    pub producer: bool,
+    /// The consumer role: READ, DESCRIBE on the topics and READ on the groups.
+    #[arg(long)]
+    pub consumer: bool,
+    /// With --producer: IDEMPOTENT_WRITE on the cluster.
+    #[arg(long)]
+    pub idempotent: bool,
     /// Admin client properties file (accepted; not read).
     #[arg(long)]
     pub command_config: Option<String>,
@@ -121,7 +140,7 @@ fn resources(args: &AclsArgs) -> Vec<(ResourceType, String)> {
     let mut out = Vec::new();
     out.extend(args.topic.iter().map(|t| (ResourceType::Topic, t.clone())));
     out.extend(args.group.iter().map(|g| (ResourceType::Group, g.clone())));
-    if args.cluster {
+    if args.cluster || args.idempotent {
         out.push((ResourceType::Cluster, CLUSTER_NAME.to_string()));
     }
     out.extend(
@@ -145,9 +164,11 @@ fn operations(args: &AclsArgs) -> Result<Vec<AclOperation>, ToolError> {
         .collect()
 }
 
-/// The entries --add builds: principals × hosts × operations, allow then deny.
-fn entries(args: &AclsArgs) -> Result<Vec<AccessControlEntry>, ToolError> {
-    let ops = operations(args)?;
+/// The entries for `ops`: principals × hosts × operations, allow then deny.
+fn entries_for(
+    args: &AclsArgs,
+    ops: &[AclOperation],
+) -> Result<Vec<AccessControlEntry>, ToolError> {
     let star = vec!["*".to_string()];
     let mut out = Vec::new();
     for (principals, hosts, permission) in [
@@ -160,7 +181,7 @@ fn entries(args: &AclsArgs) -> Result<Vec<AccessControlEntry>, ToolError> {
                 .parse::<crate::principal::KafkaPrincipal>()
                 .map_err(|e| ToolError::Usage(e.to_string()))?;
             for host in hosts {
-                for &operation in &ops {
+                for &operation in ops {
                     out.push(AccessControlEntry {
                         principal: principal.clone(),
                         host: host.clone(),
@@ -168,6 +189,127 @@ fn entries(args: &AclsArgs) -> Result<Vec<AccessControlEntry>, ToolError> {
                         permission,
                     });
                 }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The entries the command line's `--operation`s build.
+fn entries(args: &AclsArgs) -> Result<Vec<AccessControlEntry>, ToolError> {
+    entries_for(args, &operations(args)?)
+}
+
+/// AclCommand's `checkInvalidArgs` message.
+fn invalid_with(used: &str, other: &str) -> ToolError {
+    ToolError::Usage(format!(
+        "Option \"[{used}]\" can't be used with option \"[{other}]\""
+    ))
+}
+
+/// AclCommandOptions.checkArgs for the role options.
+fn check_role_args(args: &AclsArgs) -> Result<(), ToolError> {
+    if args.list {
+        for (given, name) in [
+            (args.producer, "producer"),
+            (args.consumer, "consumer"),
+            (!args.allow_host.is_empty(), "allow-host"),
+            (!args.allow_principal.is_empty(), "allow-principal"),
+            (!args.deny_host.is_empty(), "deny-host"),
+            (!args.deny_principal.is_empty(), "deny-principal"),
+        ] {
+            if given {
+                return Err(invalid_with("list", name));
+            }
+        }
+    }
+    for (role, name) in [(args.producer, "producer"), (args.consumer, "consumer")] {
+        if !role {
+            continue;
+        }
+        for (given, other) in [
+            (!args.operation.is_empty(), "operation"),
+            (!args.deny_principal.is_empty(), "deny-principal"),
+            (!args.deny_host.is_empty(), "deny-host"),
+        ] {
+            if given {
+                return Err(invalid_with(name, other));
+            }
+        }
+    }
+    if args.producer && args.topic.is_empty() {
+        return Err(ToolError::Usage(
+            "With --producer you must specify a --topic".into(),
+        ));
+    }
+    if args.idempotent && !args.producer {
+        return Err(ToolError::Usage(
+            "The --idempotent option is only available if --producer is set".into(),
+        ));
+    }
+    if args.consumer
+        && (args.topic.is_empty()
+            || args.group.is_empty()
+            || (!args.producer && (args.cluster || !args.transactional_id.is_empty())))
+    {
+        return Err(ToolError::Usage(
+            "With --consumer you must specify a --topic and a --group and no --cluster or --transactional-id option should be specified.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Resources, each with its entries.
+type ResourceAcls = Vec<((ResourceType, String), Vec<AccessControlEntry>)>;
+
+/// AclCommand's `getResourceFilterToAcls`: each resource with the entries
+/// to add (or remove; none: every entry on it), from the `--operation`s, or
+/// from the roles.
+fn resource_acls(args: &AclsArgs) -> Result<ResourceAcls, ToolError> {
+    use AclOperation::*;
+    let resources = resources(args);
+    if !args.producer && !args.consumer {
+        let entries = entries(args)?;
+        return Ok(resources
+            .into_iter()
+            .map(|r| (r, entries.clone()))
+            .collect());
+    }
+    let mut out: ResourceAcls = Vec::new();
+    let mut add = |r: &(ResourceType, String), ops: &[AclOperation]| -> Result<(), ToolError> {
+        let more = entries_for(args, ops)?;
+        match out.iter_mut().find(|(have, _)| have == r) {
+            Some((_, list)) => {
+                for e in more {
+                    if !list.contains(&e) {
+                        list.push(e);
+                    }
+                }
+            }
+            None => out.push((r.clone(), more)),
+        }
+        Ok(())
+    };
+    for r in &resources {
+        let ops: &[AclOperation] = match r.0 {
+            ResourceType::Topic if args.producer => &[Write, Describe, Create],
+            ResourceType::TransactionalId if args.producer => &[Write, Describe],
+            ResourceType::Cluster if args.producer && args.idempotent => &[IdempotentWrite],
+            _ => &[],
+        };
+        if !ops.is_empty() {
+            add(r, ops)?;
+        }
+    }
+    if args.consumer {
+        for r in &resources {
+            let ops: &[AclOperation] = match r.0 {
+                ResourceType::Topic => &[Read, Describe],
+                ResourceType::Group => &[Read],
+                _ => &[],
+            };
+            if !ops.is_empty() {
+                add(r, ops)?;
             }
         }
     }
@@ -189,6 +331,7 @@ pub async fn run(args: AclsArgs) -> Result<(), ToolError> {
             "Command must include exactly one action: --list, --add, --remove.".into(),
         ));
     }
+    check_role_args(&args)?;
     let timeout = Duration::from_millis(args.timeout_ms);
     let mut client = connect(&args.bootstrap_server, "kafka-acls", timeout).await?;
     let conn = client.any();
@@ -203,27 +346,24 @@ pub async fn run(args: AclsArgs) -> Result<(), ToolError> {
 async fn add(conn: &mut Connection, args: &AclsArgs, timeout: Duration) -> Result<(), ToolError> {
     let pattern = pattern_code(args, false)?;
     let pattern_type = PatternType::from_code(pattern).unwrap_or(PatternType::Literal);
-    let entries = entries(args)?;
-    if entries.is_empty() {
+    let resources = resource_acls(args)?;
+    if resources.is_empty() {
+        return Err(no_resource());
+    }
+    if resources.iter().any(|(_, entries)| entries.is_empty()) {
         return Err(ToolError::Usage(
             "You must specify one of: --allow-principal, --deny-principal when trying to add ACLs."
                 .into(),
         ));
     }
-    let resources = resources(args);
-    if resources.is_empty() {
-        return Err(ToolError::Usage(
-            "You must provide at least one resource: --topic <topic> or --cluster or --group <group> or --transactional-id <id>".into(),
-        ));
-    }
     let mut creations = Vec::new();
-    for (ty, name) in &resources {
+    for ((ty, name), entries) in &resources {
         let pattern = ResourcePattern {
             resource_type: *ty,
             name: name.clone(),
             pattern_type,
         };
-        for e in &entries {
+        for e in entries {
             let binding = AclBinding {
                 pattern: pattern.clone(),
                 entry: e.clone(),
@@ -269,6 +409,13 @@ async fn add(conn: &mut Connection, args: &AclsArgs, timeout: Duration) -> Resul
     Ok(())
 }
 
+/// getResourceFilter's refusal of a command naming no resource.
+fn no_resource() -> ToolError {
+    ToolError::Usage(
+        "You must provide at least one resource: --topic <topic> or --cluster or --group <group> or --transactional-id <id>".into(),
+    )
+}
+
 fn confirm(question: &str) -> bool {
     println!("{question}");
     let mut line = String::new();
@@ -281,15 +428,12 @@ async fn remove(
     timeout: Duration,
 ) -> Result<(), ToolError> {
     let pattern = pattern_code(args, true)?;
-    let resources = resources(args);
+    let resources = resource_acls(args)?;
     if resources.is_empty() {
-        return Err(ToolError::Usage(
-            "You must provide at least one resource: --topic <topic> or --cluster or --group <group> or --transactional-id <id>".into(),
-        ));
+        return Err(no_resource());
     }
-    let entries = entries(args)?;
     let mut filters = Vec::new();
-    for (ty, name) in &resources {
+    for ((ty, name), entries) in &resources {
         let shown = format!(
             "ResourcePatternFilter(resourceType={}, name={name}, patternType={})",
             ty.enum_name(),
@@ -320,7 +464,7 @@ async fn remove(
                     .with_permission_type(ANY),
             );
         }
-        for e in &entries {
+        for e in entries {
             filters.push(
                 base.clone()
                     .with_principal_filter(Some(str_bytes(&e.principal)))
@@ -461,5 +605,105 @@ mod tests {
         let bad = Cli::parse_from(["kafka-acls", "--add", "--resource-pattern-type", "any"]);
         assert!(pattern_code(&bad.args, false).is_err());
         assert_eq!(pattern_code(&bad.args, true).unwrap(), ANY);
+    }
+
+    fn shown(
+        r: &[((ResourceType, String), Vec<AccessControlEntry>)],
+    ) -> Vec<(String, Vec<&'static str>)> {
+        r.iter()
+            .map(|((ty, name), es)| {
+                (
+                    format!("{}:{name}", ty.enum_name()),
+                    es.iter().map(|e| e.operation.enum_name()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn producer_and_consumer_roles_are_aclcommands() {
+        let cli = Cli::parse_from([
+            "kafka-acls",
+            "--add",
+            "--allow-principal",
+            "User:guardian",
+            "--producer",
+            "--topic",
+            "t",
+            "--transactional-id",
+            "tx",
+            "--idempotent",
+        ]);
+        check_role_args(&cli.args).unwrap();
+        assert_eq!(
+            shown(&resource_acls(&cli.args).unwrap()),
+            [
+                ("TOPIC:t".to_string(), vec!["WRITE", "DESCRIBE", "CREATE"]),
+                (
+                    "CLUSTER:kafka-cluster".to_string(),
+                    vec!["IDEMPOTENT_WRITE"]
+                ),
+                ("TRANSACTIONAL_ID:tx".to_string(), vec!["WRITE", "DESCRIBE"]),
+            ]
+        );
+        let both = Cli::parse_from([
+            "kafka-acls",
+            "--add",
+            "--allow-principal",
+            "User:w",
+            "--producer",
+            "--consumer",
+            "--topic",
+            "t",
+            "--group",
+            "g",
+        ]);
+        check_role_args(&both.args).unwrap();
+        assert_eq!(
+            shown(&resource_acls(&both.args).unwrap()),
+            [
+                (
+                    "TOPIC:t".to_string(),
+                    vec!["WRITE", "DESCRIBE", "CREATE", "READ"]
+                ),
+                ("GROUP:g".to_string(), vec!["READ"]),
+            ]
+        );
+        let refused = |args: &[&str]| {
+            let mut all = vec!["kafka-acls"];
+            all.extend_from_slice(args);
+            match check_role_args(&Cli::parse_from(all).args) {
+                Err(ToolError::Usage(m)) => m,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            refused(&["--add", "--producer", "--topic", "t", "--operation", "Read"]),
+            "Option \"[producer]\" can't be used with option \"[operation]\""
+        );
+        assert_eq!(
+            refused(&["--add", "--producer", "--group", "g"]),
+            "With --producer you must specify a --topic"
+        );
+        assert_eq!(
+            refused(&["--add", "--idempotent", "--topic", "t"]),
+            "The --idempotent option is only available if --producer is set"
+        );
+        assert!(refused(&["--add", "--consumer", "--topic", "t"])
+            .starts_with("With --consumer you must"));
+        assert!(refused(&[
+            "--add",
+            "--consumer",
+            "--topic",
+            "t",
+            "--group",
+            "g",
+            "--cluster"
+        ])
+        .starts_with("With --consumer you must"));
+        assert_eq!(
+            refused(&["--list", "--consumer", "--topic", "t", "--group", "g"]),
+            "Option \"[list]\" can't be used with option \"[consumer]\""
+        );
     }
 }
