@@ -250,6 +250,13 @@ pub struct BrokerConfig {
     pub console_listener: Option<String>,
     /// `console.read.only` (strom only): the console refuses every change.
     pub console_read_only: bool,
+    /// `console.authentication` (strom only): `true` for `auto` (sign-in
+    /// with the broker's SASL users when a listener uses SASL), `false` for
+    /// `none`.
+    pub console_authentication: bool,
+    /// `metrics.authentication=basic` (strom only): `/metrics` asks for HTTP
+    /// Basic credentials of a broker SASL user.
+    pub metrics_authentication_basic: bool,
     /// HTTP ingest (strom only): `ingest.max.request.bytes`.
     pub ingest_max_request_bytes: i32,
     /// `ingest.requests.per.second.per.source`.
@@ -665,6 +672,9 @@ impl BrokerConfig {
                 raw("console.listener").unwrap_or_default(),
             )?,
             console_read_only: boolean("console.read.only")?,
+            console_authentication: raw("console.authentication").map(str::trim) != Some("none"),
+            metrics_authentication_basic: raw("metrics.authentication").map(str::trim)
+                == Some("basic"),
             ingest_max_request_bytes: int("ingest.max.request.bytes")?,
             ingest_requests_per_second_per_source: int("ingest.requests.per.second.per.source")?,
             webhook_github_secret: raw("webhook.github.secret")
@@ -707,6 +717,14 @@ impl BrokerConfig {
             .get(&prefixed)
             .cloned()
             .or_else(|| self.get(name))
+    }
+
+    /// Whether `listener.name.<listener>.<name>` itself is set.
+    pub fn is_explicit_listener_value(&self, listener: &str, name: &str) -> bool {
+        self.explicit.contains_key(&format!(
+            "listener.name.{}.{name}",
+            listener.to_ascii_lowercase()
+        ))
     }
 
     /// The security protocol of `listener` (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`).

@@ -10,7 +10,7 @@
 
 use crate::config::DeclaredTopic;
 use crate::metadata::TopicMetadata;
-use crate::protocol::Broker;
+use crate::protocol::{Broker, RequestContext};
 use crate::replica_manager::ReplicaManager;
 
 /// A declared topic that could not be created.
@@ -46,6 +46,7 @@ pub async fn ensure_declared_topics(
             Some(t) => t.metadata.clone(),
             None => match broker
                 .create_topic(
+                    &RequestContext::internal(),
                     &topic.name,
                     topic.partitions,
                     topic.replication_factor,

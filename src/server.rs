@@ -31,6 +31,8 @@ use crate::metrics::ZooKeeperState;
 use crate::network::{BoundListener, ListenerSecurity, SocketServer};
 use crate::protocol::Broker;
 use crate::replica_manager::{ReplicaError, ReplicaManager};
+use crate::security::sasl::SaslUsers;
+use crate::security::tls::TlsServer;
 
 /// How often ZooKeeper's client quotas are re-read.
 const QUOTA_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
@@ -151,6 +153,7 @@ async fn serve_http(
     addr: &str,
     property: &'static str,
     router: axum::Router,
+    tls: Option<Arc<TlsServer>>,
     tasks: &mut JoinSet<()>,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<SocketAddr, ServerError> {
@@ -159,7 +162,10 @@ async fn serve_http(
         addr: addr.to_string(),
         source,
     };
-    let server = HttpServer::bind(addr, property).await.map_err(bind_err)?;
+    let server = HttpServer::bind(addr, property)
+        .await
+        .map_err(bind_err)?
+        .with_tls(tls);
     let local = server.local_addr().map_err(bind_err)?;
     tasks.spawn(
         server
@@ -167,6 +173,72 @@ async fn serve_http(
             .instrument(tracing::info_span!("http", listener = property)),
     );
     Ok(local)
+}
+
+/// The console listener's name in per-listener properties: its keystore is
+/// `listener.name.console.ssl.keystore.location` (or `.certificate.chain`
+/// and `.key`), never the broker-wide one; the other TLS settings
+/// (`ssl.keystore.type`, `ssl.truststore.*`, `ssl.client.auth`,
+/// `ssl.enabled.protocols`, `ssl.cipher.suites`) that prefix over the
+/// broker-wide values, as for a Kafka listener.
+const CONSOLE_LISTENER_NAME: &str = "console";
+
+/// The keystore settings the console takes only from its own
+/// `listener.name.console.` prefix: a broker-wide keystore (for the Kafka
+/// listeners) does not turn the console into HTTPS by itself.
+const CONSOLE_OWN_KEYSTORE: &[&str] = &[
+    "ssl.keystore.location",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
+    "ssl.keystore.password",
+    "ssl.key.password",
+];
+
+/// The console's TLS server, when a keystore is configured for it
+/// (`listener.name.console.ssl.keystore.location`, or `.certificate.chain`
+/// with `.key`); `None`: plain HTTP.
+fn console_tls(config: &BrokerConfig) -> Result<Option<Arc<TlsServer>>, ServerError> {
+    let own = |name: &str| {
+        config
+            .listener_value(CONSOLE_LISTENER_NAME, name)
+            .filter(|v| !v.trim().is_empty())
+            .filter(|_| {
+                !CONSOLE_OWN_KEYSTORE.contains(&name)
+                    || config.is_explicit_listener_value(CONSOLE_LISTENER_NAME, name)
+            })
+    };
+    let configured = ["ssl.keystore.location", "ssl.keystore.certificate.chain"]
+        .iter()
+        .any(|k| own(k).is_some());
+    if !configured {
+        return Ok(None);
+    }
+    let tls = tokio::task::block_in_place(|| TlsServer::from_props(&own)).map_err(|e| {
+        ServerError::Config(format!("console.listener TLS: listener.name.console.{e}"))
+    })?;
+    Ok(Some(Arc::new(tls)))
+}
+
+/// Swaps in new certificates when the console's keystore or truststore
+/// files change (as the Kafka listeners do).
+async fn reload_tls(tls: Arc<TlsServer>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(crate::network::TLS_RELOAD_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let t = tls.clone();
+        match tokio::task::spawn_blocking(move || t.reload_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!("console TLS certificates reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "console TLS files changed but do not load; keeping the old ones")
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// Recovers the logs, loads the topics and opens the listeners.
@@ -177,14 +249,56 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     crate::metrics::process_started();
     crate::metrics::register_apis(crate::protocol::APIS.iter().map(|a| a.key));
     crate::metrics::set_log_dirs(&config.log_dirs);
+    // TLS material and SASL settings of every listener (blocking reads of
+    // the PEM files); their SASL users are also who may sign in to the
+    // console and read /metrics.
+    let mut securities = Vec::with_capacity(config.listeners.len());
+    for listener in &config.listeners {
+        let security =
+            tokio::task::block_in_place(|| ListenerSecurity::from_config(&config, &listener.name))
+                .map_err(|e| ServerError::Config(format!("listener {}: {e}", listener.name)))?;
+        securities.push(security);
+    }
+    let sasl_users = Arc::new(SaslUsers::new(
+        securities.iter().filter_map(|s| s.sasl.clone()).collect(),
+    ));
+    if config.metrics_authentication_basic && !sasl_users.configured() {
+        return Err(ServerError::Config(
+            "metrics.authentication=basic needs the users of a SASL listener (listener.security.protocol.map with SASL_PLAINTEXT or SASL_SSL)".into(),
+        ));
+    }
+    if config.console_listener.is_some() {
+        let signs_in = config.console_authentication && sasl_users.configured();
+        tracing::info!(
+            sign_in = signs_in,
+            "web console: {}",
+            if signs_in {
+                "the broker's SASL users sign in, and act under the ACLs"
+            } else {
+                "no sign-in (no SASL listener, or console.authentication=none): guarded by its bind address and console.read.only"
+            }
+        );
+    }
+    let console_tls = match &config.console_listener {
+        Some(_) => console_tls(&config)?,
+        None => None,
+    };
     // The metrics endpoint opens first, so /health answers (and /ready says
     // what is missing) during a long log recovery or ZooKeeper connect.
     let endpoint = Arc::new(EndpointState::new(config.zookeeper_connect.is_some()));
+    endpoint.require_metrics_authentication(config.metrics_authentication_basic);
     let metrics_addr = match &config.metrics_listener {
         Some(addr) => {
             let router = crate::http::metrics::router(endpoint.clone());
-            let local =
-                serve_http(addr, "metrics.listener", router, &mut tasks, &shutdown_rx).await?;
+            let local = serve_http(
+                addr,
+                "metrics.listener",
+                router,
+                None,
+                &mut tasks,
+                &shutdown_rx,
+            )
+            .await?;
             tracing::info!(%local, "metrics endpoint listening (/metrics, /health, /ready)");
             Some(local)
         }
@@ -195,9 +309,27 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
     let console_addr = match &config.console_listener {
         Some(addr) => {
             let router = crate::http::console_router(endpoint.clone(), crate::http::CONTRIBUTIONS);
-            let local =
-                serve_http(addr, "console.listener", router, &mut tasks, &shutdown_rx).await?;
-            tracing::info!(%local, read_only = config.console_read_only, "web console listening");
+            let local = serve_http(
+                addr,
+                "console.listener",
+                router,
+                console_tls.clone(),
+                &mut tasks,
+                &shutdown_rx,
+            )
+            .await?;
+            let scheme = if console_tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            tracing::info!(%local, scheme, read_only = config.console_read_only, "web console listening");
+            if let Some(tls) = console_tls.clone() {
+                tasks.spawn(
+                    reload_tls(tls, shutdown_rx.clone())
+                        .instrument(tracing::info_span!("console-tls-reload")),
+                );
+            }
             tasks.spawn(
                 crate::http::console::sampler::run(endpoint.clone(), shutdown_rx.clone())
                     .instrument(tracing::info_span!("console-sampler")),
@@ -331,20 +463,17 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, ServerError> {
         replica_manager: replica_manager.clone(),
         coordinator: coordinator.clone(),
         broker: broker.clone(),
+        sasl_users,
     });
     let socket_server = SocketServer::new(&config).await;
     let mut bound = Vec::new();
-    for listener in &config.listeners {
+    for (listener, security) in config.listeners.iter().zip(securities) {
         let advertised = config
             .advertised_listeners
             .iter()
             .find(|a| a.name == listener.name)
             .cloned()
             .unwrap_or_else(|| listener.clone());
-        // TLS material and SASL settings (blocking reads of the PEM files).
-        let security =
-            tokio::task::block_in_place(|| ListenerSecurity::from_config(&config, &listener.name))
-                .map_err(|e| ServerError::Config(format!("listener {}: {e}", listener.name)))?;
         tracing::info!(listener = %listener.name, protocol = security.protocol.name(), "listener security");
         let b = BoundListener::bind(listener.clone(), advertised.clone(), security)
             .await

@@ -844,6 +844,27 @@ fn console_listener() {
     assert!(!load(None, &[], &[]).unwrap().console_read_only);
     let ro = load(None, &[], &["console.read.only=true"]).unwrap();
     assert!(ro.console_read_only);
+    let default = load(None, &[], &[]).unwrap();
+    assert!(default.console_authentication);
+    assert!(!default.metrics_authentication_basic);
+    let off = load(
+        None,
+        &[],
+        &[
+            "console.authentication=none",
+            "metrics.authentication=basic",
+        ],
+    )
+    .unwrap();
+    assert!(!off.console_authentication);
+    assert!(off.metrics_authentication_basic);
+    for bad in [
+        "console.authentication=yes",
+        "metrics.authentication=digest",
+    ] {
+        let key = bad.split('=').next().unwrap();
+        assert_eq!(key_of(load(None, &[], &[bad]).unwrap_err()), key);
+    }
 }
 
 #[test]

@@ -3,6 +3,10 @@
 //! `/ready` (200 once the logs are recovered, the listeners bound, the broker
 //! registered in ZooKeeper when `zookeeper.connect` is set, and the group
 //! coordinator loaded; else 503 naming what is missing). Only GET and HEAD.
+//! With `metrics.authentication=basic`, `/metrics` asks for HTTP Basic
+//! credentials of a broker SASL user (checked as the SASL mechanisms check
+//! them, [`crate::security::sasl::SaslUsers::verify`]); `/health` and
+//! `/ready` stay open for healthchecks.
 //!
 //! `/metrics` serves two kinds of metrics:
 //! - **Computed at scrape time** from the replica manager and the group
@@ -19,7 +23,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use axum::http::header::{
+    HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -257,7 +263,80 @@ fn text(status: StatusCode, body: impl Into<String>, content_type: &'static str)
         .into_response()
 }
 
-async fn metrics(State(state): State<Arc<EndpointState>>) -> Response {
+/// The realm `/metrics` names in its `WWW-Authenticate` challenge.
+const REALM: &str = "Basic realm=\"strom metrics\", charset=\"UTF-8\"";
+
+/// Most HTTP Basic checks running at once (each may derive a SCRAM salted
+/// password).
+const MAX_CONCURRENT_CHECKS: usize = 2;
+
+fn challenge(message: &str) -> Response {
+    let mut r = text(StatusCode::UNAUTHORIZED, format!("{message}\n"), PLAIN);
+    r.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+    r
+}
+
+/// The user and password of an `Authorization: Basic` header.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// `metrics.authentication=basic`: the request's HTTP Basic credentials
+/// must be a broker SASL user's (the checks the SASL mechanisms make).
+/// `Err` is the answer: 401 with a challenge, or 503 before the logs are
+/// loaded (the users' SCRAM credentials are not known yet).
+async fn authenticate(state: &EndpointState, headers: &HeaderMap) -> Result<(), Response> {
+    static CHECKS: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(MAX_CONCURRENT_CHECKS);
+    let Some(s) = state.sources() else {
+        return Err(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: /metrics authenticates once the logs are loaded\n",
+            PLAIN,
+        ));
+    };
+    let Some((user, password)) = basic_credentials(headers) else {
+        return Err(challenge(
+            "authentication required (metrics.authentication=basic)",
+        ));
+    };
+    let Ok(_permit) = CHECKS.acquire().await else {
+        return Err(challenge("authentication failed"));
+    };
+    let (users, broker, who) = (s.sasl_users.clone(), s.broker.clone(), user.clone());
+    let principal = tokio::task::spawn_blocking(move || {
+        users.verify(&who, &password, broker.scram_credentials())
+    })
+    .await
+    .ok()
+    .flatten();
+    match principal {
+        Some(_) => Ok(()),
+        None => {
+            tracing::info!(user = %user, "/metrics: authentication failed");
+            Err(challenge("authentication failed"))
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<EndpointState>>, headers: HeaderMap) -> Response {
+    if state.metrics_authentication() {
+        if let Err(refused) = authenticate(&state, &headers).await {
+            return refused;
+        }
+    }
     // Walks every partition and group: off the reactor.
     match tokio::task::spawn_blocking(move || state.render()).await {
         Ok(Ok(body)) => text(

@@ -54,16 +54,26 @@ pub struct TopicRefused {
 }
 
 impl Broker {
-    /// Creates a topic exactly as CreateTopics does (the same validation;
-    /// the metadata store is written before the topic is installed). For the
-    /// topics declared in the config file, at start-up.
+    /// Creates a topic exactly as CreateTopics does (the same authorization:
+    /// CREATE on the cluster, else on the topic; the same validation; the
+    /// metadata store is written before the topic is installed). For the
+    /// topics declared in the config file, at start-up, and the web console.
     pub async fn create_topic(
         &self,
+        ctx: &RequestContext,
         name: &str,
         partitions: i32,
         replication_factor: i16,
         configs: BTreeMap<String, String>,
     ) -> Result<TopicMetadata, TopicRefused> {
+        if !self.authorize_filter(ctx, Check::CreateTopicsCluster, CLUSTER_NAME)
+            && !self.authorize(ctx, Check::CreateTopicsTopic, name)
+        {
+            return Err(TopicRefused {
+                error: ResponseError::TopicAuthorizationFailed,
+                message: "Authorization failed.".into(),
+            });
+        }
         create_topic(self, name, partitions, replication_factor, configs, false)
             .await
             .map_err(|(error, message)| TopicRefused { error, message })

@@ -144,9 +144,10 @@ impl RequestContext {
     }
 
     /// The context of the broker's own in-process callers (the web console
-    /// and its HTTP routes, through `facade`): no connection, and the
-    /// authorizer allows everything, as for a super user. They are guarded
-    /// by their listener's bind address and `console.read.only`.
+    /// without SASL users, and the HTTP ingest routes, through `facade`): no
+    /// connection, and the authorizer allows everything, as for a super
+    /// user. They are guarded by their listener's bind address and
+    /// `console.read.only` (ingest: its own secrets and limits).
     pub fn internal() -> RequestContext {
         let listener = Arc::new(Listener {
             name: "INTERNAL-CALLER".into(),
@@ -155,6 +156,25 @@ impl RequestContext {
         });
         let mut ctx = RequestContext::new(SocketAddr::from(([127, 0, 0, 1], 0)), listener);
         ctx.internal = true;
+        ctx
+    }
+
+    /// The context of an in-process caller acting as `principal` from
+    /// `peer` (a user signed in to the web console with the broker's SASL
+    /// users): the authorizer checks it as a Kafka client of that principal
+    /// on that host. `listener` names where it came in, for log lines.
+    pub fn signed_in(
+        principal: KafkaPrincipal,
+        peer: SocketAddr,
+        listener: &str,
+    ) -> RequestContext {
+        let advertised = Arc::new(Listener {
+            name: listener.to_string(),
+            host: peer.ip().to_string(),
+            port: 0,
+        });
+        let ctx = RequestContext::new(peer, advertised);
+        ctx.set_principal(principal);
         ctx
     }
 
@@ -469,6 +489,23 @@ impl Broker {
                     .replace(alter_user_scram_credentials::credentials_of(&configs));
             }
             Err(e) => tracing::warn!(error = %e, "cannot load client quotas and SCRAM credentials"),
+        }
+    }
+
+    /// The SCRAM credentials in force (for [`crate::security::sasl::SaslUsers::verify`]).
+    pub fn scram_credentials(&self) -> &ScramCredentialCache {
+        &self.scram
+    }
+
+    /// Whether `ctx`'s principal may do `check` on `name`, for the broker's
+    /// in-process callers (the web console) that read state themselves:
+    /// [`Broker::authorize`] (a denial is logged), or with `quietly` its
+    /// filtering form (a resource left out of a list is not logged).
+    pub fn allows(&self, ctx: &RequestContext, check: Check, name: &str, quietly: bool) -> bool {
+        if quietly {
+            self.authorize_filter(ctx, check, name)
+        } else {
+            self.authorize(ctx, check, name)
         }
     }
 

@@ -367,6 +367,63 @@ impl SaslSession {
     }
 }
 
+/// The broker's SASL users, for the callers that hold a user's password
+/// themselves (the web console's sign-in, the metrics endpoint's HTTP Basic
+/// authentication): PLAIN users of the SASL listeners that enable PLAIN,
+/// checked by PLAIN's own check, and the SCRAM credentials of the SCRAM
+/// mechanisms some SASL listener enables, checked by
+/// [`ScramCredential::verify_password`].
+/// (No `Debug`: it holds PLAIN passwords.)
+#[derive(Default)]
+pub struct SaslUsers {
+    listeners: Vec<Arc<SaslServerConfig>>,
+}
+
+impl SaslUsers {
+    /// The users of these SASL listeners' settings.
+    pub fn new(listeners: Vec<Arc<SaslServerConfig>>) -> SaslUsers {
+        SaslUsers { listeners }
+    }
+
+    /// Whether some listener authenticates with SASL (the broker has users
+    /// of its own, SCRAM ones possibly still to be created).
+    pub fn configured(&self) -> bool {
+        !self.listeners.is_empty()
+    }
+
+    /// The principal of `user` when `password` is theirs under a mechanism a
+    /// SASL listener enables; `None` otherwise, alike for an unknown user and
+    /// a wrong password. Blocking: a SCRAM check derives the salted password
+    /// (PBKDF2 with the stored iterations).
+    pub fn verify(
+        &self,
+        user: &str,
+        password: &str,
+        credentials: &dyn ScramCredentials,
+    ) -> Option<KafkaPrincipal> {
+        if user.is_empty() || password.is_empty() {
+            return None;
+        }
+        let token = format!("\0{user}\0{password}");
+        let plain_ok = self.listeners.iter().any(|l| {
+            l.mechanisms.contains(&Mechanism::Plain)
+                && plain(token.as_bytes(), &l.plain_users).is_ok_and(|u| u == user)
+        });
+        if plain_ok {
+            return Some(KafkaPrincipal::user(user.to_string()));
+        }
+        let scram_ok = ScramMechanism::ALL.into_iter().any(|m| {
+            self.listeners
+                .iter()
+                .any(|l| l.mechanisms.contains(&Mechanism::Scram(m)))
+                && credentials
+                    .credential(m, user)
+                    .is_some_and(|c| c.verify_password(m, password))
+        });
+        scram_ok.then(|| KafkaPrincipal::user(user.to_string()))
+    }
+}
+
 /// PLAIN (RFC 4616): `authzid \0 authcid \0 passwd`, checked against the
 /// JAAS users; Kafka's `PlainSaslServer` messages.
 fn plain(token: &[u8], users: &BTreeMap<String, String>) -> Result<String, SaslFailure> {
@@ -465,6 +522,45 @@ mod tests {
             plain(b"\0\0pw", &BTreeMap::new()).unwrap_err().to_string(),
             "Authentication failed: username not specified"
         );
+    }
+
+    #[test]
+    fn sasl_users_verify_plain_and_scram_passwords() {
+        let creds = Creds(ScramCredential::from_password(
+            ScramMechanism::Sha512,
+            "s3cret",
+            4096,
+        ));
+        let users = SaslUsers::new(vec![config(0)]);
+        assert!(users.configured());
+        let name = |p: Option<KafkaPrincipal>| p.map(|p| p.to_string());
+        assert_eq!(
+            name(users.verify("alice", "pw", &creds)),
+            Some("User:alice".into())
+        );
+        assert_eq!(
+            name(users.verify("guardian", "s3cret", &creds)),
+            Some("User:guardian".into())
+        );
+        for (u, p) in [
+            ("alice", "nope"),
+            ("guardian", "pw"),
+            ("nobody", "s3cret"),
+            ("", "pw"),
+            ("alice", ""),
+            ("alice\0x", "pw"),
+        ] {
+            assert_eq!(users.verify(u, p, &creds), None, "{u}");
+        }
+        // A mechanism no listener enables does not sign anyone in.
+        let only_plain = SaslUsers::new(vec![Arc::new(SaslServerConfig {
+            mechanisms: vec![Mechanism::Plain],
+            plain_users: BTreeMap::new(),
+            max_reauth_ms: 0,
+            max_receive_size: 1024,
+        })]);
+        assert_eq!(only_plain.verify("guardian", "s3cret", &creds), None);
+        assert!(!SaslUsers::default().configured());
     }
 
     #[test]

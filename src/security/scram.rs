@@ -139,6 +139,23 @@ impl ScramCredential {
         ScramCredential::from_salted_password(mechanism, &salt, &salted, iterations)
     }
 
+    /// Whether `password` is this credential's: the salted password derived
+    /// with the stored salt and iterations gives the stored key (compared in
+    /// constant time). What the server's proof check establishes, for a
+    /// caller that holds the password itself (the web console's sign-in).
+    pub fn verify_password(&self, mechanism: ScramMechanism, password: &str) -> bool {
+        let Ok(iterations) = u32::try_from(self.iterations) else {
+            return false;
+        };
+        if iterations == 0 {
+            return false;
+        }
+        let salted = mechanism.salted_password(password.as_bytes(), &self.salt, iterations);
+        let derived =
+            ScramCredential::from_salted_password(mechanism, &self.salt, &salted, self.iterations);
+        constant_time_eq(&derived.stored_key, &self.stored_key)
+    }
+
     /// Kafka's stored form.
     pub fn to_kafka_string(&self) -> String {
         format!(
@@ -537,6 +554,32 @@ mod tests {
                 Some(ScramError::Invalid("unknown user"))
             );
         }
+    }
+
+    #[test]
+    fn a_password_verifies_against_its_stored_credential() {
+        for m in ScramMechanism::ALL {
+            let stored = ScramCredential::from_password(m, "s3cret", 4096);
+            assert!(stored.verify_password(m, "s3cret"));
+            assert!(!stored.verify_password(m, "s3cret "));
+            assert!(!stored.verify_password(m, ""));
+            let broken = ScramCredential {
+                iterations: 0,
+                ..stored.clone()
+            };
+            assert!(!broken.verify_password(m, "s3cret"));
+        }
+        // The RFC 7677 vector's credential takes "pencil".
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
+        let m = ScramMechanism::Sha256;
+        let cred = ScramCredential::from_salted_password(
+            m,
+            &salt,
+            &m.salted_password(b"pencil", &salt, 4096),
+            4096,
+        );
+        assert!(cred.verify_password(m, "pencil"));
+        assert!(!cred.verify_password(ScramMechanism::Sha512, "pencil"));
     }
 
     #[test]

@@ -29,13 +29,16 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use serde::{Deserialize, Serialize};
 
+use super::auth::{Access, Viewer};
 use super::messages::{self, BrowseQuery};
 use super::sampler::sampler;
-use super::{csrf_token, sources, views, ConsoleError, EndpointState};
+use super::{sources, views, ConsoleError, EndpointState};
+use crate::authorizer::Check;
 use crate::coordinator::CommitPartition;
 use crate::protocol::{NewRecord, ProduceError, Produced};
 
 type S = State<Arc<EndpointState>>;
+type V = axum::Extension<Viewer>;
 type R<T> = Result<Json<T>, ConsoleError>;
 
 /// The API's routes.
@@ -102,23 +105,27 @@ async fn openapi() -> Response {
 
 #[derive(Serialize)]
 struct Csrf {
-    token: &'static str,
+    token: String,
     header: &'static str,
     read_only: bool,
+    /// The signed-in user (none without sign-in).
+    user: Option<String>,
 }
 
-async fn csrf(State(state): S) -> Json<Csrf> {
+async fn csrf(State(state): S, axum::Extension(v): V) -> Json<Csrf> {
     Json(Csrf {
-        token: csrf_token(),
+        token: v.csrf.to_string(),
         header: super::CSRF_HEADER,
         read_only: state.sources().is_some_and(|s| s.config.console_read_only),
+        user: v.user,
     })
 }
 
-async fn overview(State(state): S) -> R<views::Overview> {
-    blocking(state, |st| {
+async fn overview(State(state): S, axum::Extension(v): V) -> R<views::Overview> {
+    blocking(state, move |st| {
         let s = sources(st)?;
-        Ok(views::overview(s, st.uptime().as_secs(), sampler()))
+        let a = Access::new(&s.broker, &v);
+        Ok(views::overview(s, &a, st.uptime().as_secs(), sampler()))
     })
     .await
     .map(Json)
@@ -135,20 +142,28 @@ struct Search {
 
 async fn list_topics(
     State(state): S,
+    axum::Extension(v): V,
     q: Result<Query<Search>, QueryRejection>,
 ) -> R<Vec<views::TopicSummary>> {
     let q = query(q)?;
     blocking(state, move |st| {
-        Ok(views::topics(sources(st)?, q.q.as_deref(), sampler()))
+        let s = sources(st)?;
+        let a = Access::new(&s.broker, &v);
+        Ok(views::topics(s, &a, q.q.as_deref(), sampler()))
     })
     .await
     .map(Json)
 }
 
-async fn topic(State(state): S, p: Result<Path<String>, PathRejection>) -> R<views::TopicDetail> {
+async fn topic(
+    State(state): S,
+    axum::Extension(v): V,
+    p: Result<Path<String>, PathRejection>,
+) -> R<views::TopicDetail> {
     let name = path(p)?;
     blocking(state, move |st| {
-        views::topic(sources(st)?, &name, sampler())
+        let s = sources(st)?;
+        views::topic(s, &Access::new(&s.broker, &v), &name, sampler())
     })
     .await
     .map(Json)
@@ -191,6 +206,7 @@ struct Created {
 
 async fn create_topic(
     State(state): S,
+    axum::Extension(v): V,
     body: Result<Json<NewTopic>, JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<Created>), ConsoleError> {
     let t = json(body)?;
@@ -199,6 +215,7 @@ async fn create_topic(
     let m = s
         .broker
         .create_topic(
+            &v.ctx(),
             &t.name,
             t.partitions.unwrap_or(-1),
             t.replication_factor.unwrap_or(-1),
@@ -247,6 +264,7 @@ fn kafka_result(code: i16, message: Option<&StrBytes>) -> Result<(), ConsoleErro
 
 async fn delete_topic(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<Confirm>, QueryRejection>,
 ) -> R<Done> {
@@ -261,7 +279,7 @@ async fn delete_topic(
     let request = DeleteTopicsRequest::default()
         .with_topic_names(vec![TopicName(StrBytes::from_string(name.clone()))])
         .with_timeout_ms(30_000);
-    let response = s.broker.delete_topics(request).await;
+    let response = s.broker.delete_topics(&v.ctx(), request).await;
     for r in &response.responses {
         kafka_result(r.error_code, r.error_message.as_ref())?;
     }
@@ -281,6 +299,7 @@ pub struct ConfigChange {
 
 async fn alter_configs(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     body: Result<Json<ConfigChange>, JsonRejection>,
 ) -> R<Done> {
@@ -314,7 +333,7 @@ async fn alter_configs(
             .with_resource_name(StrBytes::from_string(name.clone()))
             .with_configs(configs),
     ]);
-    let response = s.broker.incremental_alter_configs(request).await;
+    let response = s.broker.incremental_alter_configs(&v.ctx(), request).await;
     for r in &response.responses {
         kafka_result(r.error_code, r.error_message.as_ref())?;
     }
@@ -330,6 +349,7 @@ pub struct PartitionCount {
 
 async fn add_partitions(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     body: Result<Json<PartitionCount>, JsonRejection>,
 ) -> R<Done> {
@@ -343,14 +363,18 @@ async fn add_partitions(
             .with_count(count)
             .with_assignments(None)])
         .with_timeout_ms(30_000);
-    let response = s.broker.create_partitions(request).await;
+    let response = s.broker.create_partitions(&v.ctx(), request).await;
     for r in &response.results {
         kafka_result(r.error_code, r.error_message.as_ref())?;
     }
     Ok(done(format!("{name} has {count} partitions")))
 }
 
-async fn purge(State(state): S, p: Result<Path<String>, PathRejection>) -> R<Done> {
+async fn purge(
+    State(state): S,
+    axum::Extension(v): V,
+    p: Result<Path<String>, PathRejection>,
+) -> R<Done> {
     let name = path(p)?;
     let s = sources(&state)?;
     let t = s
@@ -371,7 +395,7 @@ async fn purge(State(state): S, p: Result<Path<String>, PathRejection>) -> R<Don
             .with_name(TopicName(StrBytes::from_string(name.clone())))
             .with_partitions(partitions)])
         .with_timeout_ms(30_000);
-    let response = s.broker.delete_records(request).await;
+    let response = s.broker.delete_records(&v.ctx(), request).await;
     for t in &response.topics {
         for p in &t.partitions {
             kafka_result(p.error_code, None)?;
@@ -389,6 +413,7 @@ struct BrowseFormat {
 
 async fn browse(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<BrowseQuery>, QueryRejection>,
     f: Result<Query<BrowseFormat>, QueryRejection>,
@@ -402,7 +427,9 @@ async fn browse(
     };
     let topic = name.clone();
     let page = blocking(state, move |st| {
-        messages::browse(&sources(st)?.replica_manager, &topic, &bq)
+        let s = sources(st)?;
+        Access::new(&s.broker, &v).require(Check::FetchTopic, &topic)?;
+        messages::browse(&s.replica_manager, &topic, &bq)
     })
     .await?;
     if !jsonl {
@@ -484,6 +511,7 @@ pub fn produce_error(e: ProduceError) -> ConsoleError {
 
 async fn produce(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     body: Result<Json<ProduceIn>, JsonRejection>,
 ) -> R<Produced> {
@@ -510,6 +538,7 @@ async fn produce(
         timestamp: r.timestamp,
     };
     let s = sources(&state)?;
+    Access::new(&s.broker, &v).require(Check::ProduceTopic, &name)?;
     s.broker
         .produce(&name, record)
         .await
@@ -527,12 +556,14 @@ const TAIL_POLL: Duration = Duration::from_secs(5);
 
 async fn tail(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<TailQuery>, QueryRejection>,
 ) -> Result<Response, ConsoleError> {
     let name = path(p)?;
     let partition = query(q)?.partition;
     let s = sources(&state)?;
+    Access::new(&s.broker, &v).require(Check::FetchTopic, &name)?;
     let rm = s.replica_manager.clone();
     let cursor = messages::end_cursor(&rm, &name, partition)?;
     let appends = rm.subscribe_appends();
@@ -571,17 +602,27 @@ async fn tail(
         .into_response())
 }
 
-async fn list_groups(State(state): S) -> R<Vec<views::GroupSummaryView>> {
-    blocking(state, |st| views::groups(sources(st)?))
-        .await
-        .map(Json)
+async fn list_groups(State(state): S, axum::Extension(v): V) -> R<Vec<views::GroupSummaryView>> {
+    blocking(state, move |st| {
+        let s = sources(st)?;
+        views::groups(s, &Access::new(&s.broker, &v))
+    })
+    .await
+    .map(Json)
 }
 
-async fn group(State(state): S, p: Result<Path<String>, PathRejection>) -> R<views::GroupDetail> {
+async fn group(
+    State(state): S,
+    axum::Extension(v): V,
+    p: Result<Path<String>, PathRejection>,
+) -> R<views::GroupDetail> {
     let id = path(p)?;
-    blocking(state, move |st| views::group(sources(st)?, &id, sampler()))
-        .await
-        .map(Json)
+    blocking(state, move |st| {
+        let s = sources(st)?;
+        views::group(s, &Access::new(&s.broker, &v), &id, sampler())
+    })
+    .await
+    .map(Json)
 }
 
 /// How often the group page's stream sends the group.
@@ -589,16 +630,23 @@ const GROUP_EVERY: Duration = Duration::from_secs(1);
 
 async fn group_stream(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ConsoleError> {
     let id = path(p)?;
-    sources(&state)?;
-    let stream = futures_util::stream::unfold((state, id, true), |(state, id, first)| async move {
+    let s = sources(&state)?;
+    Access::new(&s.broker, &v).require(Check::DescribeGroups, &id)?;
+    let start = (state, id, v, true);
+    let stream = futures_util::stream::unfold(start, |(state, id, v, first)| async move {
         if !first {
             tokio::time::sleep(GROUP_EVERY).await;
         }
-        let (st, g) = (state.clone(), id.clone());
-        let detail = blocking(st, move |st| views::group(sources(st)?, &g, sampler())).await;
+        let (st, g, v2) = (state.clone(), id.clone(), v.clone());
+        let detail = blocking(st, move |st| {
+            let s = sources(st)?;
+            views::group(s, &Access::new(&s.broker, &v2), &g, sampler())
+        })
+        .await;
         let event = match detail {
             Ok(d) => Event::default()
                 .event("group")
@@ -606,16 +654,21 @@ async fn group_stream(
                 .unwrap_or_else(|_| Event::default().comment("encoding failed")),
             Err(e) => Event::default().event("gone").data(e.to_string()),
         };
-        Some((Ok::<Event, Infallible>(event), (state, id, false)))
+        Some((Ok::<Event, Infallible>(event), (state, id, v, false)))
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
 }
 
-async fn delete_group(State(state): S, p: Result<Path<String>, PathRejection>) -> R<Done> {
+async fn delete_group(
+    State(state): S,
+    axum::Extension(v): V,
+    p: Result<Path<String>, PathRejection>,
+) -> R<Done> {
     let id = path(p)?;
     let s = sources(&state)?;
+    Access::new(&s.broker, &v).require(Check::DeleteGroups, &id)?;
     s.coordinator
         .delete_group(&id)
         .await
@@ -625,10 +678,14 @@ async fn delete_group(State(state): S, p: Result<Path<String>, PathRejection>) -
 
 async fn delete_offsets(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> R<Done> {
     let (id, topic) = path(p)?;
     let s = sources(&state)?;
+    let a = Access::new(&s.broker, &v);
+    a.require(Check::OffsetDeleteGroup, &id)?;
+    a.require(Check::OffsetDeleteTopic, &topic)?;
     let committed = s
         .coordinator
         .fetch_offsets(&id, None)
@@ -716,12 +773,17 @@ pub struct ResetOut {
 
 async fn reset_offsets(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     body: Result<Json<ResetIn>, JsonRejection>,
 ) -> R<ResetOut> {
     let id = path(p)?;
     let r = json(body)?;
     let s = sources(&state)?;
+    // What Kafka's reset tool needs: an OffsetCommit of the group's topic.
+    let a = Access::new(&s.broker, &v);
+    a.require(Check::OffsetCommitGroup, &id)?;
+    a.require(Check::OffsetCommitTopic, &r.topic)?;
     let desc = s
         .coordinator
         .describe_group(&id)
@@ -812,6 +874,7 @@ async fn reset_offsets(
     }))
 }
 
-async fn broker_configs(State(state): S) -> R<Vec<views::BrokerConfigView>> {
-    Ok(Json(views::broker_configs(sources(&state)?)))
+async fn broker_configs(State(state): S, axum::Extension(v): V) -> R<Vec<views::BrokerConfigView>> {
+    let s = sources(&state)?;
+    views::broker_configs(s, &Access::new(&s.broker, &v)).map(Json)
 }

@@ -15,13 +15,21 @@
 //! - every asset is embedded in the binary (no CDN, no internet);
 //! - no partition lock is held while a browser is waited on: reads copy what
 //!   they show on the blocking pool, then render and send;
-//! - every change (any method but GET/HEAD) carries the CSRF token in the
-//!   `x-csrf-token` header and is refused (403) under `console.read.only`,
-//!   which also hides the forms; routes contributed by other modules
-//!   ([`super::CONTRIBUTIONS`]) are outside both;
+//! - on a broker with SASL listeners (`console.authentication=auto`) every
+//!   page and `/api/v1` call needs a signed-in session ([`auth`]) and runs
+//!   as that user under the ACLs: lists leave out what the user may not
+//!   DESCRIBE, and a page or change the user may not see or make is a 403,
+//!   each check a row of the authorizer's table (the Kafka API the
+//!   console stands in for); without them the console acts as the broker;
+//! - every change (any method but GET/HEAD) carries the CSRF token (the
+//!   session's, else the process's) in the `x-csrf-token` header and is
+//!   refused (403) under `console.read.only`, which also hides the forms;
+//!   routes contributed by other modules ([`super::CONTRIBUTIONS`]) are
+//!   outside all three;
 //! - bad input is a 4xx with a message, never a 5xx.
 
 pub mod api;
+pub mod auth;
 pub mod messages;
 pub mod pages;
 pub mod sampler;
@@ -65,9 +73,12 @@ pub enum ConsoleError {
     /// The change conflicts with the state (e.g. a group with members).
     #[error("{0}")]
     Conflict(String),
-    /// `console.read.only` or a missing/wrong CSRF token.
+    /// `console.read.only`, a missing/wrong CSRF token, or an ACL.
     #[error("{0}")]
     Forbidden(String),
+    /// No signed-in session where one is needed.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The broker failed (storage, coordinator not loaded).
     #[error("{0}")]
     Unavailable(String),
@@ -83,7 +94,13 @@ impl ConsoleError {
             ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ConsoleError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         }
+    }
+
+    /// The refusal of something the signed-in user's ACLs do not allow.
+    pub fn denied(what: impl std::fmt::Display) -> ConsoleError {
+        ConsoleError::Forbidden(format!("not authorized: {what}"))
     }
 
     /// A Kafka error code as the console reports it: the client's fault
@@ -108,6 +125,9 @@ impl ConsoleError {
             | Some(K::IllegalGeneration)
             | Some(K::RebalanceInProgress)
             | Some(K::TopicAlreadyExists) => ConsoleError::Conflict(text),
+            Some(K::TopicAuthorizationFailed)
+            | Some(K::GroupAuthorizationFailed)
+            | Some(K::ClusterAuthorizationFailed) => ConsoleError::Forbidden(text),
             Some(K::KafkaStorageError)
             | Some(K::UnknownServerError)
             | Some(K::CoordinatorLoadInProgress)
@@ -133,6 +153,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::BadRequest(_) => "bad_request",
             ConsoleError::Conflict(_) => "conflict",
             ConsoleError::Forbidden(_) => "forbidden",
+            ConsoleError::Unauthorized(_) => "unauthorized",
             ConsoleError::Unavailable(_) => "unavailable",
         };
         let body = ErrorBody {
@@ -148,42 +169,53 @@ pub fn sources(state: &EndpointState) -> Result<&Sources, ConsoleError> {
     state.sources().ok_or(ConsoleError::Starting)
 }
 
-/// The console's routes: pages, API and assets, behind the CSRF check and
-/// the read-only switch.
+/// The console's routes: pages and API behind the guard (sign-in, CSRF
+/// check, read-only switch); the sign-in routes and the assets outside it.
 pub fn router(state: Arc<EndpointState>) -> Router {
     pages::routes()
         .merge(api::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .merge(auth::routes())
         .route("/assets/console.css", get(css))
         .route("/assets/console.js", get(js))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard_changes,
-        ))
         .with_state(state)
 }
 
-/// Refuses a change without the CSRF token, or under `console.read.only`.
-async fn guard_changes(
-    State(state): State<Arc<EndpointState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// Finds who is looking ([`auth::Viewer`], put into the request), sends a
+/// request without the session it needs to sign in, and refuses a change
+/// without the CSRF token or under `console.read.only`.
+async fn guard(State(state): State<Arc<EndpointState>>, mut req: Request, next: Next) -> Response {
+    let peer = auth::peer_of(&req);
+    let viewer = if auth::required(&state) {
+        match auth::session_of(&state, req.headers()) {
+            Some(s) => auth::Viewer {
+                user: Some(s.user.clone()),
+                csrf: Arc::from(s.csrf.as_str()),
+                peer,
+            },
+            None => return auth::unauthenticated(&req),
+        }
+    } else {
+        auth::Viewer::broker(peer)
+    };
     let m = req.method();
-    if m == Method::GET || m == Method::HEAD {
-        return next.run(req).await;
-    }
-    let read_only = state.sources().is_some_and(|s| s.config.console_read_only);
-    if read_only {
-        return ConsoleError::Forbidden("the console is read-only (console.read.only=true)".into())
+    if m != Method::GET && m != Method::HEAD {
+        let read_only = state.sources().is_some_and(|s| s.config.console_read_only);
+        if read_only {
+            return ConsoleError::Forbidden(
+                "the console is read-only (console.read.only=true)".into(),
+            )
             .into_response();
+        }
+        let token = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !token.is_some_and(|t| auth::constant_time_eq(t.as_bytes(), viewer.csrf.as_bytes())) {
+            return ConsoleError::Forbidden(format!(
+                "missing or wrong CSRF token: send the {CSRF_HEADER} header (GET /api/v1/csrf)"
+            ))
+            .into_response();
+        }
     }
-    let token = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-    if token != Some(csrf_token()) {
-        return ConsoleError::Forbidden(format!(
-            "missing or wrong CSRF token: send the {CSRF_HEADER} header (GET /api/v1/csrf)"
-        ))
-        .into_response();
-    }
+    req.extensions_mut().insert(viewer);
     next.run(req).await
 }
 

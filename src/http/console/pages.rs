@@ -17,11 +17,30 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
+use super::auth::{Access, Viewer};
 use super::messages::{self, BrowseQuery, From as Start};
 use super::sampler::{sampler, Sample};
 use super::{csrf_token, sources, views, ConsoleError, EndpointState};
+use crate::authorizer::Check;
 
 type S = State<Arc<EndpointState>>;
+type V = axum::Extension<Viewer>;
+
+/// What every page's frame shows: the read-only switch, the CSRF token the
+/// script sends, and who is signed in.
+struct Chrome {
+    read_only: bool,
+    csrf: Arc<str>,
+    user: Option<String>,
+}
+
+fn chrome(state: &EndpointState, v: &Viewer) -> Chrome {
+    Chrome {
+        read_only: read_only(state),
+        csrf: v.csrf.clone(),
+        user: v.user.clone(),
+    }
+}
 
 /// The pages' routes.
 pub fn routes() -> Router<Arc<EndpointState>> {
@@ -54,11 +73,17 @@ impl IntoResponse for PageError {
             }
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ConsoleError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        };
+        let frame = Chrome {
+            read_only: true,
+            csrf: Arc::from(csrf_token()),
+            user: None,
         };
         let body = layout(
             "error",
             "",
-            false,
+            &frame,
             html! { div.problem #error { (self.0.to_string()) } },
         );
         (status, body).into_response()
@@ -86,7 +111,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Percent-encodes a path segment or query value.
-fn enc(s: &str) -> String {
+pub(super) fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -98,7 +123,8 @@ fn enc(s: &str) -> String {
     out
 }
 
-fn layout(title: &str, active: &str, read_only: bool, body: Markup) -> Markup {
+fn layout(title: &str, active: &str, frame: &Chrome, body: Markup) -> Markup {
+    let read_only = frame.read_only;
     let nav = [
         ("/", "Overview", "overview"),
         ("/topics", "Topics", "topics"),
@@ -111,7 +137,7 @@ fn layout(title: &str, active: &str, read_only: bool, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="csrf-token" content=(csrf_token());
+                meta name="csrf-token" content=(frame.csrf);
                 meta name="read-only" content=(read_only);
                 title { (title) " · strom" }
                 link rel="stylesheet" href="/assets/console.css";
@@ -126,6 +152,13 @@ fn layout(title: &str, active: &str, read_only: bool, body: Markup) -> Markup {
                         }
                     }
                     @if read_only { span.badge #read-only { "read-only" } }
+                    @if let Some(u) = &frame.user {
+                        form.signout method="post" action="/signout" {
+                            span #signed-in-user { (u) }
+                            input type="hidden" name="csrf" value=(frame.csrf);
+                            button type="submit" #signout { "Sign out" }
+                        }
+                    }
                 }
                 div #flash {}
                 main { (body) }
@@ -280,14 +313,12 @@ fn top_series(
         .collect()
 }
 
-async fn overview(State(state): S) -> PageResult {
-    let ro = read_only(&state);
-    let o = blocking(state, |st| {
-        Ok(views::overview(
-            sources(st)?,
-            st.uptime().as_secs(),
-            sampler(),
-        ))
+async fn overview(State(state): S, axum::Extension(v): V) -> PageResult {
+    let frame = chrome(&state, &v);
+    let o = blocking(state, move |st| {
+        let s = sources(st)?;
+        let a = Access::new(&s.broker, &v);
+        Ok(views::overview(s, &a, st.uptime().as_secs(), sampler()))
     })
     .await?;
     let samples = sampler().samples();
@@ -352,7 +383,7 @@ async fn overview(State(state): S) -> PageResult {
             (chart("Connections by listener", "", &connections))
         }
     };
-    Ok(layout("Overview", "overview", ro, body))
+    Ok(layout("Overview", "overview", &frame, body))
 }
 
 #[derive(Deserialize)]
@@ -360,12 +391,19 @@ struct TopicsQuery {
     q: Option<String>,
 }
 
-async fn topics(State(state): S, q: Result<Query<TopicsQuery>, QueryRejection>) -> PageResult {
+async fn topics(
+    State(state): S,
+    axum::Extension(v): V,
+    q: Result<Query<TopicsQuery>, QueryRejection>,
+) -> PageResult {
     let Query(q) = q.map_err(bad)?;
-    let ro = read_only(&state);
+    let frame = chrome(&state, &v);
+    let ro = frame.read_only;
     let search = q.q.clone().unwrap_or_default();
     let list = blocking(state, move |st| {
-        Ok(views::topics(sources(st)?, q.q.as_deref(), sampler()))
+        let s = sources(st)?;
+        let a = Access::new(&s.broker, &v);
+        Ok(views::topics(s, &a, q.q.as_deref(), sampler()))
     })
     .await?;
     let body = html! {
@@ -405,14 +443,23 @@ async fn topics(State(state): S, q: Result<Query<TopicsQuery>, QueryRejection>) 
         }
         @if list.is_empty() { p.muted #no-topics { "No topics." } }
     };
-    Ok(layout("Topics", "topics", ro, body))
+    Ok(layout("Topics", "topics", &frame, body))
 }
 
-async fn topic(State(state): S, p: Result<Path<String>, PathRejection>) -> PageResult {
+async fn topic(
+    State(state): S,
+    axum::Extension(v): V,
+    p: Result<Path<String>, PathRejection>,
+) -> PageResult {
     let Path(name) = p.map_err(bad)?;
-    let ro = read_only(&state);
+    let frame = chrome(&state, &v);
+    let ro = frame.read_only;
     let n = name.clone();
-    let t = blocking(state, move |st| views::topic(sources(st)?, &n, sampler())).await?;
+    let t = blocking(state, move |st| {
+        let s = sources(st)?;
+        views::topic(s, &Access::new(&s.broker, &v), &n, sampler())
+    })
+    .await?;
     let e = enc(&name);
     let body = html! {
         h1 { "Topic " span #topic-name { (name) } }
@@ -476,7 +523,7 @@ async fn topic(State(state): S, p: Result<Path<String>, PathRejection>) -> PageR
             }
         }
     };
-    Ok(layout(&name, "topics", ro, body))
+    Ok(layout(&name, "topics", &frame, body))
 }
 
 fn page_link(topic: &str, q: &BrowseQuery, cursor: &str) -> String {
@@ -591,16 +638,19 @@ fn record_row(r: &messages::RecordView) -> Markup {
 
 async fn messages_page(
     State(state): S,
+    axum::Extension(v): V,
     p: Result<Path<String>, PathRejection>,
     q: Result<Query<MessagesForm>, QueryRejection>,
 ) -> PageResult {
     let Path(name) = p.map_err(bad)?;
     let Query(form) = q.map_err(bad)?;
-    let ro = read_only(&state);
+    let frame = chrome(&state, &v);
+    let ro = frame.read_only;
     let bq = form.query()?;
     let (n, q2) = (name.clone(), bq.clone());
     let (page, partitions) = blocking(state, move |st| {
         let s = sources(st)?;
+        Access::new(&s.broker, &v).require(Check::FetchTopic, &n)?;
         let page = messages::browse(&s.replica_manager, &n, &q2)?;
         let parts = s
             .replica_manager
@@ -672,12 +722,16 @@ async fn messages_page(
             p #produce-result {}
         }
     };
-    Ok(layout(&format!("{name} messages"), "topics", ro, body))
+    Ok(layout(&format!("{name} messages"), "topics", &frame, body))
 }
 
-async fn groups(State(state): S) -> PageResult {
-    let ro = read_only(&state);
-    let list = blocking(state, |st| views::groups(sources(st)?)).await?;
+async fn groups(State(state): S, axum::Extension(v): V) -> PageResult {
+    let frame = chrome(&state, &v);
+    let list = blocking(state, move |st| {
+        let s = sources(st)?;
+        views::groups(s, &Access::new(&s.broker, &v))
+    })
+    .await?;
     let body = html! {
         h1 { "Consumer groups" }
         table #groups-table {
@@ -694,14 +748,23 @@ async fn groups(State(state): S) -> PageResult {
         }
         @if list.is_empty() { p.muted #no-groups { "No consumer groups." } }
     };
-    Ok(layout("Consumer groups", "groups", ro, body))
+    Ok(layout("Consumer groups", "groups", &frame, body))
 }
 
-async fn group(State(state): S, p: Result<Path<String>, PathRejection>) -> PageResult {
+async fn group(
+    State(state): S,
+    axum::Extension(v): V,
+    p: Result<Path<String>, PathRejection>,
+) -> PageResult {
     let Path(id) = p.map_err(bad)?;
-    let ro = read_only(&state);
+    let frame = chrome(&state, &v);
+    let ro = frame.read_only;
     let g2 = id.clone();
-    let g = blocking(state, move |st| views::group(sources(st)?, &g2, sampler())).await?;
+    let g = blocking(state, move |st| {
+        let s = sources(st)?;
+        views::group(s, &Access::new(&s.broker, &v), &g2, sampler())
+    })
+    .await?;
     let e = enc(&id);
     let mut topics: Vec<&str> = g.offsets.iter().map(|o| o.topic.as_str()).collect();
     topics.extend(
@@ -781,13 +844,13 @@ async fn group(State(state): S, p: Result<Path<String>, PathRejection>) -> PageR
             }
         }
     };
-    Ok(layout(&id, "groups", ro, body))
+    Ok(layout(&id, "groups", &frame, body))
 }
 
-async fn broker(State(state): S) -> PageResult {
-    let ro = read_only(&state);
+async fn broker(State(state): S, axum::Extension(v): V) -> PageResult {
+    let frame = chrome(&state, &v);
     let s = sources(&state)?;
-    let configs = views::broker_configs(s);
+    let configs = views::broker_configs(s, &Access::new(&s.broker, &v))?;
     let body = html! {
         h1 { "Broker " (s.config.broker_id) }
         input type="search" placeholder="Filter properties" #config-filter;
@@ -802,5 +865,5 @@ async fn broker(State(state): S) -> PageResult {
             } }
         }
     };
-    Ok(layout("Broker", "broker", ro, body))
+    Ok(layout("Broker", "broker", &frame, body))
 }

@@ -11,8 +11,10 @@ use kafka_protocol::messages::ConsumerProtocolAssignment;
 use kafka_protocol::protocol::Decodable;
 use serde::Serialize;
 
+use super::auth::Access;
 use super::sampler::Sampler;
 use super::{ConsoleError, Sources};
+use crate::authorizer::Check;
 use crate::config::ConfigSource;
 
 /// A listener as the overview shows it.
@@ -268,15 +270,20 @@ fn looks_secret(name: &str) -> bool {
 }
 
 /// Every broker property with its value and source; secrets masked.
-pub fn broker_configs(s: &Sources) -> Vec<BrokerConfigView> {
-    s.config
+/// DESCRIBE_CONFIGS on the cluster (DescribeConfigs of the broker).
+pub fn broker_configs(s: &Sources, a: &Access) -> Result<Vec<BrokerConfigView>, ConsoleError> {
+    a.require(
+        Check::DescribeConfigsBroker,
+        crate::authorizer::CLUSTER_NAME,
+    )?;
+    Ok(s.config
         .describe_broker_configs(false)
         .into_iter()
         .map(|mut e| {
             e.sensitive = e.sensitive || looks_secret(&e.name);
             config_view(e)
         })
-        .collect()
+        .collect())
 }
 
 /// Committed offsets of every group: group → topic → partition → offset.
@@ -345,11 +352,27 @@ pub fn group_lags(s: &Sources) -> BTreeMap<String, i64> {
         .collect()
 }
 
-/// The overview.
-pub fn overview(s: &Sources, uptime_seconds: u64, sampler: &Sampler) -> Overview {
-    let topics = s.replica_manager.topics();
-    let partitions = topics.values().map(|t| t.partitions.len()).sum();
-    let groups = s.coordinator.list_groups(&[]).map(|g| g.len()).unwrap_or(0);
+/// The overview. Broker facts are everyone's (as Metadata's brokers and
+/// DescribeCluster); the counts and the problems name only the topics and
+/// groups the viewer may describe.
+pub fn overview(s: &Sources, a: &Access, uptime_seconds: u64, sampler: &Sampler) -> Overview {
+    let all_topics = s.replica_manager.topics();
+    let (mut topics, mut partitions) = (0, 0);
+    for (name, t) in all_topics.iter() {
+        if a.shows(Check::MetadataTopic, name) {
+            topics += 1;
+            partitions += t.partitions.len();
+        }
+    }
+    let groups = s
+        .coordinator
+        .list_groups(&[])
+        .map(|g| {
+            g.iter()
+                .filter(|(id, _, _)| a.shows(Check::DescribeGroups, id))
+                .count()
+        })
+        .unwrap_or(0);
     let connections = sampler.connections_now();
     let listeners = s
         .config
@@ -409,7 +432,11 @@ pub fn overview(s: &Sources, uptime_seconds: u64, sampler: &Sampler) -> Overview
             }
         }
     }
-    for g in sampler.groups_with_growing_lag() {
+    for g in sampler
+        .groups_with_growing_lag()
+        .into_iter()
+        .filter(|g| a.shows(Check::DescribeGroups, g))
+    {
         problems.push(format!("lag of group {g} has grown for 5 minutes"));
     }
     Overview {
@@ -421,7 +448,7 @@ pub fn overview(s: &Sources, uptime_seconds: u64, sampler: &Sampler) -> Overview
         listeners,
         zookeeper_connect: s.config.zookeeper_connect.clone(),
         zookeeper_state,
-        topics: topics.len(),
+        topics,
         partitions,
         groups,
         log_dirs,
@@ -433,7 +460,7 @@ pub fn overview(s: &Sources, uptime_seconds: u64, sampler: &Sampler) -> Overview
 }
 
 fn summary(
-    s: &Sources,
+    a: &Access,
     name: &str,
     t: &crate::replica_manager::Topic,
     committed: &Committed,
@@ -469,6 +496,7 @@ fn summary(
     .to_string();
     let groups = committed
         .iter()
+        .filter(|(g, _)| a.shows(Check::DescribeGroups, g))
         .filter_map(|(g, topics)| {
             topics.get(name).map(|parts| GroupLag {
                 group: g.clone(),
@@ -476,7 +504,6 @@ fn summary(
             })
         })
         .collect();
-    let _ = s;
     TopicSummary {
         name: name.to_string(),
         internal: name.starts_with("__"),
@@ -491,27 +518,36 @@ fn summary(
     }
 }
 
-/// The topic list, by name; `q` keeps the names containing it.
-pub fn topics(s: &Sources, q: Option<&str>, sampler: &Sampler) -> Vec<TopicSummary> {
+/// The topic list, by name; `q` keeps the names containing it. Only the
+/// topics the viewer may describe (as Metadata lists them).
+pub fn topics(s: &Sources, a: &Access, q: Option<&str>, sampler: &Sampler) -> Vec<TopicSummary> {
     let committed = committed_offsets(s);
     let topics = s.replica_manager.topics();
     let q = q.map(str::to_lowercase).filter(|q| !q.is_empty());
     let mut names: Vec<&String> = topics
         .keys()
         .filter(|n| q.as_ref().is_none_or(|q| n.to_lowercase().contains(q)))
+        .filter(|n| a.shows(Check::MetadataTopic, n))
         .collect();
     names.sort();
     names
         .into_iter()
         .filter_map(|n| {
             let t = topics.get(n)?;
-            Some(summary(s, n, t, &committed, sampler))
+            Some(summary(a, n, t, &committed, sampler))
         })
         .collect()
 }
 
-/// The topic page.
-pub fn topic(s: &Sources, name: &str, sampler: &Sampler) -> Result<TopicDetail, ConsoleError> {
+/// The topic page: DESCRIBE on the topic (Metadata naming it); its configs
+/// with DESCRIBE_CONFIGS (DescribeConfigs), else none are shown.
+pub fn topic(
+    s: &Sources,
+    a: &Access,
+    name: &str,
+    sampler: &Sampler,
+) -> Result<TopicDetail, ConsoleError> {
+    a.require(Check::MetadataTopic, name)?;
     let t = s
         .replica_manager
         .topic(name)
@@ -530,14 +566,17 @@ pub fn topic(s: &Sources, name: &str, sampler: &Sampler) -> Result<TopicDetail, 
             })
         })
         .collect();
-    let configs = s
-        .config
-        .describe_topic_configs(&t.metadata.configs, false)
-        .into_iter()
-        .map(config_view)
-        .collect();
+    let configs = if a.shows(Check::DescribeConfigsTopic, name) {
+        s.config
+            .describe_topic_configs(&t.metadata.configs, false)
+            .into_iter()
+            .map(config_view)
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(TopicDetail {
-        summary: summary(s, name, &t, &committed, sampler),
+        summary: summary(a, name, &t, &committed, sampler),
         topic_id: crate::util::uuid_to_base64(t.metadata.topic_id),
         partition_list,
         configs,
@@ -563,12 +602,19 @@ fn assignment_of(bytes: &[u8]) -> BTreeMap<String, Vec<i32>> {
     out
 }
 
-/// The group list.
-pub fn groups(s: &Sources) -> Result<Vec<GroupSummaryView>, ConsoleError> {
+/// The group list: the groups the viewer may describe (as ListGroups
+/// lists them), each with the topics the viewer may describe.
+pub fn groups(s: &Sources, a: &Access) -> Result<Vec<GroupSummaryView>, ConsoleError> {
     let list = s
         .coordinator
         .list_groups(&[])
         .map_err(|e| ConsoleError::from_kafka(e.code(), e.to_string()))?;
+    // ListGroups: DESCRIBE on the cluster lists every group, else the
+    // groups described one by one.
+    let all = a.shows(Check::ListGroupsCluster, crate::authorizer::CLUSTER_NAME);
+    let list = list
+        .into_iter()
+        .filter(|(g, _, _)| all || a.shows(Check::ListGroupsGroup, g));
     let committed = committed_offsets(s);
     let ends = end_offsets(s);
     let mut out: Vec<GroupSummaryView> = list
@@ -582,6 +628,7 @@ pub fn groups(s: &Sources) -> Result<Vec<GroupSummaryView>, ConsoleError> {
             for m in desc.iter().flat_map(|d| d.members.iter()) {
                 topics.extend(assignment_of(&m.assignment).into_keys());
             }
+            topics.retain(|t| a.shows(Check::MetadataTopic, t));
             topics.sort();
             topics.dedup();
             let lag = committed.get(&group).map_or(0, |t| {
@@ -603,8 +650,15 @@ pub fn groups(s: &Sources) -> Result<Vec<GroupSummaryView>, ConsoleError> {
     Ok(out)
 }
 
-/// The group page.
-pub fn group(s: &Sources, id: &str, sampler: &Sampler) -> Result<GroupDetail, ConsoleError> {
+/// The group page: DESCRIBE on the group (DescribeGroups); the offsets of
+/// the topics the viewer may describe (as OffsetFetch leaves the others out).
+pub fn group(
+    s: &Sources,
+    a: &Access,
+    id: &str,
+    sampler: &Sampler,
+) -> Result<GroupDetail, ConsoleError> {
+    a.require(Check::DescribeGroups, id)?;
     let desc = s
         .coordinator
         .describe_group(id)
@@ -635,6 +689,9 @@ pub fn group(s: &Sources, id: &str, sampler: &Sampler) -> Result<GroupDetail, Co
     };
     let mut offsets = Vec::new();
     for (topic, parts) in &committed {
+        if !a.shows(Check::OffsetFetchTopic, topic) {
+            continue;
+        }
         let t = s.replica_manager.topic(topic);
         for (p, v) in parts {
             let Some(v) = v else { continue };
