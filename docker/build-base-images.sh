@@ -8,9 +8,11 @@
 #   zookeeper:3.8              that + Debian's zookeeper package, with an entrypoint that
 #                              honours the public zookeeper image's ZOO_* variables
 #   strom-test-client:local    that + kcat, the test's client on the compose network
+#   prom/prometheus:v2.42.0    that + Debian's prometheus package (2.42.0), laid out as the
+#                              public image is (the compose file's `prometheus` profile)
 #
 # A user with internet needs none of this: the public images have these tags.
-# An image whose tag already exists is kept (FORCE=1 rebuilds all three); the root
+# An image whose tag already exists is kept (FORCE=1 rebuilds them all); the root
 # filesystem tarball is cached in $STROM_DOCKER_CACHE (default /var/cache/strom-docker).
 set -euo pipefail
 
@@ -139,4 +141,5 @@ build_local() {
 
 build_local zookeeper:3.8 zookeeper.Dockerfile
 build_local strom-test-client:local client.Dockerfile
+build_local prom/prometheus:v2.42.0 prometheus.Dockerfile
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' debian:bookworm-slim >&2

@@ -62,21 +62,14 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Server { config, overrides } => {
-            let config =
-                strom::config::BrokerConfig::load(config.as_deref(), std::env::vars(), &overrides)
-                    .context("invalid configuration")?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("strom")
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(async move {
-                let broker = strom::server::start(config)
-                    .await
-                    .context("broker failed to start")?;
-                wait_for_signal().await;
-                broker.shutdown().await.context("unclean shutdown")
-            })
+            // A broker that cannot start says why in one line naming the
+            // property or path and the fix (the errors' own text), with no
+            // cause chain and no backtrace, whatever RUST_BACKTRACE says.
+            if let Err(e) = run_server(config.as_deref(), &overrides) {
+                eprintln!("Error: {e}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Perf(cmd) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -98,6 +91,35 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Why `strom server` stopped: each variant's text is the whole message.
+#[derive(Debug, thiserror::Error)]
+enum ServerExit {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] strom::config::ConfigError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("{0}")]
+    Start(strom::server::ServerError),
+    #[error("unclean shutdown: {0}")]
+    Shutdown(strom::server::ServerError),
+}
+
+fn run_server(config: Option<&std::path::Path>, overrides: &[String]) -> Result<(), ServerExit> {
+    let config = strom::config::BrokerConfig::load(config, std::env::vars(), overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("strom")
+        .build()
+        .map_err(ServerExit::Runtime)?;
+    runtime.block_on(async move {
+        let broker = strom::server::start(config)
+            .await
+            .map_err(ServerExit::Start)?;
+        wait_for_signal().await;
+        broker.shutdown().await.map_err(ServerExit::Shutdown)
+    })
 }
 
 /// The command line; run under a Kafka tool's name (`kafka-topics`), usage

@@ -107,6 +107,13 @@ pub struct BrokerMetrics {
     zookeeper_state: IntGaugeVec,
 }
 
+/// The `reason`s of `strom_connections_refused_total`.
+const REFUSAL_REASONS: [&str; 3] = [
+    "max_connections_per_ip",
+    "tls_handshake",
+    "sasl_authentication",
+];
+
 static METRICS: LazyLock<Option<BrokerMetrics>> = LazyLock::new(|| match BrokerMetrics::new() {
     Ok(m) => Some(m),
     Err(e) => {
@@ -190,16 +197,23 @@ impl BrokerMetrics {
                     &["listener"],
                 )?,
             )?,
-            connections_refused: register(
-                &registry,
-                IntCounterVec::new(
-                    Opts::new(
-                        "strom_connections_refused_total",
-                        "Connections closed as soon as accepted, by reason (max_connections_per_ip).",
-                    ),
-                    &["reason"],
-                )?,
-            )?,
+            connections_refused: {
+                let c = register(
+                    &registry,
+                    IntCounterVec::new(
+                        Opts::new(
+                            "strom_connections_refused_total",
+                            "Connections closed as soon as accepted, by reason (max_connections_per_ip, tls_handshake, sasl_authentication).",
+                        ),
+                        &["reason"],
+                    )?,
+                )?;
+                // Served at 0 from the start, so rate() and alerts see them.
+                for reason in REFUSAL_REASONS {
+                    c.get_metric_with_label_values(&[reason])?;
+                }
+                c
+            },
             acceptor_blocked: register(
                 &registry,
                 IntCounterVec::new(
@@ -749,6 +763,10 @@ pub struct ConnectionGauge(Option<IntGauge>);
 impl ConnectionGauge {
     /// The gauge of `listener`.
     pub fn for_listener(listener: &str) -> Self {
+        // The listener's acceptor counter, served at 0 from the start.
+        if let Some(m) = metrics() {
+            let _ = m.acceptor_blocked.get_metric_with_label_values(&[listener]);
+        }
         ConnectionGauge(
             metrics().and_then(|m| m.connections.get_metric_with_label_values(&[listener]).ok()),
         )

@@ -40,8 +40,8 @@ const QUOTA_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// Why the broker could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// A log dir or log could not be opened.
-    #[error("log storage: {0}")]
+    /// A log dir or log could not be opened (the error names the dir or file).
+    #[error(transparent)]
     Log(#[from] LogError),
     /// The metadata store failed.
     #[error("metadata: {0}")]
@@ -56,7 +56,10 @@ pub enum ServerError {
     #[error("partition: {0}")]
     Replica(#[from] ReplicaError),
     /// A listener could not be bound.
-    #[error("cannot bind listener {name} on {host}:{port}: {source}")]
+    #[error(
+        "listeners {name}://{host}:{port}: cannot bind: {source}; stop what holds the port, \
+         or give the listener another port in listeners"
+    )]
     Bind {
         /// Listener name.
         name: String,
@@ -74,7 +77,10 @@ pub enum ServerError {
     #[error(transparent)]
     DeclaredTopic(#[from] DeclaredTopicError),
     /// An HTTP listener (`metrics.listener`, `console.listener`) could not be bound.
-    #[error("cannot bind {property} {addr}: {source}")]
+    #[error(
+        "{property} {addr}: cannot bind: {source}; stop what holds the port, \
+         or set {property} to another address (empty turns it off)"
+    )]
     HttpBind {
         /// The property naming the listener.
         property: &'static str,

@@ -5,11 +5,15 @@ from docker/Dockerfile around the host's `target/release/strom` (`--target prebu
 ports published on 127.0.0.1 only, and checks what issue 8 asks of a drop-in for the
 cp-kafka 7.5 container: health, registration in ZooKeeper, a client per listener, the
 declared topics, kill -9 and the restart policy, `down`/`up` keeping the volumes, the image
-size and the broker's idle memory.
+size and the broker's idle memory. And what issue 17 asks: the container runbook of
+docker/README.md run verbatim against the fixed container name `kafka` (`docker logs kafka`,
+`docker exec kafka kafka-topics …`, the console producer and consumer, `kafka-consumer-groups
+--describe`, `docker-compose restart kafka`), and the `prometheus` profile scraping the broker
+and loading docker/prometheus/alerts.yml.
 
 No image is pulled: docker/build-base-images.sh builds `debian:bookworm-slim`,
-`zookeeper:3.8` and the kcat client image locally (debootstrap, cached) when they are
-missing. Without a Docker engine the module is skipped, or fails under CI=true.
+`zookeeper:3.8`, the kcat client image and `prom/prometheus:v2.42.0` locally (debootstrap,
+Debian's packages, cached) when they are missing. Without a Docker engine the module is skipped, or fails under CI=true.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -33,6 +38,8 @@ from conftest import REPO, STROM, admin_client, create_topic, consume_all, free_
 DOCKER_DIR = REPO / "docker"
 COMPOSE_FILE = DOCKER_DIR / "docker-compose.yml"
 PROJECT = "strom-docker-test"
+# docker-compose.yml's container_name for the broker: the runbook's name.
+CONTAINER = "kafka"
 IMAGE = "strom:docker-test"
 CLIENT_IMAGE = "strom-test-client:local"
 # The stripped copy of target/release/strom the image is built around (in the build context).
@@ -41,6 +48,7 @@ PREBUILT = REPO / "target" / "docker" / "strom"
 BASE_IMAGES_TIMEOUT = 1500.0
 BUILD_TIMEOUT = 300.0
 HEALTHY_TIMEOUT = 180.0
+PROMETHEUS_TIMEOUT = 90.0
 IMAGE_SIZE_LIMIT = 100_000_000
 IDLE_MEMORY_LIMIT = 50 * 1024 * 1024
 
@@ -87,8 +95,10 @@ def compose_command() -> list[str] | None:
 class Stack:
     """The compose project under test: commands, container lookups, health."""
 
-    def __init__(self, compose: list[str], external_port: int, zookeeper_port: int, metrics_port: int):
+    def __init__(self, compose: list[str], external_port: int, zookeeper_port: int, metrics_port: int,
+                 prometheus_port: int):
         self.compose_cmd = compose
+        self.prometheus_port = prometheus_port
         self.external_port = external_port
         self.metrics_port = metrics_port
         self.zookeeper_port = zookeeper_port
@@ -102,6 +112,7 @@ class Stack:
                 "STROM_EXTERNAL_PORT": str(external_port),
                 "ZOOKEEPER_PORT": str(zookeeper_port),
                 "STROM_METRICS_PORT": str(metrics_port),
+                "PROMETHEUS_PORT": str(prometheus_port),
                 "LAN_HOST": "localhost",
                 "STROM_IMAGE": IMAGE,
                 "STROM_BUILD_TARGET": "prebuilt",
@@ -112,6 +123,24 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 120.0, check: bool = True, input: bytes | None = None):
         return run([*self.compose_cmd, "-p", PROJECT, "-f", str(COMPOSE_FILE), *args], timeout, self.env, check, input)
+
+    def runbook(self, command: str, timeout: float = 60.0, input: bytes | None = None, check: bool = True):
+        """A runbook line exactly as an operator types it (split as the shell splits it), from
+        docker/ (where `docker-compose` finds docker-compose.yml), with this test's project
+        name in COMPOSE_PROJECT_NAME; `docker-compose` is this machine's Compose (v2's
+        `docker compose` where there is one)."""
+        argv = shlex.split(command)
+        if argv[0] == "docker-compose":
+            argv = [*self.compose_cmd, *argv[1:]]
+        env = dict(self.env, COMPOSE_PROJECT_NAME=PROJECT)
+        try:
+            r = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, input=input, cwd=DOCKER_DIR)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"{command} timed out after {timeout}s\n{(e.stderr or b'').decode(errors='replace')}")
+        if check and r.returncode != 0:
+            raise AssertionError(f"{command} exited {r.returncode}\nstdout: {r.stdout.decode(errors='replace')}\n"
+                                 f"stderr: {r.stderr.decode(errors='replace')}")
+        return r
 
     def container(self, service: str) -> str:
         r = self.compose("ps", "-q", service, timeout=30)
@@ -146,7 +175,9 @@ class Stack:
         return (r.stdout + r.stderr).decode(errors="replace")
 
     def down(self, volumes: bool):
-        self.compose("down", "--remove-orphans", *(["-v"] if volumes else []), "-t", "30", timeout=180, check=False)
+        # With the profile, so an optional service that was started goes too.
+        self.compose("--profile", "prometheus", "down", "--remove-orphans", *(["-v"] if volumes else []), "-t", "30",
+                     timeout=180, check=False)
 
     def up(self):
         self.compose("up", "-d", "--no-build", timeout=300)
@@ -204,8 +235,13 @@ def stack():
     external = 9092 if port_free(9092) else free_port()
     zk = 2181 if port_free(2181) else free_port()
     metrics = 9308 if port_free(9308) else free_port()
-    s = Stack(compose, external, zk, metrics)
+    prometheus = 9090 if port_free(9090) else free_port()
+    s = Stack(compose, external, zk, metrics, prometheus)
     s.down(volumes=True)  # what an interrupted earlier run left behind
+    # The broker's container name is fixed: another stack's `kafka` would collide with it.
+    other = run(["docker", "ps", "-a", "--filter", f"name=^{CONTAINER}$", "--format",
+                 '{{.Label "com.docker.compose.project"}}'], 30).stdout.decode().split()
+    assert not other, f"a container named {CONTAINER!r} of project {other} exists; remove it to run this test"
     try:
         t0 = time.monotonic()
         strip_binary()
@@ -321,22 +357,149 @@ def test_container_client_through_internal_listener(stack):
 
 
 def test_declared_topics_listed(stack):
-    """`kafka-topics --list --bootstrap-server localhost:9092` inside the broker's container
-    lists the topics config/server.toml declares."""
+    """`docker exec kafka kafka-topics --list --bootstrap-server localhost:9092` (the
+    runbook's) lists the topics config/server.toml declares."""
     declared = [t["name"] for t in tomllib.loads((REPO / "config" / "server.toml").read_text()).get("topics", [])]
-    r = stack.compose("exec", "-T", "kafka", "kafka-topics", "--list", "--bootstrap-server", "localhost:9092",
-                      timeout=60, check=False)
-    tool_works = r.returncode == 0
-    listed = set(r.stdout.decode().split()) if tool_works else set()
-    if not declared:
-        pytest.skip("config/server.toml declares no [[topics]] yet (issue 7); kafka-topics "
-                    + ("works" if tool_works else f"is not available yet: {r.stderr.decode(errors='replace')[-200:]}"))
+    assert declared, "config/server.toml declares no [[topics]]"
     topics = set(admin_client(stack.bootstrap).list_topics(timeout=10).topics)
     assert set(declared) <= topics, f"declared {declared}, broker has {sorted(topics)}"
-    if not tool_works:
-        pytest.skip(f"declared topics exist, but kafka-topics is not available in the image yet (issue 7): "
-                    f"{r.stderr.decode(errors='replace')[-300:]}")
-    assert set(declared) <= listed, f"declared {declared}, kafka-topics listed {sorted(listed)}"
+    r = stack.runbook(RUNBOOK_LIST)
+    listed = r.stdout.decode().split()
+    assert set(declared) <= set(listed), f"declared {declared}, kafka-topics listed {listed}"
+    assert listed == sorted(listed), listed
+
+
+# docker/README.md's runbook, each line as it stands there (the test checks that it does).
+RUNBOOK_LOGS = "docker logs kafka"
+RUNBOOK_LIST = "docker exec kafka kafka-topics --list --bootstrap-server localhost:9092"
+RUNBOOK_PRODUCE = ("docker exec -i kafka kafka-console-producer --bootstrap-server localhost:9092 "
+                   "--topic deployment-webhooks --property parse.key=true --property key.separator=:")
+RUNBOOK_CONSUME = ("docker exec kafka kafka-console-consumer --bootstrap-server localhost:9092 "
+                   "--topic deployment-webhooks --from-beginning --max-messages 1")
+RUNBOOK_GROUP = "docker exec kafka kafka-consumer-groups --describe --group deployment-worker"
+RUNBOOK_RESTART = "docker-compose restart kafka"
+RUNBOOK_RESTART_V2 = "docker compose restart kafka"
+RUNBOOK = [RUNBOOK_LOGS, RUNBOOK_LIST, RUNBOOK_PRODUCE, RUNBOOK_CONSUME, RUNBOOK_GROUP, RUNBOOK_RESTART,
+           RUNBOOK_RESTART_V2]
+
+
+def group_rows(stdout: bytes, topic: str) -> dict[int, tuple[str, str, str]]:
+    """kafka-consumer-groups --describe's table: partition -> (CURRENT-OFFSET, LOG-END-OFFSET, LAG)."""
+    lines = stdout.decode().splitlines()
+    header = next(i for i, l in enumerate(lines) if l.split()[:2] == ["GROUP", "TOPIC"])
+    rows = {}
+    for l in lines[header + 1:]:
+        f = l.split()
+        if len(f) >= 6 and f[1] == topic:
+            rows[int(f[2])] = (f[3], f[4], f[5])
+    return rows
+
+
+def test_runbook_verbatim(stack):
+    """The runbook of docker/README.md, each command as written there, against the
+    container named `kafka`: its logs, the topic list, a record produced through the
+    console producer and read back by the console consumer, the deployment worker's group
+    (a confluent-kafka consumer) with its lag, and a restart through Compose after which
+    the logs show a clean stop and the data and offsets are still there."""
+    readme = (DOCKER_DIR / "README.md").read_text()
+    for command in RUNBOOK:
+        assert command in readme, f"docker/README.md's runbook lacks `{command}`"
+    assert stack.inspect("kafka")["Name"] == f"/{CONTAINER}"
+
+    r = stack.runbook(RUNBOOK_LOGS)
+    logs = (r.stdout + r.stderr).decode(errors="replace")
+    assert re.search(r"listening.*listener=EXTERNAL", logs), logs[-3000:]
+    assert "logs loaded" in logs, logs[-3000:]
+
+    assert "deployment-webhooks" in stack.runbook(RUNBOOK_LIST).stdout.decode().split()
+
+    key = "mundus-editor-application"
+    first = '{"event_type": "deployment", "repo_name": "mundus-editor-application", "commit": "9f2c1e7"}'
+    second = '{"event_type": "deployment", "repo_name": "mundus-editor-application", "commit": "b41d0aa"}'
+    stack.runbook(RUNBOOK_PRODUCE, input=f"{key}:{first}\n".encode())
+    r = stack.runbook(RUNBOOK_CONSUME)
+    assert r.stdout.decode() == first + "\n", r.stdout
+    assert "Processed a total of 1 messages" in r.stderr.decode(), r.stderr
+
+    # The deployment worker: a confluent-kafka consumer in group deployment-worker reads the
+    # record and commits past it, then leaves.
+    ck = need_module("confluent_kafka")
+    worker = ck.Consumer({"bootstrap.servers": stack.bootstrap, "broker.address.family": "v4",
+                          "group.id": "deployment-worker", "auto.offset.reset": "earliest",
+                          "enable.auto.commit": False})
+    try:
+        worker.subscribe(["deployment-webhooks"])
+        deadline = time.monotonic() + 60
+        msg = None
+        while msg is None and time.monotonic() < deadline:
+            m = worker.poll(1.0)
+            if m is not None and not m.error():
+                msg = m
+        assert msg is not None and msg.value().decode() == first and msg.key().decode() == key
+        worker.commit(message=msg, asynchronous=False)
+    finally:
+        worker.close()
+    partition = msg.partition()
+    # A second delivery for the same repository: same key, same partition, not yet read.
+    stack.runbook(RUNBOOK_PRODUCE, input=f"{key}:{second}\n".encode())
+
+    def described():
+        r = stack.runbook(RUNBOOK_GROUP)
+        assert "Consumer group 'deployment-worker' has no active members." in r.stderr.decode(), r.stderr
+        return group_rows(r.stdout, "deployment-webhooks")
+
+    rows = described()
+    assert rows.get(partition) == ("1", "2", "1"), rows
+    assert all(lag in ("0", "-") for p, (_, _, lag) in rows.items() if p != partition), rows
+
+    # `docker-compose restart kafka` (v1, or v2's `docker compose restart kafka`).
+    restart = RUNBOOK_RESTART_V2 if stack.compose_cmd == ["docker", "compose"] else RUNBOOK_RESTART
+    started_before = stack.inspect("kafka")["State"]["StartedAt"]
+    stack.runbook(restart, timeout=120)
+    assert stack.inspect("kafka")["State"]["StartedAt"] != started_before
+    stack.wait_healthy("kafka", timeout=120)
+    r = stack.runbook(RUNBOOK_LOGS)
+    logs = (r.stdout + r.stderr).decode(errors="replace")
+    assert "shut down cleanly" in logs, logs[-3000:]
+    assert logs.count("logs loaded") >= 2, logs[-3000:]
+    assert described().get(partition) == ("1", "2", "1")
+    r = stack.runbook(RUNBOOK_CONSUME)
+    assert r.stdout.decode() == first + "\n", r.stdout
+
+
+def test_prometheus_profile_scrapes_strom(stack):
+    """`docker compose --profile prometheus up -d` adds Prometheus (the image built from
+    Debian's package), which scrapes the broker (target up, kafka_brokers 1) and has loaded
+    docker/prometheus/alerts.yml, with StromBrokerDown not firing; the plain stack has no
+    prometheus service running."""
+    import urllib.request
+
+    running = stack.compose("ps", "--services", "--filter", "status=running", timeout=30).stdout.decode().split()
+    assert "prometheus" not in running and "kafka" in running, running
+    stack.compose("--profile", "prometheus", "up", "-d", "--no-build", "prometheus", timeout=120)
+    base = f"http://127.0.0.1:{stack.prometheus_port}"
+
+    def api(path: str):
+        with urllib.request.urlopen(base + path, timeout=5) as resp:
+            body = json.loads(resp.read())
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def strom_target_up():
+        targets = [t for t in api("/api/v1/targets")["activeTargets"] if t["labels"].get("job") == "strom"]
+        assert targets, "no strom target"
+        return targets[0] if targets[0]["health"] == "up" else None
+
+    target = wait_until(strom_target_up, PROMETHEUS_TIMEOUT, "Prometheus to scrape strom", interval=1.0)
+    assert target["scrapeUrl"] == "http://kafka:9308/metrics", target
+    result = api("/api/v1/query?query=kafka_brokers")["result"]
+    assert [r["value"][1] for r in result] == ["1"], result
+    groups = api("/api/v1/rules")["groups"]
+    rules = {r["name"] for g in groups for r in g["rules"]}
+    assert {"StromBrokerDown", "StromNotReady", "StromConsumerLagHigh"} <= rules, rules
+    assert len(rules) == 9, rules
+    firing = [a for a in api("/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == "StromBrokerDown"]
+    assert not firing, firing
 
 
 def test_image_size_and_idle_memory(stack):

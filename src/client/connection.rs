@@ -130,7 +130,7 @@ impl Connection {
             }
         };
         let (waiting, waiting_rx) = mpsc::channel(max_in_flight.max(1));
-        let reader = tokio::spawn(read_responses(read_half, waiting_rx));
+        let reader = tokio::spawn(read_responses(addr.to_string(), read_half, waiting_rx));
         let mut conn = Connection {
             addr: addr.to_string(),
             client_id: StrBytes::from_string(client_id.to_string()),
@@ -339,10 +339,10 @@ impl Connection {
 }
 
 /// The reader task: one response frame per waiting request, in order.
-async fn read_responses(read_half: ReadHalf, mut waiting: mpsc::Receiver<Waiting>) {
+async fn read_responses(addr: String, read_half: ReadHalf, mut waiting: mpsc::Receiver<Waiting>) {
     let mut reader = BufReader::with_capacity(256 * 1024, read_half);
     while let Some(w) = waiting.recv().await {
-        let frame = read_frame(&mut reader).await;
+        let frame = read_frame(&addr, &mut reader).await;
         let frame = match frame {
             Ok(f) if peek_correlation_id(&f) == Some(w.correlation_id) => Ok(f),
             Ok(f) => Err(ClientError::CorrelationMismatch {
@@ -365,11 +365,21 @@ fn peek_correlation_id(frame: &Bytes) -> Option<i32> {
     frame.get(..4).map(|b| (&b[..]).get_i32())
 }
 
-async fn read_frame(reader: &mut BufReader<ReadHalf>) -> Result<Bytes, ClientError> {
+/// The first four bytes of an HTTP response (`HTTP/1.1 400 …`) read as a
+/// Kafka size prefix: 1213486160.
+const HTTP_SIZE_PREFIX: i32 = i32::from_be_bytes(*b"HTTP");
+
+async fn read_frame(addr: &str, reader: &mut BufReader<ReadHalf>) -> Result<Bytes, ClientError> {
     let len = reader
         .read_i32()
         .await
         .map_err(|_| ClientError::Disconnected)?;
+    if len == HTTP_SIZE_PREFIX {
+        return Err(ClientError::NotKafka {
+            addr: addr.to_string(),
+            protocol: "HTTP",
+        });
+    }
     let len = usize::try_from(len)
         .ok()
         .filter(|&l| l <= MAX_RESPONSE_BYTES)

@@ -52,6 +52,23 @@ pub enum ClientError {
     UnknownTopic(String),
     #[error("no reachable bootstrap server in {0:?}")]
     NoBootstrap(String),
+    /// A bootstrap address without a usable port (`localhost`).
+    #[error("{problem} in {addr}")]
+    BadAddress {
+        /// The address as given.
+        addr: String,
+        /// `missing port` or `invalid port`.
+        problem: &'static str,
+    },
+    /// The server answered in another protocol (an HTTP port given as a
+    /// Kafka listener).
+    #[error("{addr} answers {protocol}, not Kafka")]
+    NotKafka {
+        /// The address connected to.
+        addr: String,
+        /// The protocol its answer is in.
+        protocol: &'static str,
+    },
     #[error("partition {topic}-{partition} has no leader")]
     NoLeader { topic: String, partition: i32 },
     #[error("{0}")]
@@ -66,6 +83,35 @@ fn error_name(code: i16) -> String {
     ResponseError::try_from_code(code)
         .map(|e| format!("{e:?}"))
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The `host:port` entries of a comma-separated bootstrap list, each with a
+/// port (`[v6]:port` keeps its brackets); the first without one is
+/// [`ClientError::BadAddress`].
+pub fn bootstrap_addrs(bootstrap: &str) -> Result<Vec<&str>, ClientError> {
+    bootstrap
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|addr| {
+            let bad = |problem| ClientError::BadAddress {
+                addr: addr.to_string(),
+                problem,
+            };
+            let port = match addr.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && !host.ends_with(':') => port,
+                _ => return Err(bad("missing port")),
+            };
+            if addr.starts_with('[') && !addr.contains("]:") {
+                return Err(bad("missing port"));
+            }
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(addr),
+                _ if port.is_empty() => Err(bad("missing port")),
+                _ => Err(bad("invalid port")),
+            }
+        })
+        .collect()
 }
 
 /// A topic as Metadata describes it.
@@ -96,11 +142,7 @@ impl Client {
         max_in_flight: usize,
     ) -> Result<Self, ClientError> {
         let mut last = None;
-        for addr in bootstrap
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-        {
+        for addr in bootstrap_addrs(bootstrap)? {
             match Connection::connect(addr, client_id, max_in_flight).await {
                 Ok(conn) => {
                     let mut client = Client {
@@ -334,4 +376,29 @@ pub fn produce_version(conn: &Connection) -> Result<i16, ClientError> {
 /// The Fetch version for `conn`.
 pub fn fetch_version(conn: &Connection) -> Result<i16, ClientError> {
     conn.version_for::<FetchRequest>(FETCH_MIN_VERSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_addresses_need_a_port() {
+        assert_eq!(
+            bootstrap_addrs("localhost:9092, [::1]:9093,").unwrap(),
+            ["localhost:9092", "[::1]:9093"]
+        );
+        for (list, addr, problem) in [
+            ("localhost", "localhost", "missing port"),
+            ("a:9092,kafka", "kafka", "missing port"),
+            ("kafka:", "kafka:", "missing port"),
+            ("[::1]", "[::1]", "missing port"),
+            ("::1", "::1", "missing port"),
+            ("kafka:http", "kafka:http", "invalid port"),
+            ("kafka:0", "kafka:0", "invalid port"),
+        ] {
+            let err = bootstrap_addrs(list).unwrap_err();
+            assert_eq!(err.to_string(), format!("{problem} in {addr}"), "{list}");
+        }
+    }
 }

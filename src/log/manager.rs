@@ -126,6 +126,79 @@ pub fn lock_log_dir(dir: &Path) -> Result<std::fs::File, LogError> {
     Ok(file)
 }
 
+/// A log dir this broker has never used: missing, or empty but for a
+/// `.lock` (and the writability probe) that a start which stopped before
+/// writing anything left behind.
+fn is_new_log_dir(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries.flatten().all(|e| {
+            let name = e.file_name();
+            name == LOCK_FILE || name == ".strom-write-probe"
+        }),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// The fix for a log dir the broker may not create or write: `what` to do
+/// for its user (named by uid), or another dir.
+fn writable_fix(what: &str) -> String {
+    format!(
+        "{what} (uid {}), or set log.dirs to a writable directory",
+        rustix::process::getuid().as_raw()
+    )
+}
+
+/// Creates `dir` (and its parents) when missing; a path that is not a
+/// directory, or one the broker may not create, is [`LogError::LogDirUnusable`].
+fn create_log_dir(dir: &Path) -> Result<(), LogError> {
+    // A file where the dir, or one of its parents, should be.
+    let file_in_the_way = || {
+        dir.ancestors()
+            .find(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir()))
+    };
+    if let Some(file) = file_in_the_way() {
+        return Err(LogError::LogDirUnusable {
+            dir: dir.to_path_buf(),
+            problem: if file == dir {
+                "not a directory".to_string()
+            } else {
+                format!("{} is not a directory", file.display())
+            },
+            fix: "set log.dirs to a directory (a missing one is created)".to_string(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            LogError::LogDirUnusable {
+                dir: dir.to_path_buf(),
+                problem: format!("cannot create it: {e}"),
+                fix: writable_fix("create it writable by the broker's user"),
+            }
+        }
+        _ => io_err(dir, e),
+    })
+}
+
+/// A write in `dir` refused for permissions or a read-only volume, as
+/// [`LogError::LogDirUnusable`]; other errors unchanged.
+fn unusable_dir(dir: &Path, e: LogError) -> LogError {
+    match e {
+        LogError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            LogError::LogDirUnusable {
+                dir: dir.to_path_buf(),
+                problem: format!("not writable: {source}"),
+                fix: writable_fix("give write access to it to the broker's user"),
+            }
+        }
+        e => e,
+    }
+}
+
 impl LogManager {
     /// Creates missing log dirs, reads the checkpoints, notes and removes the
     /// clean-shutdown marker of every dir.
@@ -135,13 +208,14 @@ impl LogManager {
         let mut log_start_offsets = HashMap::new();
         let mut locks = Vec::with_capacity(log_dirs.len());
         for dir in log_dirs {
-            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+            let new_dir = is_new_log_dir(dir);
+            create_log_dir(dir)?;
             // Locked before anything in the dir is read or changed.
-            locks.push(lock_log_dir(dir)?);
+            locks.push(lock_log_dir(dir).map_err(|e| unusable_dir(dir, e))?);
             // Writability probe.
             let probe = dir.join(".strom-write-probe");
-            std::fs::write(&probe, b"").map_err(|e| io_err(&probe, e))?;
-            std::fs::remove_file(&probe).map_err(|e| io_err(&probe, e))?;
+            std::fs::write(&probe, b"").map_err(|e| unusable_dir(dir, io_err(&probe, e)))?;
+            std::fs::remove_file(&probe).map_err(|e| unusable_dir(dir, io_err(&probe, e)))?;
 
             recovery_points.extend(read_checkpoint_or_warn(
                 &dir.join(RECOVERY_POINT_CHECKPOINT_FILE),
@@ -155,6 +229,8 @@ impl LogManager {
             if clean {
                 std::fs::remove_file(&marker).map_err(|e| io_err(&marker, e))?;
                 sync_dir(dir)?;
+            } else if new_dir {
+                tracing::info!(dir = %dir.display(), "initialising new log dir");
             } else {
                 tracing::info!(dir = %dir.display(), "no clean shutdown marker: logs will be recovered");
             }
@@ -427,6 +503,38 @@ mod tests {
         drop(first);
         // Released with its holder.
         LogManager::startup(&[root.path().to_path_buf()]).unwrap();
+    }
+
+    #[test]
+    fn a_file_as_log_dir_is_not_a_directory_and_a_fresh_dir_is_new() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("logs");
+        std::fs::write(&file, b"x").unwrap();
+        for (dir, problem) in [
+            (file.clone(), "not a directory".to_string()),
+            (
+                file.join("sub"),
+                format!("{} is not a directory", file.display()),
+            ),
+        ] {
+            let err = LogManager::startup(std::slice::from_ref(&dir))
+                .err()
+                .expect("a file is no log dir");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "log.dirs {}: {problem}; set log.dirs to a directory (a missing one is created)",
+                    dir.display()
+                )
+            );
+        }
+        let fresh = root.path().join("fresh");
+        assert!(is_new_log_dir(&fresh));
+        let manager = LogManager::startup(std::slice::from_ref(&fresh)).unwrap();
+        assert!(is_new_log_dir(&fresh), "only .lock in it");
+        drop(manager);
+        std::fs::write(fresh.join(RECOVERY_POINT_CHECKPOINT_FILE), b"0\n0\n").unwrap();
+        assert!(!is_new_log_dir(&fresh));
     }
 
     #[test]

@@ -101,6 +101,17 @@ pub enum LogError {
         /// What the lock file says of its holder (its pid), or "unknown".
         holder: String,
     },
+    /// A log dir that cannot be used (start-up only): the whole message an
+    /// operator sees, naming `log.dirs`, the dir, the problem once, and the fix.
+    #[error("log.dirs {dir}: {problem}; {fix}")]
+    LogDirUnusable {
+        /// The log dir as configured.
+        dir: PathBuf,
+        /// What is wrong with it (`not a directory`, `not writable: Permission denied …`).
+        problem: String,
+        /// What to do about it.
+        fix: String,
+    },
     /// KAFKA_STORAGE_ERROR (56).
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -130,7 +141,9 @@ impl LogError {
             LogError::MessageTooLarge { .. } => 10,
             LogError::UnsupportedMagic(_) => 43,
             LogError::OffsetOutOfRange { .. } => 1,
-            LogError::Io { .. } | LogError::LogDirLocked { .. } => 56,
+            LogError::Io { .. }
+            | LogError::LogDirLocked { .. }
+            | LogError::LogDirUnusable { .. } => 56,
             LogError::InvalidTimestamp(_) => 32,
             LogError::InvalidProducerEpoch(_) => 47,
             LogError::OutOfOrderSequence(_) => 45,

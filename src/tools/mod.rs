@@ -305,18 +305,30 @@ pub async fn deadline<T, E: Into<ToolError>>(
     }
 }
 
-/// Connects to the bootstrap servers within `timeout`.
+/// Connects to the bootstrap servers within `timeout`. An address without a
+/// port, or one that answers in another protocol, is a one-line usage error
+/// saying what `--bootstrap-server` takes.
 pub async fn connect(
     bootstrap: &str,
     client_id: &str,
     timeout: Duration,
 ) -> Result<Client, ToolError> {
-    deadline(
+    let result = deadline(
         timeout,
         format!("connecting to {bootstrap}"),
         Client::connect(bootstrap, client_id, 4),
     )
-    .await
+    .await;
+    result.map_err(|e| match e {
+        ToolError::Client(e @ ClientError::BadAddress { .. }) => ToolError::Usage(format!(
+            "--bootstrap-server {bootstrap}: {e}; give host:port, e.g. localhost:9092"
+        )),
+        ToolError::Client(e @ ClientError::NotKafka { .. }) => ToolError::Usage(format!(
+            "{e}: --bootstrap-server takes a Kafka listener (the broker's listeners, e.g. port 9092), \
+             not metrics.listener or console.listener"
+        )),
+        e => e,
+    })
 }
 
 /// Parses `k=v` pairs (`--property`, `--config`, …), later ones winning.
