@@ -95,7 +95,13 @@ fn harness() -> &'static Harness {
                 authorizer,
             );
             broker
-                .create_topic("fuzz", 2, 1, Default::default())
+                .create_topic(
+                    &RequestContext::internal(),
+                    "fuzz",
+                    2,
+                    1,
+                    Default::default(),
+                )
                 .await
                 .expect("topic");
             for p in 0..2 {
