@@ -56,13 +56,7 @@ impl Partition {
 
     /// Log start offset, high watermark (= log end offset) and last stable offset.
     pub fn offsets(&self) -> PartitionOffsets {
-        let log = self.log.read();
-        let end = log.log_end_offset();
-        PartitionOffsets {
-            log_start_offset: log.log_start_offset(),
-            high_watermark: end,
-            last_stable_offset: end,
-        }
+        PartitionOffsets::of(&self.log.read())
     }
 
     /// Runs `f` with shared access to the log (reads, offset lookups).
@@ -88,6 +82,18 @@ pub struct PartitionOffsets {
     pub high_watermark: i64,
     /// Last stable offset: the high watermark while no transaction is open.
     pub last_stable_offset: i64,
+}
+
+impl PartitionOffsets {
+    /// The offsets of `log` as it is now (single replica, no transactions).
+    fn of(log: &Log) -> PartitionOffsets {
+        let end = log.log_end_offset();
+        PartitionOffsets {
+            log_start_offset: log.log_start_offset(),
+            high_watermark: end,
+            last_stable_offset: end,
+        }
+    }
 }
 
 /// The fsync an append still owes before it may be acknowledged
@@ -535,17 +541,7 @@ impl ReplicaManager {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> (PartitionOffsets, Result<Bytes, ReplicaError>) {
-        let log = partition.log.read();
-        let end = log.log_end_offset();
-        let offsets = PartitionOffsets {
-            log_start_offset: log.log_start_offset(),
-            high_watermark: end,
-            last_stable_offset: end,
-        };
-        let data = log
-            .read(offset, max_bytes, min_one_batch)
-            .map_err(ReplicaError::from);
-        (offsets, data)
+        Self::read_with(partition, |log| log.read(offset, max_bytes, min_one_batch))
     }
 
     /// Like [`ReplicaManager::read`], but the batches as byte ranges of the
@@ -557,17 +553,22 @@ impl ReplicaManager {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> (PartitionOffsets, Result<FileRecords, ReplicaError>) {
+        Self::read_with(partition, |log| {
+            log.read_file_records(offset, max_bytes, min_one_batch)
+        })
+    }
+
+    /// One read of the partition's log and its offsets, under one read lock
+    /// so the offsets describe the log the data came from.
+    fn read_with<T>(
+        partition: &Partition,
+        read: impl FnOnce(&Log) -> Result<T, LogError>,
+    ) -> (PartitionOffsets, Result<T, ReplicaError>) {
         let log = partition.log.read();
-        let end = log.log_end_offset();
-        let offsets = PartitionOffsets {
-            log_start_offset: log.log_start_offset(),
-            high_watermark: end,
-            last_stable_offset: end,
-        };
-        let data = log
-            .read_file_records(offset, max_bytes, min_one_batch)
-            .map_err(ReplicaError::from);
-        (offsets, data)
+        (
+            PartitionOffsets::of(&log),
+            read(&log).map_err(ReplicaError::from),
+        )
     }
 
     /// The partition's log config as it is now (Fetch v0–3 asks it whether

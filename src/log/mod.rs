@@ -687,21 +687,9 @@ impl Log {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<Bytes, LogError> {
-        let log_end = self.log_end_offset();
-        if offset < self.log_start_offset || offset > log_end {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start: self.log_start_offset,
-                log_end,
-            });
-        }
-        if offset == log_end {
+        let Some(first) = self.first_segment_to_read(offset)? else {
             return Ok(Bytes::new());
-        }
-        let first = self
-            .segments
-            .partition_point(|s| s.base_offset() <= offset)
-            .saturating_sub(1);
+        };
         let mut buf: Vec<u8> = Vec::new();
         let mut budget = max_bytes;
         for seg in self.segments.get(first..).unwrap_or(&[]) {
@@ -759,22 +747,10 @@ impl Log {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<FileRecords, LogError> {
-        let log_end = self.log_end_offset();
-        if offset < self.log_start_offset || offset > log_end {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start: self.log_start_offset,
-                log_end,
-            });
-        }
         let mut out = FileRecords::default();
-        if offset == log_end {
+        let Some(first) = self.first_segment_to_read(offset)? else {
             return Ok(out);
-        }
-        let first = self
-            .segments
-            .partition_point(|s| s.base_offset() <= offset)
-            .saturating_sub(1);
+        };
         let mut budget = max_bytes;
         for seg in self.segments.get(first..).unwrap_or(&[]) {
             let Some((pos, header)) = seg.translate_offset(offset)? else {
@@ -797,6 +773,27 @@ impl Log {
             }
         }
         Ok(out)
+    }
+
+    /// Where a read from `offset` starts: the index of the segment holding it,
+    /// `None` at the log end (nothing to read), OFFSET_OUT_OF_RANGE outside the log.
+    fn first_segment_to_read(&self, offset: i64) -> Result<Option<usize>, LogError> {
+        let log_end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end,
+            });
+        }
+        if offset == log_end {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.segments
+                .partition_point(|s| s.base_offset() <= offset)
+                .saturating_sub(1),
+        ))
     }
 
     pub fn log_start_offset(&self) -> i64 {
