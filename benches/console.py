@@ -18,6 +18,8 @@ produce benchmark: `strom perf produce` (--produce-records records of
 browser-like loop beside it (one client loading the overview, topic list, group
 list, a topic page and 100-message pages of the topic being produced to, one page
 every --browse-interval seconds), the two orders alternating within the pairs.
+Each run produces to a fresh topic, deleted after it, so no run pays for the
+writeback of an earlier one; --data-dir /dev/shm keeps the disk out entirely.
 Reported: each run's records/s and the load average, the medians, and the ratio
 with/without (target >= 0.95). Skip it with --pairs 0.
 """
@@ -55,8 +57,8 @@ def rss_kib(pid: int) -> int:
 
 
 class Broker:
-    def __init__(self, console: bool):
-        self.dir = Path(tempfile.mkdtemp(prefix="strom-bench-console-"))
+    def __init__(self, console: bool, parent: str | None = None):
+        self.dir = Path(tempfile.mkdtemp(prefix="strom-bench-console-", dir=parent))
         self.kafka, self.metrics, self.console = free_port(), free_port(), free_port()
         self.bootstrap = f"127.0.0.1:{self.kafka}"
         self.url = f"http://127.0.0.1:{self.console}"
@@ -113,16 +115,16 @@ def timed(url: str, n: int = 20) -> tuple[float, float, int]:
     return statistics.median(times), times[int(len(times) * 0.9) - 1], size
 
 
-BROWSE_PATHS = ["/", "/topics", "/groups", "/topics/bench-produce",
-                "/topics/bench-produce/messages?from=newest&limit=100",
-                "/api/v1/topics/bench-produce/messages?partition=0&from=newest&limit=100",
-                "/topics/bench-produce/messages?partition=1&limit=100"]
+BROWSE_PATHS = ["/", "/topics", "/groups", "/topics/{topic}",
+                "/topics/{topic}/messages?from=newest&limit=100",
+                "/api/v1/topics/{topic}/messages?partition=0&from=newest&limit=100",
+                "/topics/{topic}/messages?partition=1&limit=100"]
 
 
-def produce_run(b: Broker, records: int, size: int) -> float:
-    """One `strom perf produce` run; its records/s."""
+def produce_run(b: Broker, topic: str, records: int, size: int) -> float:
+    """One `strom perf produce` run to `topic`; its records/s."""
     out = subprocess.run(
-        [str(STROM), "perf", "produce", "--bootstrap-server", b.bootstrap, "--topic", "bench-produce",
+        [str(STROM), "perf", "produce", "--bootstrap-server", b.bootstrap, "--topic", topic,
          "--partitions", "3", "--num-records", str(records), "--record-size", str(size), "--throughput", "-1",
          "--producer-props", "acks=all", "linger.ms=5", "batch.size=1000000", "--json"],
         check=True, capture_output=True, timeout=600).stdout
@@ -132,13 +134,13 @@ def produce_run(b: Broker, records: int, size: int) -> float:
     return r["records_per_sec"]
 
 
-def browse_loop(b: Broker, interval: float, stop, counts: list[int]) -> None:
+def browse_loop(b: Broker, topic: str, interval: float, stop, counts: list[int]) -> None:
     """A browser-like client: one page after the other, `interval` s apart."""
     import threading  # noqa: F401 - the caller runs this in a thread
     i = 0
     while not stop.is_set():
         try:
-            call("GET", b.url + BROWSE_PATHS[i % len(BROWSE_PATHS)])
+            call("GET", b.url + BROWSE_PATHS[i % len(BROWSE_PATHS)].format(topic=topic))
             counts[0] += 1
         except Exception:  # noqa: BLE001 - counted, the loop goes on
             counts[1] += 1
@@ -148,7 +150,8 @@ def browse_loop(b: Broker, interval: float, stop, counts: list[int]) -> None:
 
 def produce_while_browsing(b: Broker, pairs: int, records: int, size: int, interval: float) -> dict:
     import threading
-    produce_run(b, min(records, 100_000), size)  # warm-up: topic created, page cache warm
+    token = json.loads(call("GET", b.url + "/api/v1/csrf"))["token"]
+    produce_run(b, "bench-warm-up", min(records, 100_000), size)
     runs = {"without": [], "with": []}
     rows = []
     for pair in range(pairs):
@@ -158,13 +161,19 @@ def produce_while_browsing(b: Broker, pairs: int, records: int, size: int, inter
             stop = threading.Event()
             counts = [0, 0]
             t = None
+            # Each run writes a fresh topic, deleted after it: every run starts
+            # from the same state, and the data written never grows past one
+            # run's (no dirty-page writeback of earlier runs in the figures).
+            topic = f"bench-produce-{pair}-{kind}"
+            call("POST", b.url + "/api/v1/topics", {"name": topic, "partitions": 3}, token)
             if kind == "with":
-                t = threading.Thread(target=browse_loop, args=(b, interval, stop, counts), daemon=True)
+                t = threading.Thread(target=browse_loop, args=(b, topic, interval, stop, counts), daemon=True)
                 t.start()
-            rps = produce_run(b, records, size)
+            rps = produce_run(b, topic, records, size)
             stop.set()
             if t:
                 t.join(30)
+            call("DELETE", b.url + f"/api/v1/topics/{topic}?confirm={topic}", None, token)
             runs[kind].append(rps)
             rows.append({"pair": pair, "kind": kind, "records_per_sec": round(rps),
                          "pages": counts[0], "page_errors": counts[1],
@@ -187,6 +196,8 @@ def main() -> int:
     ap.add_argument("--produce-records", type=int, default=5_000_000)
     ap.add_argument("--record-size", type=int, default=100)
     ap.add_argument("--browse-interval", type=float, default=0.5)
+    ap.add_argument("--data-dir", default=None,
+                    help="parent of the broker's temporary log dir (e.g. /dev/shm: no disk writeback in the pairs)")
     ap.add_argument("--skip-pages", action="store_true", help="only the produce-while-browsing pairs")
     args = ap.parse_args()
     if not STROM.exists():
@@ -194,7 +205,7 @@ def main() -> int:
     import confluent_kafka as ck
 
     results = {}
-    b = Broker(console=True)
+    b = Broker(console=True, parent=args.data_dir)
     try:
         token = json.loads(call("GET", b.url + "/api/v1/csrf"))["token"]
         t0 = time.time()
