@@ -36,8 +36,11 @@ use prometheus::{
 };
 
 /// Request latency buckets, seconds (Fetch long polls reach `fetch.max.wait.ms`).
+/// Fine below 10 ms, so a p99 or p99.9 of a millisecond or two can be read
+/// from them (`strom perf --broker-metrics` does).
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01,
+    0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 /// fsync latency buckets, seconds.
 const FLUSH_BUCKETS: &[f64] = &[

@@ -113,9 +113,22 @@ pub struct PerfArgs {
     #[arg(long, conflicts_with = "broker_metrics")]
     pub broker_pid: Option<u32>,
     /// The broker's metrics endpoint `host:port` (`metrics.listener`): the
-    /// same figures from its `process_cpu_seconds_total`.
+    /// same figures from its `process_cpu_seconds_total`, and the broker's
+    /// own Produce and Fetch request times over the run, from its
+    /// `strom_request_duration_seconds` histogram.
     #[arg(long)]
     pub broker_metrics: Option<String>,
+    /// produce, e2e: this many producers, each on its own connection(s),
+    /// sharing `--num-records` and `--throughput` evenly; their sends are
+    /// spread evenly over each producer's send interval (many small clients).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub producers: u32,
+    /// consume, e2e: this many independent consumers, each on its own
+    /// connection(s) reading every partition (from the beginning in consume
+    /// mode) until it has `--num-records`: fan-out, as separate consumer
+    /// groups would. The report counts all consumers' records and bytes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub consumers: u32,
 }
 
 /// Where the broker's CPU time is read (`--broker-pid`, `--broker-metrics`).
@@ -194,6 +207,113 @@ async fn http_get_metrics(addr: &str) -> std::io::Result<String> {
     }
 }
 
+/// Cumulative `(le, count)` buckets, ascending, `+Inf` last.
+type Buckets = Vec<(f64, u64)>;
+
+/// The broker's `strom_request_duration_seconds` buckets by API label.
+async fn request_histograms(addr: &str) -> Result<HashMap<String, Buckets>, PerfError> {
+    let body = http_get_metrics(addr)
+        .await
+        .map_err(|e| PerfError::BrokerCpu(format!("{addr}/metrics: {e}")))?;
+    Ok(parse_request_histograms(&body))
+}
+
+fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
+    let start = labels.find(&format!("{name}=\""))? + name.len() + 2;
+    let len = labels.get(start..)?.find('"')?;
+    labels.get(start..start + len)
+}
+
+fn parse_request_histograms(body: &str) -> HashMap<String, Buckets> {
+    let mut out: HashMap<String, Buckets> = HashMap::new();
+    for line in body.lines() {
+        let Some(rest) = line.strip_prefix("strom_request_duration_seconds_bucket{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let (Some(api), Some(le), Ok(count)) = (
+            label(labels, "api"),
+            label(labels, "le"),
+            value.trim().parse::<f64>(),
+        ) else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            match le.parse() {
+                Ok(v) => v,
+                Err(_) => continue,
+            }
+        };
+        out.entry(api.to_string())
+            .or_default()
+            .push((le, count as u64));
+    }
+    for b in out.values_mut() {
+        b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    }
+    out
+}
+
+/// `after - before`, bucket by bucket (a missing `before` counts zero).
+fn diff_buckets(after: &Buckets, before: &Buckets) -> Buckets {
+    after
+        .iter()
+        .map(|&(le, n)| {
+            let was = before
+                .iter()
+                .find(|(l, _)| *l == le)
+                .map_or(0, |&(_, c)| c);
+            (le, n.saturating_sub(was))
+        })
+        .collect()
+}
+
+/// The quantile `q` of cumulative buckets (seconds) in ms, interpolated;
+/// and the upper bound of its bucket in ms. `None` for no samples.
+fn bucket_quantile(b: &Buckets, q: f64) -> Option<(f64, f64)> {
+    let total = b.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut lower = (0.0, 0u64);
+    for &(le, n) in b {
+        if n as f64 >= rank {
+            if le.is_infinite() {
+                // Beyond the last finite bucket: its bound is all we know.
+                return Some((lower.0 * 1e3, f64::INFINITY));
+            }
+            let in_bucket = (n - lower.1) as f64;
+            let frac = if in_bucket > 0.0 {
+                (rank - lower.1 as f64) / in_bucket
+            } else {
+                1.0
+            };
+            return Some(((lower.0 + (le - lower.0) * frac) * 1e3, le * 1e3));
+        }
+        lower = (le, n);
+    }
+    None
+}
+
+fn bucket_latency(b: &Buckets) -> Option<BucketLatency> {
+    let (p50, _) = bucket_quantile(b, 0.5)?;
+    let (p99, p99_le) = bucket_quantile(b, 0.99)?;
+    let (p99_9, p99_9_le) = bucket_quantile(b, 0.999)?;
+    Some(BucketLatency {
+        count: b.last()?.1,
+        p50,
+        p99,
+        p99_9,
+        p99_le,
+        p99_9_le,
+    })
+}
+
 fn props(list: &[String]) -> Result<HashMap<String, String>, PerfError> {
     list.iter()
         .map(|kv| {
@@ -263,6 +383,32 @@ pub struct Report {
     /// `broker_cpu_s` per GB (10^9 bytes) of `bytes`: core-seconds per GB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broker_cpu_s_per_gb: Option<f64>,
+    /// `broker_cpu_s` over the wall time between the two CPU samples: the
+    /// broker's mean load in cores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_cores: Option<f64>,
+    /// With `--broker-metrics`: the broker's own time per request over the
+    /// run (read → response ready), by API, from the difference of its
+    /// `strom_request_duration_seconds` histogram before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_request_ms: Option<std::collections::BTreeMap<String, BucketLatency>>,
+    /// Producers (`--producers`) and consumers (`--consumers`) of the run.
+    pub producers: u32,
+    pub consumers: u32,
+}
+
+/// Request-time quantiles from a bucketed histogram, milliseconds,
+/// interpolated linearly within a bucket as Prometheus'
+/// `histogram_quantile` does; `*_le` is the upper bound of the bucket the
+/// quantile falls in (the figure is at most that).
+#[derive(Debug, serde::Serialize)]
+pub struct BucketLatency {
+    pub count: u64,
+    pub p50: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub p99_le: f64,
+    pub p99_9_le: f64,
 }
 
 /// Latency figures in milliseconds.
@@ -305,12 +451,17 @@ impl Report {
             first_error: None,
             broker_cpu_s: None,
             broker_cpu_s_per_gb: None,
+            broker_cores: None,
+            broker_request_ms: None,
+            producers: 1,
+            consumers: 1,
         }
     }
 
-    fn set_broker_cpu(&mut self, seconds: f64) {
+    fn set_broker_cpu(&mut self, seconds: f64, wall: Duration) {
         self.broker_cpu_s = Some(seconds);
         self.broker_cpu_s_per_gb = Some(seconds / (self.bytes.max(1) as f64 / 1e9));
+        self.broker_cores = Some(seconds / wall.as_secs_f64().max(1e-9));
     }
 
     fn text(&self) -> String {
@@ -330,7 +481,25 @@ impl Report {
             ));
         }
         if let (Some(cpu), Some(per_gb)) = (self.broker_cpu_s, self.broker_cpu_s_per_gb) {
-            s.push_str(&format!("; broker CPU {cpu:.2} s ({per_gb:.3} core-s/GB)"));
+            s.push_str(&format!("; broker CPU {cpu:.2} s ({per_gb:.3} core-s/GB"));
+            if let Some(cores) = self.broker_cores {
+                s.push_str(&format!(", {cores:.3} cores"));
+            }
+            s.push(')');
+        }
+        if let Some(apis) = &self.broker_request_ms {
+            for (api, l) in apis {
+                s.push_str(&format!(
+                    "; broker {api} ms: {} requests, p50 {:.3}, p99 {:.3} (≤ {}), p99.9 {:.3} (≤ {})",
+                    l.count, l.p50, l.p99, l.p99_le, l.p99_9, l.p99_9_le
+                ));
+            }
+        }
+        if self.producers > 1 || self.consumers > 1 {
+            s.push_str(&format!(
+                "; {} producer(s), {} consumer(s)",
+                self.producers, self.consumers
+            ));
         }
         if self.errors > 0 {
             s.push_str(&format!("; {} errors", self.errors));
@@ -349,14 +518,35 @@ pub async fn run(cmd: PerfCommand) -> Result<(), PerfError> {
         Some(b) => Some(b.seconds().await?),
         None => None,
     };
+    let wall = Instant::now();
+    let hist_before = match &args.broker_metrics {
+        Some(addr) => Some(request_histograms(addr).await?),
+        None => None,
+    };
     let mut report = match &cmd {
         PerfCommand::Produce(args) => produce(args, None).await?.0,
         PerfCommand::Consume(args) => consume_cmd(args).await?,
         PerfCommand::E2e(args) => e2e(args).await?,
     };
-    if let (Some(b), Some(before)) = (&broker_cpu, cpu_before) {
-        report.set_broker_cpu(b.seconds().await? - before);
+    if let (Some(addr), Some(before)) = (&args.broker_metrics, hist_before) {
+        let after = request_histograms(addr).await?;
+        report.broker_request_ms = Some(
+            ["Produce", "Fetch"]
+                .iter()
+                .filter_map(|api| {
+                    let a = after.get(*api)?;
+                    let empty = Vec::new();
+                    let b = before.get(*api).unwrap_or(&empty);
+                    Some((api.to_string(), bucket_latency(&diff_buckets(a, b))?))
+                })
+                .collect(),
+        );
     }
+    if let (Some(b), Some(before)) = (&broker_cpu, cpu_before) {
+        report.set_broker_cpu(b.seconds().await? - before, wall.elapsed());
+    }
+    report.producers = args.producers;
+    report.consumers = args.consumers;
     let json = args.json;
     if json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -595,14 +785,78 @@ impl Leader {
     }
 }
 
-/// Produces `args.num_records`; returns the report and the number of
-/// records acknowledged. `e2e` is told the start when given.
+/// Produces `args.num_records` with `args.producers` producers; returns the
+/// report and the number of records acknowledged. `e2e` gives its clock.
 async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64), PerfError> {
-    let cfg = ProducerConfig::from(args)?;
-    let mut client =
-        Client::connect(&args.bootstrap_server, &cfg.client_id, cfg.max_in_flight).await?;
-    let topic = topic_for(&mut client, args).await?;
+    let cfg = Arc::new(ProducerConfig::from(args)?);
+    let client =
+        Client::connect(&args.bootstrap_server, &cfg.client_id, cfg.max_in_flight).await;
+    let mut client = client?;
+    let topic = Arc::new(topic_for(&mut client, args).await?);
     let clock = clock.unwrap_or_else(Clock::new);
+    let n = u64::from(args.producers.max(1));
+    // Every producer's connections are open before the clock starts.
+    let mut jobs = Vec::new();
+    for k in 0..n {
+        let count = args.num_records / n + u64::from(k < args.num_records % n);
+        let first = k * (args.num_records / n) + k.min(args.num_records % n);
+        let leaders = open_leaders(&client, &topic, &cfg, clock).await?;
+        jobs.push(ProduceJob {
+            first,
+            count,
+            // The k-th producer sends k/n of an interval after the first.
+            phase: k as f64 / n as f64,
+            first_partition: k as usize,
+            leaders,
+        });
+    }
+    let throttle = (args.throughput > 0.0).then_some(args.throughput / n as f64);
+    let start = Instant::now();
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|job| {
+            let (topic, cfg) = (topic.clone(), cfg.clone());
+            let record_size = args.record_size;
+            tokio::spawn(async move {
+                produce_one(job, &topic, &cfg, record_size, throttle, start, clock).await
+            })
+        })
+        .collect();
+    let mut stats = AckStats::default();
+    for t in tasks {
+        let s = t.await.map_err(|_| ClientError::Disconnected)??;
+        stats.latency.merge(&s.latency);
+        stats.records += s.records;
+        stats.bytes += s.bytes;
+        stats.errors += s.errors;
+        if stats.first_error.is_none() {
+            stats.first_error = s.first_error;
+        }
+    }
+    let mut report = Report::new("produce", stats.records, stats.bytes, start.elapsed());
+    report.latency_ms = Some(Latency::of(&stats.latency));
+    report.errors = stats.errors;
+    report.first_error = stats.first_error;
+    Ok((report, stats.records))
+}
+
+/// One producer's share: record indexes `first..first + count`.
+struct ProduceJob {
+    first: u64,
+    count: u64,
+    /// Offset of this producer's sends, in send intervals (0..1).
+    phase: f64,
+    first_partition: usize,
+    leaders: HashMap<i32, Leader>,
+}
+
+/// A connection (and ack task) to each leader of `topic`.
+async fn open_leaders(
+    client: &Client,
+    topic: &TopicInfo,
+    cfg: &ProducerConfig,
+    clock: Clock,
+) -> Result<HashMap<i32, Leader>, PerfError> {
     let mut leaders: HashMap<i32, Leader> = HashMap::new();
     for &l in &topic.leaders {
         if leaders.contains_key(&l) {
@@ -626,7 +880,27 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
             },
         );
     }
-    let n_partitions = topic.leaders.len();
+    Ok(leaders)
+}
+
+/// Runs one producer at `throttle` records/s (None: unlimited).
+async fn produce_one(
+    job: ProduceJob,
+    topic: &TopicInfo,
+    cfg: &ProducerConfig,
+    record_size: usize,
+    throttle: Option<f64>,
+    start: Instant,
+    clock: Clock,
+) -> Result<AckStats, PerfError> {
+    let ProduceJob {
+        first,
+        count,
+        phase,
+        first_partition,
+        mut leaders,
+    } = job;
+    let n_partitions = topic.leaders.len().max(1);
     let capacity = cfg.batch_size.min(4 << 20) + 1024;
     let mut open: Vec<OpenBatch> = (0..n_partitions)
         .map(|_| OpenBatch {
@@ -635,11 +909,9 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
             opened: Instant::now(),
         })
         .collect();
-    let mut value: Vec<u8> = (0..args.record_size).map(filler).collect();
+    let mut value: Vec<u8> = (0..record_size).map(filler).collect();
     let record_bytes = BatchBuilder::record_size(None, Some(&value));
-    let throttle = (args.throughput > 0.0).then_some(args.throughput);
-    let mut sticky = 0usize;
-    let start = Instant::now();
+    let mut sticky = first_partition % n_partitions;
 
     let seal = |p: usize,
                 open: &mut Vec<OpenBatch>,
@@ -651,7 +923,7 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
         if b.builder.record_count() == 0 {
             return Ok(());
         }
-        let bytes = b.sent_us.len() as u64 * args.record_size as u64;
+        let bytes = b.sent_us.len() as u64 * record_size as u64;
         let batch = b.builder.finish(capacity)?;
         let cap = b.sent_us.capacity();
         let sent = std::mem::replace(&mut b.sent_us, Vec::with_capacity(cap));
@@ -662,9 +934,9 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
         Ok(())
     };
 
-    for i in 0..args.num_records {
+    for i in 0..count {
         if let Some(rate) = throttle {
-            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            let due = start + Duration::from_secs_f64((i as f64 + phase) / rate);
             let now = Instant::now();
             if due > now + Duration::from_micros(500) {
                 // Caught up: seal what has lingered, send, then sleep until
@@ -681,13 +953,13 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
                     }
                 }
                 for l in leaders.values_mut() {
-                    l.send_ready(&topic, &cfg).await?;
+                    l.send_ready(topic, cfg).await?;
                 }
                 tokio::time::sleep_until(wake.into()).await;
             }
         }
         let now_us = clock.now_us();
-        fill_value(&mut value, i, now_us);
+        fill_value(&mut value, first + i, now_us);
         let b = &mut open[sticky];
         if b.builder.record_count() == 0 {
             b.opened = Instant::now();
@@ -699,7 +971,7 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
             let leader = topic.leaders.get(sticky).copied().unwrap_or(-1);
             sticky = (sticky + 1) % n_partitions;
             if let Some(l) = leaders.get_mut(&leader) {
-                l.send_ready(&topic, &cfg).await?;
+                l.send_ready(topic, cfg).await?;
             }
         }
     }
@@ -708,7 +980,7 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
     }
     let mut stats = AckStats::default();
     for (_, mut l) in leaders {
-        l.send_ready(&topic, &cfg).await?;
+        l.send_ready(topic, cfg).await?;
         drop(l.acks);
         let s = l.task.await.unwrap_or_default();
         stats.latency.merge(&s.latency);
@@ -719,13 +991,10 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
             stats.first_error = s.first_error;
         }
     }
-    let mut report = Report::new("produce", stats.records, stats.bytes, start.elapsed());
-    report.latency_ms = Some(Latency::of(&stats.latency));
-    report.errors = stats.errors;
-    report.first_error = stats.first_error;
-    Ok((report, stats.records))
+    Ok(stats)
 }
 
+#[derive(Clone)]
 struct ConsumerConfig {
     min_bytes: i32,
     max_bytes: i32,
@@ -963,10 +1232,24 @@ async fn join_consumers(
     Ok(all)
 }
 
+/// Starts `args.consumers` independent consumers, each wanting
+/// `args.num_records`.
+async fn start_all_consumers(
+    args: &PerfArgs,
+    cfg: ConsumerConfig,
+    clock: Option<Clock>,
+) -> Result<Vec<tokio::task::JoinHandle<Result<ConsumeStats, PerfError>>>, PerfError> {
+    let mut tasks = Vec::new();
+    for _ in 0..args.consumers.max(1) {
+        tasks.extend(start_consumers(args, cfg.clone(), clock).await?);
+    }
+    Ok(tasks)
+}
+
 async fn consume_cmd(args: &PerfArgs) -> Result<Report, PerfError> {
     let cfg = ConsumerConfig::from(args)?;
     let start = Instant::now();
-    let tasks = start_consumers(args, cfg, None).await?;
+    let tasks = start_all_consumers(args, cfg, None).await?;
     let s = join_consumers(tasks).await?;
     Ok(Report::new("consume", s.records, s.bytes, start.elapsed()))
 }
@@ -980,13 +1263,14 @@ async fn e2e(args: &PerfArgs) -> Result<Report, PerfError> {
         let mut client = Client::connect(&args.bootstrap_server, "strom-perf-e2e", 1).await?;
         topic_for(&mut client, args).await?;
     }
-    let tasks = start_consumers(args, cfg, Some(clock)).await?;
+    let tasks = start_all_consumers(args, cfg, Some(clock)).await?;
     let start = Instant::now();
     let (produced, acked) = produce(args, Some(clock)).await?;
     let s = join_consumers(tasks).await?;
     let mut report = Report::new("e2e", s.records, s.bytes, start.elapsed());
     report.latency_ms = Some(Latency::of(&s.latency));
-    report.errors = produced.errors + acked.saturating_sub(s.records);
+    let want = acked * u64::from(args.consumers.max(1));
+    report.errors = produced.errors + want.saturating_sub(s.records);
     report.first_error = produced.first_error;
     Ok(report)
 }
@@ -1009,5 +1293,28 @@ mod tests {
                     process_cpu_seconds_total_x 9\nprocess_cpu_seconds_total 12.34\n";
         assert_eq!(metric_value(body, "process_cpu_seconds_total"), Some(12.34));
         assert_eq!(metric_value("x 1\n", "process_cpu_seconds_total"), None);
+    }
+
+    #[test]
+    fn broker_request_quantiles_come_from_the_bucket_difference() {
+        let before = "strom_request_duration_seconds_bucket{api=\"Produce\",le=\"0.001\"} 10\n\
+            strom_request_duration_seconds_bucket{api=\"Produce\",le=\"0.002\"} 10\n\
+            strom_request_duration_seconds_bucket{api=\"Produce\",le=\"+Inf\"} 10\n";
+        let after = "# TYPE strom_request_duration_seconds histogram\n\
+            strom_request_duration_seconds_bucket{api=\"Produce\",le=\"0.001\"} 910\n\
+            strom_request_duration_seconds_bucket{api=\"Produce\",le=\"0.002\"} 1010\n\
+            strom_request_duration_seconds_bucket{api=\"Produce\",le=\"+Inf\"} 1010\n\
+            strom_request_duration_seconds_bucket{api=\"Fetch\",le=\"0.001\"} 0\n\
+            strom_request_duration_seconds_bucket{api=\"Fetch\",le=\"+Inf\"} 0\n\
+            strom_request_duration_seconds_sum{api=\"Produce\"} 1.5\n";
+        let (b, a) = (parse_request_histograms(before), parse_request_histograms(after));
+        let d = diff_buckets(&a["Produce"], &b["Produce"]);
+        assert_eq!(d, vec![(0.001, 900), (0.002, 1000), (f64::INFINITY, 1000)]);
+        let l = bucket_latency(&d).expect("samples");
+        assert_eq!(l.count, 1000);
+        // Rank 500 of 900 in [0, 1 ms]; rank 990 is 90 of 100 into [1, 2 ms].
+        assert!((l.p50 - 500.0 / 900.0).abs() < 1e-9);
+        assert!((l.p99 - 1.9).abs() < 1e-9 && l.p99_le == 2.0);
+        assert!(bucket_latency(&a["Fetch"]).is_none());
     }
 }
