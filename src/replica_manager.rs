@@ -59,6 +59,12 @@ impl Partition {
         PartitionOffsets::of(&self.log.read())
     }
 
+    /// [`Partition::offsets`], or `None` when the log's lock is held now
+    /// (for callers on an async worker, which must not wait for an append).
+    pub fn try_offsets(&self) -> Option<PartitionOffsets> {
+        self.log.try_read().map(|log| PartitionOffsets::of(&log))
+    }
+
     /// Runs `f` with shared access to the log (reads, offset lookups).
     pub fn with_log<T>(&self, f: impl FnOnce(&Log) -> T) -> T {
         f(&self.log.read())

@@ -495,11 +495,11 @@ impl Report {
                 ));
             }
         }
-        if self.producers > 1 || self.consumers > 1 {
-            s.push_str(&format!(
-                "; {} producer(s), {} consumer(s)",
-                self.producers, self.consumers
-            ));
+        if self.producers > 1 {
+            s.push_str(&format!("; {} producers", self.producers));
+        }
+        if self.consumers > 1 {
+            s.push_str(&format!("; {} consumers", self.consumers));
         }
         if self.errors > 0 {
             s.push_str(&format!("; {} errors", self.errors));
@@ -966,7 +966,11 @@ async fn produce_one(
         }
         b.builder.append((now_us / 1000) as i64, None, Some(&value));
         b.sent_us.push(now_us);
-        if b.builder.size() + record_bytes > cfg.batch_size {
+        // Full, or (throttled) lingered long enough: with linger.ms=0 each
+        // record goes out as it is produced, as Kafka's producer sends at
+        // once when nothing asks it to wait.
+        let lingered = throttle.is_some() && b.opened.elapsed() >= cfg.linger;
+        if b.builder.size() + record_bytes > cfg.batch_size || lingered {
             seal(sticky, &mut open, &mut leaders)?;
             let leader = topic.leaders.get(sticky).copied().unwrap_or(-1);
             sticky = (sticky + 1) % n_partitions;

@@ -184,14 +184,24 @@ async fn fetch(
     let magic = legacy_magic(version);
     let zero_copy = zero_copy && magic.is_none();
     let mut appends = rm.subscribe_appends();
-    let results = loop {
-        appends.mark_unchanged();
+    let read = || {
         let rm2 = rm.clone();
         let w = wanted.clone();
-        let results =
+        async move {
+            // A read that would find nothing is answered from the offsets
+            // in memory: a blocking-pool hop costs two thread wake-ups, far
+            // more than such a read. Anything else may touch the disk.
+            if let Some(empty) = read_at_end(&w, magic, zero_copy) {
+                return empty;
+            }
             tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes, magic, zero_copy))
                 .await
-                .unwrap_or_default();
+                .unwrap_or_default()
+        }
+    };
+    let results = loop {
+        appends.mark_unchanged();
+        let results = read().await;
         let bytes: usize = results.iter().map(|(_, r)| r.len()).sum();
         let errors = results.iter().any(|(r, _)| r.error_code != 0);
         if bytes >= min_bytes || errors || Instant::now() >= deadline {
@@ -203,13 +213,7 @@ async fn fetch(
         {
             // Deadline reached: answer with what there is (one more read so
             // nothing appended since the last read is missed).
-            let rm2 = rm.clone();
-            let w = wanted.clone();
-            break tokio::task::spawn_blocking(move || {
-                read_all(&rm2, &w, max_bytes, magic, zero_copy)
-            })
-            .await
-            .unwrap_or_default();
+            break read().await;
         }
     };
     let isolation_committed = request.isolation_level == 1;
@@ -262,6 +266,52 @@ impl Read {
             Read::Files(f) => f.len(),
         }
     }
+}
+
+/// What `read_all` would answer when every partition of `wanted` is at its
+/// log end (or unknown here): its offsets and no records, read from memory.
+/// `None` when some partition has records to read, a legacy format is
+/// asked for, or a log's lock is held now (an append is writing: the
+/// blocking pool waits for it, not this thread).
+fn read_at_end(
+    wanted: &[Wanted],
+    magic: Option<i8>,
+    zero_copy: bool,
+) -> Option<Vec<(PartitionData, Read)>> {
+    if magic.is_some() {
+        return None;
+    }
+    wanted
+        .iter()
+        .map(|w| {
+            let mut data = PartitionData::default()
+                .with_partition_index(w.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_preferred_read_replica(BrokerId(-1));
+            let partition = match &w.target {
+                Ok(p) => p,
+                Err(code) => {
+                    data.error_code = *code;
+                    return Some((data, Read::Bytes(0)));
+                }
+            };
+            let o = partition.try_offsets()?;
+            if w.fetch_offset != o.high_watermark {
+                return None;
+            }
+            data.high_watermark = o.high_watermark;
+            data.last_stable_offset = o.last_stable_offset;
+            data.log_start_offset = o.log_start_offset;
+            Some(if zero_copy {
+                (data, Read::Files(FileRecords::default()))
+            } else {
+                data.records = Some(Bytes::new());
+                (data, Read::Bytes(0))
+            })
+        })
+        .collect()
 }
 
 fn read_all(
