@@ -564,6 +564,24 @@ impl ReplicaManager {
         })
     }
 
+    /// [`ReplicaManager::read_file_records`] if the log's lock is free now;
+    /// `None` when an append holds it (callers on an async worker must not
+    /// wait for one).
+    pub fn try_read_file_records(
+        &self,
+        partition: &Partition,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Option<(PartitionOffsets, Result<FileRecords, ReplicaError>)> {
+        let log = partition.log.try_read()?;
+        Some((
+            PartitionOffsets::of(&log),
+            log.read_file_records(offset, max_bytes, min_one_batch)
+                .map_err(ReplicaError::from),
+        ))
+    }
+
     /// One read of the partition's log and its offsets, under one read lock
     /// so the offsets describe the log the data came from.
     fn read_with<T>(

@@ -184,15 +184,26 @@ async fn fetch(
     let magic = legacy_magic(version);
     let zero_copy = zero_copy && magic.is_none();
     let mut appends = rm.subscribe_appends();
-    let read = || {
+    // Whether the previous read found every partition at its log end: what
+    // this read finds was then appended during this request's wait, so it is
+    // the log's tail, just written and in the page cache.
+    let mut was_at_end = false;
+    let read = |tail: bool| {
         let rm2 = rm.clone();
         let w = wanted.clone();
         async move {
-            // A read that would find nothing is answered from the offsets
-            // in memory: a blocking-pool hop costs two thread wake-ups, far
-            // more than such a read. Anything else may touch the disk.
+            // A read that would find nothing is answered from the offsets in
+            // memory, and a zero-copy read of the tail (batch headers only,
+            // from the page cache) runs here when no append holds a log's
+            // lock: a blocking-pool hop costs two thread wake-ups, far more
+            // than either. Anything else may touch the disk.
             if let Some(empty) = read_at_end(&w, magic, zero_copy) {
                 return empty;
+            }
+            if tail && zero_copy {
+                if let Some(r) = try_read_tail(&rm2, &w, max_bytes) {
+                    return r;
+                }
             }
             tokio::task::spawn_blocking(move || read_all(&rm2, &w, max_bytes, magic, zero_copy))
                 .await
@@ -201,19 +212,24 @@ async fn fetch(
     };
     let results = loop {
         appends.mark_unchanged();
-        let results = read().await;
+        let results = read(was_at_end).await;
         let bytes: usize = results.iter().map(|(_, r)| r.len()).sum();
         let errors = results.iter().any(|(r, _)| r.error_code != 0);
         if bytes >= min_bytes || errors || Instant::now() >= deadline {
             break results;
         }
+        was_at_end = bytes == 0
+            && wanted
+                .iter()
+                .zip(&results)
+                .all(|(w, (d, _))| w.target.is_err() || w.fetch_offset == d.high_watermark);
         if tokio::time::timeout_at(deadline, appends.changed())
             .await
             .is_err()
         {
             // Deadline reached: answer with what there is (one more read so
             // nothing appended since the last read is missed).
-            break read().await;
+            break read(was_at_end).await;
         }
     };
     let isolation_committed = request.isolation_level == 1;
@@ -309,6 +325,56 @@ fn read_at_end(
             } else {
                 data.records = Some(Bytes::new());
                 (data, Read::Bytes(0))
+            })
+        })
+        .collect()
+}
+
+/// `read_all`'s zero-copy read, on this thread, if no partition's log lock
+/// is held now; `None` otherwise (the caller hands the read to the
+/// blocking pool).
+fn try_read_tail(
+    rm: &ReplicaManager,
+    wanted: &[Wanted],
+    max_bytes: usize,
+) -> Option<Vec<(PartitionData, Read)>> {
+    let mut remaining = max_bytes;
+    let mut first = true;
+    wanted
+        .iter()
+        .map(|w| {
+            let mut data = PartitionData::default()
+                .with_partition_index(w.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_preferred_read_replica(BrokerId(-1));
+            let partition = match &w.target {
+                Ok(p) => p,
+                Err(code) => {
+                    data.error_code = *code;
+                    return Some((data, Read::Bytes(0)));
+                }
+            };
+            let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
+            let (offsets, read) = rm.try_read_file_records(partition, w.fetch_offset, limit, first)?;
+            data.high_watermark = offsets.high_watermark;
+            data.last_stable_offset = offsets.last_stable_offset;
+            data.log_start_offset = offsets.log_start_offset;
+            Some(match read {
+                Ok(records) => {
+                    if !records.is_empty() {
+                        first = false;
+                        remaining = remaining.saturating_sub(records.len());
+                    }
+                    data.records = None;
+                    (data, Read::Files(records))
+                }
+                Err(e) => {
+                    data.error_code = e.kafka_error_code();
+                    data.records = Some(Bytes::new());
+                    (data, Read::Bytes(0))
+                }
             })
         })
         .collect()
