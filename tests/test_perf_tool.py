@@ -7,6 +7,7 @@ import json
 import struct
 import subprocess
 import time
+import urllib.request
 
 from conftest import STROM, assert_dense_offsets, consume_all, need_module
 
@@ -107,3 +108,72 @@ def test_perf_missing_topic_fails_cleanly(broker):
     )
     assert proc.returncode != 0
     assert b"does not exist" in proc.stderr
+
+
+def test_perf_fan_out_consumers(broker):
+    """--consumers 4: four independent readers of every partition from the
+    beginning; the report counts all of their records and bytes."""
+    topic = "perf-fanout"
+    n, size, consumers = 6_000, 256, 4
+    perf(
+        "produce", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+        "--num-records", str(n), "--record-size", str(size), "--partitions", "3",
+        "--producer-props", "acks=all", "linger.ms=1",
+    )
+    report = perf(
+        "consume", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+        "--num-records", str(n), "--consumers", str(consumers),
+        "--broker-metrics", f"127.0.0.1:{broker.metrics_port}",
+    )
+    check_report(report, "consume", n * consumers, n * size * consumers)
+    assert report["consumers"] == consumers and report["producers"] == 1
+    assert report["broker_cpu_s"] >= 0
+    assert report["broker_cores"] >= 0
+    assert abs(report["broker_cpu_s_per_gb"] - report["broker_cpu_s"] / (report["bytes"] / 1e9)) < 1e-6 * max(
+        1.0, report["broker_cpu_s_per_gb"])
+    # Each reader fetches at least once, timed by the broker.
+    fetch = report["broker_request_ms"]["Fetch"]
+    assert fetch["count"] >= consumers
+    assert 0 <= fetch["p50"] <= fetch["p99"] <= fetch["p99_9"]
+    assert fetch["p99"] <= fetch["p99_le"] and fetch["p99_9"] <= fetch["p99_9_le"]
+
+
+def test_perf_many_producers_e2e(broker):
+    """--producers 40 --consumers 2 in e2e: 40 connections share the records
+    and the rate; each of two consumers gets every record once."""
+    topic = "perf-many-producers"
+    n, size, producers, consumers = 2_000, 128, 40, 2
+    # The broker's request-time buckets are fine enough for ms-level quantiles.
+    body = metrics_body(broker)
+    for le in ("0.00025", "0.00075", "0.0015", "0.003"):
+        assert f'strom_request_duration_seconds_bucket{{api="Produce",le="{le}"}}' in body
+    report = perf(
+        "e2e", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+        "--num-records", str(n), "--record-size", str(size), "--throughput", "2000",
+        "--partitions", "3", "--producers", str(producers), "--consumers", str(consumers),
+        "--producer-props", "acks=all", "linger.ms=0",
+        "--broker-metrics", f"127.0.0.1:{broker.metrics_port}",
+    )
+    check_report(report, "e2e", n * consumers, n * size * consumers)
+    assert report["producers"] == producers and report["consumers"] == consumers
+    lat = report["latency_ms"]
+    assert 0 <= lat["p50"] <= lat["p99"] <= lat["p99_9"] <= lat["max"]
+    # 2,000 records at 2,000 records/s: about a second.
+    assert report["elapsed_s"] >= 0.9
+    # linger.ms=0 at a throttled rate: one Produce per record (no retries here).
+    produce = report["broker_request_ms"]["Produce"]
+    assert produce["count"] == n
+    assert 0 <= produce["p50"] <= produce["p99"] <= produce["p99_9"] <= produce["p99_9_le"]
+    assert report["broker_cores"] >= 0 and report["broker_cpu_s"] >= 0
+
+    # Every index exactly once, spread over the three partitions.
+    by_partition = consume_all(broker.bootstrap, topic, range(3))
+    assert_dense_offsets(by_partition)
+    indexes = sorted(struct.unpack(">Q", m.value()[:8])[0] for msgs in by_partition.values() for m in msgs)
+    assert indexes == list(range(n))
+    assert all(len(m) > 0 for m in by_partition.values())
+
+
+def metrics_body(broker) -> str:
+    with urllib.request.urlopen(f"{broker.metrics_url}/metrics", timeout=10) as r:
+        return r.read().decode()

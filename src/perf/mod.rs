@@ -263,10 +263,7 @@ fn diff_buckets(after: &Buckets, before: &Buckets) -> Buckets {
     after
         .iter()
         .map(|&(le, n)| {
-            let was = before
-                .iter()
-                .find(|(l, _)| *l == le)
-                .map_or(0, |&(_, c)| c);
+            let was = before.iter().find(|(l, _)| *l == le).map_or(0, |&(_, c)| c);
             (le, n.saturating_sub(was))
         })
         .collect()
@@ -789,8 +786,7 @@ impl Leader {
 /// report and the number of records acknowledged. `e2e` gives its clock.
 async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64), PerfError> {
     let cfg = Arc::new(ProducerConfig::from(args)?);
-    let client =
-        Client::connect(&args.bootstrap_server, &cfg.client_id, cfg.max_in_flight).await;
+    let client = Client::connect(&args.bootstrap_server, &cfg.client_id, cfg.max_in_flight).await;
     let mut client = client?;
     let topic = Arc::new(topic_for(&mut client, args).await?);
     let clock = clock.unwrap_or_else(Clock::new);
@@ -1311,7 +1307,10 @@ mod tests {
             strom_request_duration_seconds_bucket{api=\"Fetch\",le=\"0.001\"} 0\n\
             strom_request_duration_seconds_bucket{api=\"Fetch\",le=\"+Inf\"} 0\n\
             strom_request_duration_seconds_sum{api=\"Produce\"} 1.5\n";
-        let (b, a) = (parse_request_histograms(before), parse_request_histograms(after));
+        let (b, a) = (
+            parse_request_histograms(before),
+            parse_request_histograms(after),
+        );
         let d = diff_buckets(&a["Produce"], &b["Produce"]);
         assert_eq!(d, vec![(0.001, 900), (0.002, 1000), (f64::INFINITY, 1000)]);
         let l = bucket_latency(&d).expect("samples");

@@ -357,7 +357,8 @@ fn try_read_tail(
                 }
             };
             let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
-            let (offsets, read) = rm.try_read_file_records(partition, w.fetch_offset, limit, first)?;
+            let (offsets, read) =
+                rm.try_read_file_records(partition, w.fetch_offset, limit, first)?;
             data.high_watermark = offsets.high_watermark;
             data.last_stable_offset = offsets.last_stable_offset;
             data.log_start_offset = offsets.log_start_offset;
