@@ -214,6 +214,12 @@ def test_idle_and_half_open_connections_past_the_cap(make_broker):
 # ---------------------------------------------------------------------------
 
 
+def start_up_probes_closed(b) -> None:
+    """Waits until the broker has closed the connections of the fixture's
+    readiness probes: until then they still count against the limits."""
+    wait_until(lambda: metric(b, "strom_connections") == 0, 10, "the readiness probes' connections closed")
+
+
 def open_accepted(port: int, n: int) -> list:
     out = []
     for i in range(n):
@@ -225,6 +231,7 @@ def open_accepted(port: int, n: int) -> list:
 
 def test_per_ip_limit_closes_excess_at_once(make_broker):
     b = make_broker({"max.connections.per.ip": 4})
+    start_up_probes_closed(b)
     held = open_accepted(b.external_port, 4)
     extra = socket.create_connection(("127.0.0.1", b.external_port), timeout=5)
     t0 = time.monotonic()
@@ -243,6 +250,7 @@ def test_per_ip_limit_closes_excess_at_once(make_broker):
 
 def test_per_ip_override_raises_the_limit(make_broker):
     b = make_broker({"max.connections.per.ip": 2, "max.connections.per.ip.overrides": "localhost:3,127.0.0.1:7"})
+    start_up_probes_closed(b)
     held = open_accepted(b.external_port, 7)
     extra = socket.create_connection(("127.0.0.1", b.external_port), timeout=5)
     assert closed_by_broker(extra, 3), "the eighth connection from 127.0.0.1 stayed open"

@@ -220,9 +220,11 @@ impl BoundListener {
                         stream, peer, advertised, broker, &server, &security, shutdown,
                     )
                     .await;
-                    drop(open);
+                    // The limits' counts first, the gauge last: once
+                    // `strom_connections` shows it gone, its slots are free.
                     drop(ip_count);
                     drop(slot);
+                    drop(open);
                 }
                 .instrument(span),
             );

@@ -31,7 +31,7 @@ use crate::log::config::CompressionType;
 use crate::quotas::{QuotaType, ANONYMOUS};
 use crate::records::file::FileRecords;
 use crate::records::legacy;
-use crate::replica_manager::{Partition, ReplicaManager};
+use crate::replica_manager::{Partition, PartitionOffsets, ReplicaManager};
 
 /// Topic ids are used in Fetch from this version on (KIP-516).
 const TOPIC_IDS_VERSION: i16 = 13;
@@ -284,6 +284,47 @@ impl Read {
     }
 }
 
+/// A partition's answer before its read: its index, and offsets unknown.
+fn unread(w: &Wanted) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(w.partition)
+        .with_high_watermark(-1)
+        .with_last_stable_offset(-1)
+        .with_log_start_offset(-1)
+        .with_preferred_read_replica(BrokerId(-1))
+}
+
+fn set_offsets(data: &mut PartitionData, offsets: &PartitionOffsets) {
+    data.high_watermark = offsets.high_watermark;
+    data.last_stable_offset = offsets.last_stable_offset;
+    data.log_start_offset = offsets.log_start_offset;
+}
+
+/// A zero-copy read's answer for one partition; a read that found batches
+/// ends the first-batch rule and spends `remaining`.
+fn file_records(
+    mut data: PartitionData,
+    read: Result<FileRecords, crate::replica_manager::ReplicaError>,
+    first: &mut bool,
+    remaining: &mut usize,
+) -> (PartitionData, Read) {
+    match read {
+        Ok(records) => {
+            if !records.is_empty() {
+                *first = false;
+                *remaining = remaining.saturating_sub(records.len());
+            }
+            data.records = None;
+            (data, Read::Files(records))
+        }
+        Err(e) => {
+            data.error_code = e.kafka_error_code();
+            data.records = Some(Bytes::new());
+            (data, Read::Bytes(0))
+        }
+    }
+}
+
 /// What `read_all` would answer when every partition of `wanted` is at its
 /// log end (or unknown here): its offsets and no records, read from memory.
 /// `None` when some partition has records to read, a legacy format is
@@ -300,12 +341,7 @@ fn read_at_end(
     wanted
         .iter()
         .map(|w| {
-            let mut data = PartitionData::default()
-                .with_partition_index(w.partition)
-                .with_high_watermark(-1)
-                .with_last_stable_offset(-1)
-                .with_log_start_offset(-1)
-                .with_preferred_read_replica(BrokerId(-1));
+            let mut data = unread(w);
             let partition = match &w.target {
                 Ok(p) => p,
                 Err(code) => {
@@ -317,9 +353,7 @@ fn read_at_end(
             if w.fetch_offset != o.high_watermark {
                 return None;
             }
-            data.high_watermark = o.high_watermark;
-            data.last_stable_offset = o.last_stable_offset;
-            data.log_start_offset = o.log_start_offset;
+            set_offsets(&mut data, &o);
             Some(if zero_copy {
                 (data, Read::Files(FileRecords::default()))
             } else {
@@ -343,12 +377,7 @@ fn try_read_tail(
     wanted
         .iter()
         .map(|w| {
-            let mut data = PartitionData::default()
-                .with_partition_index(w.partition)
-                .with_high_watermark(-1)
-                .with_last_stable_offset(-1)
-                .with_log_start_offset(-1)
-                .with_preferred_read_replica(BrokerId(-1));
+            let mut data = unread(w);
             let partition = match &w.target {
                 Ok(p) => p,
                 Err(code) => {
@@ -359,24 +388,8 @@ fn try_read_tail(
             let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
             let (offsets, read) =
                 rm.try_read_file_records(partition, w.fetch_offset, limit, first)?;
-            data.high_watermark = offsets.high_watermark;
-            data.last_stable_offset = offsets.last_stable_offset;
-            data.log_start_offset = offsets.log_start_offset;
-            Some(match read {
-                Ok(records) => {
-                    if !records.is_empty() {
-                        first = false;
-                        remaining = remaining.saturating_sub(records.len());
-                    }
-                    data.records = None;
-                    (data, Read::Files(records))
-                }
-                Err(e) => {
-                    data.error_code = e.kafka_error_code();
-                    data.records = Some(Bytes::new());
-                    (data, Read::Bytes(0))
-                }
-            })
+            set_offsets(&mut data, &offsets);
+            Some(file_records(data, read, &mut first, &mut remaining))
         })
         .collect()
 }
@@ -393,12 +406,7 @@ fn read_all(
     wanted
         .iter()
         .map(|w| {
-            let mut data = PartitionData::default()
-                .with_partition_index(w.partition)
-                .with_high_watermark(-1)
-                .with_last_stable_offset(-1)
-                .with_log_start_offset(-1)
-                .with_preferred_read_replica(BrokerId(-1));
+            let mut data = unread(w);
             let partition = match &w.target {
                 Ok(p) => p,
                 Err(code) => {
@@ -409,29 +417,11 @@ fn read_all(
             let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
             if zero_copy {
                 let (offsets, read) = rm.read_file_records(partition, w.fetch_offset, limit, first);
-                data.high_watermark = offsets.high_watermark;
-                data.last_stable_offset = offsets.last_stable_offset;
-                data.log_start_offset = offsets.log_start_offset;
-                return match read {
-                    Ok(records) => {
-                        if !records.is_empty() {
-                            first = false;
-                            remaining = remaining.saturating_sub(records.len());
-                        }
-                        data.records = None;
-                        (data, Read::Files(records))
-                    }
-                    Err(e) => {
-                        data.error_code = e.kafka_error_code();
-                        data.records = Some(Bytes::new());
-                        (data, Read::Bytes(0))
-                    }
-                };
+                set_offsets(&mut data, &offsets);
+                return file_records(data, read, &mut first, &mut remaining);
             }
             let (offsets, read) = rm.read(partition, w.fetch_offset, limit, first);
-            data.high_watermark = offsets.high_watermark;
-            data.last_stable_offset = offsets.last_stable_offset;
-            data.log_start_offset = offsets.log_start_offset;
+            set_offsets(&mut data, &offsets);
             let read = match magic {
                 None => read,
                 Some(magic) => match down_convert(rm, partition, read, magic, w, limit, first) {
