@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -454,7 +454,7 @@ impl ReplicaManager {
         &self,
         topic: &str,
         index: i32,
-        records: BytesMut,
+        records: impl Into<Bytes>,
     ) -> Result<AppendInfo, ReplicaError> {
         let (info, durable) = self.append_deferred(topic, index, records).await?;
         durable.wait().await?;
@@ -471,14 +471,17 @@ impl ReplicaManager {
         &self,
         topic: &str,
         index: i32,
-        mut records: BytesMut,
+        records: impl Into<Bytes>,
     ) -> Result<(AppendInfo, Durable), ReplicaError> {
         let partition = self.partition(topic, index)?;
+        // Shared, not copied: a request's frame is written to the segment
+        // as it is (see `Log::append_with_deferred_sync`).
+        let records: Bytes = records.into();
         let (info, sync) = tokio::task::spawn_blocking(move || {
             let (info, sync) = partition
                 .log
                 .write()
-                .append_with_deferred_sync(&mut records, now_ms())?;
+                .append_with_deferred_sync(records, now_ms())?;
             Ok::<_, LogError>((info, sync.map(|s| (s, partition))))
         })
         .await

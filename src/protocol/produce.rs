@@ -18,7 +18,6 @@
 //! ([`crate::records::legacy::up_convert`]), and everything after that is
 //! the one v2 path. v3 and later never touch the converter.
 
-use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -216,10 +215,9 @@ async fn append(
                     "transactions are not supported by this broker yet",
                 ));
             } else {
-                let records = data
-                    .records
-                    .map(|r| BytesMut::from(&r[..]))
-                    .unwrap_or_default();
+                // The frame's bytes themselves: the log writes them with
+                // each batch's patched prefix, without a copy.
+                let records = data.records.unwrap_or_default();
                 let bytes = records.len() as u64;
                 match broker
                     .replica_manager
@@ -532,10 +530,7 @@ impl Broker {
         }
         let batch = builder.finish()?;
         let bytes = batch.len() as u64;
-        let info = self
-            .replica_manager
-            .append(topic, partition, BytesMut::from(&batch[..]))
-            .await?;
+        let info = self.replica_manager.append(topic, partition, batch).await?;
         crate::metrics::produced(topic, bytes, u64::try_from(info.record_count).unwrap_or(0));
         Ok(timestamps
             .into_iter()
