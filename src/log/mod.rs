@@ -9,7 +9,9 @@
 //! - offsets are dense and assigned here: `append` rewrites each batch's
 //!   baseOffset (outside the CRC) and never decodes records;
 //! - an append is validated entirely before any byte is written, and is
-//!   written with one positional write into the active segment;
+//!   written with one positional (vectored) write into the active segment:
+//!   the caller's bytes with each batch's prefix patched, copied only when a
+//!   batch must be rewritten (LogAppendTime, re-encoding);
 //! - everything below [`Log::recovery_point`] has been fsynced. Without the
 //!   clean-shutdown marker, segments from the one holding the recovery point
 //!   are re-validated on open and a torn or corrupt tail is truncated;

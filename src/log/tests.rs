@@ -594,11 +594,7 @@ fn deferred_sync_advances_the_recovery_point_only_when_marked() {
     )
     .unwrap();
     let b = Bytes::from(simple_batch(1, 1));
-    assert!(plain
-        .append_with_deferred_sync(b, 1)
-        .unwrap()
-        .1
-        .is_none());
+    assert!(plain.append_with_deferred_sync(b, 1).unwrap().1.is_none());
 }
 
 /// ListOffsets v0's lookup, as Kafka's `legacyFetchOffsetsBefore`: segment
