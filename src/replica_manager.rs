@@ -493,6 +493,53 @@ impl ReplicaManager {
         Ok((info, durable))
     }
 
+    /// [`ReplicaManager::append_deferred`] of several partitions' records, in
+    /// order, in one trip to the blocking pool (a Produce request's
+    /// partitions): one result per append, in the same order.
+    pub async fn append_many_deferred(
+        &self,
+        appends: Vec<(String, i32, Bytes)>,
+    ) -> Vec<Result<(AppendInfo, Durable), ReplicaError>> {
+        let count = appends.len();
+        let work: Vec<Result<(Arc<Partition>, Bytes), ReplicaError>> = appends
+            .into_iter()
+            .map(|(topic, index, records)| Ok((self.partition(&topic, index)?, records)))
+            .collect();
+        let done = tokio::task::spawn_blocking(move || {
+            work.into_iter()
+                .map(|item| {
+                    let (partition, records) = item?;
+                    let (info, sync) = partition
+                        .log
+                        .write()
+                        .append_with_deferred_sync(records, now_ms())?;
+                    Ok((info, sync.map(|s| (s, partition))))
+                })
+                .collect::<Vec<Result<_, ReplicaError>>>()
+        })
+        .await;
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                return (0..count)
+                    .map(|_| Err(ReplicaError::Task(e.to_string())))
+                    .collect()
+            }
+        };
+        if done.iter().any(Result::is_ok) {
+            self.appends.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        done.into_iter()
+            .map(|r| {
+                r.map(|(info, sync)| {
+                    let durable =
+                        Durable(sync.map(|(sync, partition)| self.owe_fsync(sync, partition)));
+                    (info, durable)
+                })
+            })
+            .collect()
+    }
+
     /// Hands an owed fsync to the fsync thread; the receiver says when it is
     /// done (or, when the fsync thread is gone, that it never will be).
     fn owe_fsync(
