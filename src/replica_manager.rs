@@ -687,3 +687,50 @@ pub fn delete_partition_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::rename(dir, &doomed)?;
     std::fs::remove_dir_all(&doomed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::testing::simple_batch;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn append_many_keeps_request_order_and_fails_only_the_bad_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = [format!("log.dirs={}", dir.path().display())];
+        let config = Arc::new(BrokerConfig::load(None, Vec::new(), &overrides).unwrap());
+        let log_manager = Arc::new(LogManager::startup(&config.log_dirs).unwrap());
+        let rm = Arc::new(ReplicaManager::new(config, log_manager));
+        rm.install_topic_async(TopicMetadata {
+            name: "t".into(),
+            topic_id: Uuid::new_v4(),
+            partitions: 2,
+            configs: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+        let mut corrupt = simple_batch(1, 5);
+        corrupt[70] ^= 0xff;
+        let batch = |n| Bytes::from(simple_batch(n, 5));
+        let results = rm
+            .append_many_deferred(vec![
+                ("t".into(), 0, batch(2)),
+                ("t".into(), 1, batch(3)),
+                ("t".into(), 2, batch(1)),
+                ("t".into(), 0, Bytes::from(corrupt)),
+                ("t".into(), 0, batch(4)),
+            ])
+            .await;
+        let firsts: Vec<Result<i64, i16>> = results
+            .into_iter()
+            .map(|r| {
+                r.map(|(info, _)| info.first_offset)
+                    .map_err(|e| e.kafka_error_code())
+            })
+            .collect();
+        // UNKNOWN_TOPIC_OR_PARTITION (3) and CORRUPT_MESSAGE (2) for their parts only.
+        assert_eq!(firsts, vec![Ok(0), Ok(0), Err(3), Err(2), Ok(2)]);
+        let p0 = rm.partition("t", 0).unwrap();
+        assert_eq!(p0.offsets().high_watermark, 6);
+        assert_eq!(rm.partition("t", 1).unwrap().offsets().high_watermark, 3);
+    }
+}
