@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -460,7 +460,7 @@ impl ReplicaManager {
         &self,
         topic: &str,
         index: i32,
-        records: BytesMut,
+        records: impl Into<Bytes>,
     ) -> Result<AppendInfo, ReplicaError> {
         let (info, durable) = self.append_deferred(topic, index, records).await?;
         durable.wait().await?;
@@ -477,14 +477,17 @@ impl ReplicaManager {
         &self,
         topic: &str,
         index: i32,
-        mut records: BytesMut,
+        records: impl Into<Bytes>,
     ) -> Result<(AppendInfo, Durable), ReplicaError> {
         let partition = self.partition(topic, index)?;
+        // Shared, not copied: a request's frame is written to the segment
+        // as it is (see `Log::append_with_deferred_sync`).
+        let records: Bytes = records.into();
         let (info, sync) = tokio::task::spawn_blocking(move || {
             let (info, sync) = partition
                 .log
                 .write()
-                .append_with_deferred_sync(&mut records, now_ms())?;
+                .append_with_deferred_sync(records, now_ms())?;
             Ok::<_, LogError>((info, sync.map(|s| (s, partition))))
         })
         .await
@@ -494,6 +497,53 @@ impl ReplicaManager {
         // (by other producers, or the same producer's next request) share it.
         let durable = Durable(sync.map(|(sync, partition)| self.owe_fsync(sync, partition)));
         Ok((info, durable))
+    }
+
+    /// [`ReplicaManager::append_deferred`] of several partitions' records, in
+    /// order, in one trip to the blocking pool (a Produce request's
+    /// partitions): one result per append, in the same order.
+    pub async fn append_many_deferred(
+        &self,
+        appends: Vec<(String, i32, Bytes)>,
+    ) -> Vec<Result<(AppendInfo, Durable), ReplicaError>> {
+        let count = appends.len();
+        let work: Vec<Result<(Arc<Partition>, Bytes), ReplicaError>> = appends
+            .into_iter()
+            .map(|(topic, index, records)| Ok((self.partition(&topic, index)?, records)))
+            .collect();
+        let done = tokio::task::spawn_blocking(move || {
+            work.into_iter()
+                .map(|item| {
+                    let (partition, records) = item?;
+                    let (info, sync) = partition
+                        .log
+                        .write()
+                        .append_with_deferred_sync(records, now_ms())?;
+                    Ok((info, sync.map(|s| (s, partition))))
+                })
+                .collect::<Vec<Result<_, ReplicaError>>>()
+        })
+        .await;
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                return (0..count)
+                    .map(|_| Err(ReplicaError::Task(e.to_string())))
+                    .collect()
+            }
+        };
+        if done.iter().any(Result::is_ok) {
+            self.appends.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        done.into_iter()
+            .map(|r| {
+                r.map(|(info, sync)| {
+                    let durable =
+                        Durable(sync.map(|(sync, partition)| self.owe_fsync(sync, partition)));
+                    (info, durable)
+                })
+            })
+            .collect()
     }
 
     /// Hands an owed fsync to the fsync thread; the receiver says when it is
@@ -660,4 +710,51 @@ pub fn delete_partition_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let doomed = dir.with_file_name(format!("{name}.{}-delete", Uuid::new_v4().simple()));
     std::fs::rename(dir, &doomed)?;
     std::fs::remove_dir_all(&doomed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::testing::simple_batch;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn append_many_keeps_request_order_and_fails_only_the_bad_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = [format!("log.dirs={}", dir.path().display())];
+        let config = Arc::new(BrokerConfig::load(None, Vec::new(), &overrides).unwrap());
+        let log_manager = Arc::new(LogManager::startup(&config.log_dirs).unwrap());
+        let rm = Arc::new(ReplicaManager::new(config, log_manager));
+        rm.install_topic_async(TopicMetadata {
+            name: "t".into(),
+            topic_id: Uuid::new_v4(),
+            partitions: 2,
+            configs: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+        let mut corrupt = simple_batch(1, 5);
+        corrupt[70] ^= 0xff;
+        let batch = |n| Bytes::from(simple_batch(n, 5));
+        let results = rm
+            .append_many_deferred(vec![
+                ("t".into(), 0, batch(2)),
+                ("t".into(), 1, batch(3)),
+                ("t".into(), 2, batch(1)),
+                ("t".into(), 0, Bytes::from(corrupt)),
+                ("t".into(), 0, batch(4)),
+            ])
+            .await;
+        let firsts: Vec<Result<i64, i16>> = results
+            .into_iter()
+            .map(|r| {
+                r.map(|(info, _)| info.first_offset)
+                    .map_err(|e| e.kafka_error_code())
+            })
+            .collect();
+        // UNKNOWN_TOPIC_OR_PARTITION (3) and CORRUPT_MESSAGE (2) for their parts only.
+        assert_eq!(firsts, vec![Ok(0), Ok(0), Err(3), Err(2), Ok(2)]);
+        let p0 = rm.partition("t", 0).unwrap();
+        assert_eq!(p0.offsets().high_watermark, 6);
+        assert_eq!(rm.partition("t", 1).unwrap().offsets().high_watermark, 3);
+    }
 }

@@ -9,7 +9,9 @@
 //! - offsets are dense and assigned here: `append` rewrites each batch's
 //!   baseOffset (outside the CRC) and never decodes records;
 //! - an append is validated entirely before any byte is written, and is
-//!   written with one positional write into the active segment;
+//!   written with one positional (vectored) write into the active segment:
+//!   the caller's bytes with each batch's prefix patched, copied only when a
+//!   batch must be rewritten (LogAppendTime, re-encoding);
 //! - everything below [`Log::recovery_point`] has been fsynced. Without the
 //!   clean-shutdown marker, segments from the one holding the recovery point
 //!   are re-validated on open and a torn or corrupt tail is truncated;
@@ -44,8 +46,26 @@ use bytes::{Bytes, BytesMut};
 /// A fetch's batches as byte ranges of segment files ([`Log::read_file_records`]).
 pub use crate::records::file::{FileRecords, FileSlice};
 
-use batch::{BATCH_HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_MASK};
+use batch::{BATCH_HEADER_SIZE, LOG_OVERHEAD, PATCHED_PREFIX_SIZE, TIMESTAMP_TYPE_MASK};
 use segment::{AppendedBatch, LogSegment};
+
+/// The slices of a vectored append: for each batch of `records` (at
+/// `infos`' positions) its patched prefix, then the rest of its bytes.
+fn batch_parts<'a>(
+    records: &'a [u8],
+    infos: &[batch::BatchInfo],
+    prefixes: &'a [[u8; PATCHED_PREFIX_SIZE]],
+) -> Result<Vec<std::io::IoSlice<'a>>, LogError> {
+    let mut parts = Vec::with_capacity(infos.len() * 2);
+    for (b, prefix) in infos.iter().zip(prefixes) {
+        let rest = records
+            .get(b.position + PATCHED_PREFIX_SIZE..b.position + b.size)
+            .ok_or_else(|| LogError::CorruptMessage("record batch truncated".into()))?;
+        parts.push(std::io::IoSlice::new(prefix));
+        parts.push(std::io::IoSlice::new(rest));
+    }
+    Ok(parts)
+}
 
 /// A [`LogError::Io`] naming the file it happened on.
 pub(crate) fn io_err(path: &Path, source: std::io::Error) -> LogError {
@@ -415,7 +435,8 @@ impl Log {
     /// Validates and appends the record batches in `records`; see the module
     /// docs. On error nothing is appended.
     pub fn append(&mut self, records: &mut BytesMut, now_ms: i64) -> Result<AppendInfo, LogError> {
-        let (info, sync) = self.append_with_deferred_sync(records, now_ms)?;
+        let (info, sync) =
+            self.append_with_deferred_sync(std::mem::take(records).freeze(), now_ms)?;
         if let Some(sync) = sync {
             let end = sync.sync()?;
             self.mark_flushed(end);
@@ -429,13 +450,20 @@ impl Log {
     /// log's write lock, and only then to acknowledge (group commit: appends
     /// made meanwhile by other producers are covered by one fsync). The
     /// caller then calls [`Log::mark_flushed`] with what it returns.
+    ///
+    /// `records` is not changed: each batch is written as its patched
+    /// [`PATCHED_PREFIX_SIZE`] bytes (base offset, leader epoch) followed by
+    /// the rest of its bytes in `records` (one vectored write), so a produce
+    /// request's frame reaches the segment without a copy. Only batches that
+    /// must be rewritten — re-encoded by the validator, or their timestamp
+    /// and CRC changed (LogAppendTime) — are copied into a buffer first.
     pub fn append_with_deferred_sync(
         &mut self,
-        records: &mut BytesMut,
+        records: Bytes,
         now_ms: i64,
     ) -> Result<(AppendInfo, Option<PendingSync>), LogError> {
-        let mut infos = batch::validate_batches(records, self.config.max_message_bytes)?;
-        let producer = self.check_producers(records, &infos, now_ms)?;
+        let mut infos = batch::validate_batches(&records, self.config.max_message_bytes)?;
+        let producer = self.check_producers(&records, &infos, now_ms)?;
         if let producer_state::ProducerAppend::Duplicate(b) = producer {
             // The original may still await its fsync (group commit): a retry
             // is acknowledged only once it is durable too.
@@ -451,10 +479,9 @@ impl Log {
             };
             return Ok((info, None));
         }
-        if let Some(converted) = validator::validate_records(records, &infos, &self.config, now_ms)?
-        {
-            *records = converted;
-            infos = batch::validate_batches(records, self.config.max_message_bytes)?;
+        let converted = validator::validate_records(&records, &infos, &self.config, now_ms)?;
+        if let Some(converted) = &converted {
+            infos = batch::validate_batches(converted, self.config.max_message_bytes)?;
         }
         if infos.is_empty() {
             let info = AppendInfo {
@@ -472,20 +499,52 @@ impl Log {
             .sum();
         let first_offset = self.log_end_offset();
         let last_offset = first_offset + record_count - 1;
-        self.maybe_roll(records.len(), last_offset, now_ms)?;
+        let size = converted.as_ref().map_or(records.len(), |c| c.len());
+        self.maybe_roll(size, last_offset, now_ms)?;
 
         let log_append_time = self.config.message_timestamp_type == TimestampType::LogAppendTime;
+        // A batch whose timestamp type or max timestamp changes gets a new
+        // CRC: that needs the whole batch in a buffer of its own.
+        let rewrite = log_append_time
+            || infos
+                .iter()
+                .any(|b| b.attributes & TIMESTAMP_TYPE_MASK != 0);
+        let mut owned = match converted {
+            Some(c) => Some(c),
+            None if rewrite => Some(BytesMut::from(&records[..])),
+            None => None,
+        };
+        let mut prefixes = Vec::with_capacity(if owned.is_some() { 0 } else { infos.len() });
         let mut appended = Vec::with_capacity(infos.len());
         let leader_epoch = self.leader_epoch();
         let mut next = first_offset;
         for b in &infos {
-            batch::set_base_offset_and_epoch(records, b.position, next, leader_epoch)?;
+            let Some(buf) = owned.as_mut() else {
+                let mut prefix = [0u8; PATCHED_PREFIX_SIZE];
+                prefix.copy_from_slice(
+                    records
+                        .get(b.position..b.position + PATCHED_PREFIX_SIZE)
+                        .ok_or_else(|| LogError::CorruptMessage("record batch truncated".into()))?,
+                );
+                batch::set_base_offset_and_epoch(&mut prefix, 0, next, leader_epoch)?;
+                prefixes.push(prefix);
+                let last = next + i64::from(b.last_offset_delta);
+                appended.push(AppendedBatch {
+                    position: b.position,
+                    size: b.size,
+                    last_offset: last,
+                    max_timestamp: b.max_timestamp,
+                });
+                next = last + 1;
+                continue;
+            };
+            batch::set_base_offset_and_epoch(buf, b.position, next, leader_epoch)?;
             let max_timestamp = if log_append_time {
-                batch::set_max_timestamp(records, b.position, b.size, true, now_ms)?;
+                batch::set_max_timestamp(buf, b.position, b.size, true, now_ms)?;
                 now_ms
             } else {
                 if b.attributes & TIMESTAMP_TYPE_MASK != 0 {
-                    batch::set_max_timestamp(records, b.position, b.size, false, b.max_timestamp)?;
+                    batch::set_max_timestamp(buf, b.position, b.size, false, b.max_timestamp)?;
                 }
                 b.max_timestamp
             };
@@ -499,8 +558,16 @@ impl Log {
             next = last + 1;
         }
         let interval = self.config.index_interval_bytes;
-        self.active_mut()?
-            .append(records, &appended, interval, now_ms)?;
+        match &owned {
+            Some(buf) => self
+                .active_mut()?
+                .append(buf, &appended, interval, now_ms)?,
+            None => {
+                let mut parts = batch_parts(&records, &infos, &prefixes)?;
+                self.active_mut()?
+                    .append_vectored(&mut parts, &appended, interval, now_ms)?;
+            }
+        }
         if let producer_state::ProducerAppend::Batch(h) = producer {
             self.producer_state
                 .update(&h, first_offset, last_offset, now_ms);

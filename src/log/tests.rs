@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::batch::testing::{build_batch, simple_batch};
 use super::batch::{validate_batch, BatchHeader};
@@ -445,6 +445,65 @@ fn max_timestamp_finds_record_inside_batch() {
 }
 
 #[test]
+fn append_writes_a_shared_frame_with_only_the_prefix_patched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, true, 0).unwrap();
+    log.assign_leader_epoch(7, 0).unwrap();
+    append(&mut log, &simple_batch(2, 100), 1);
+    // Three batches inside a larger "request frame", as Produce hands them over.
+    let batches = [
+        simple_batch(3, 200),
+        simple_batch(1, 300),
+        simple_batch(4, 400),
+    ];
+    let mut frame = b"header bytes".to_vec();
+    for b in &batches {
+        frame.extend_from_slice(b);
+    }
+    frame.extend_from_slice(b"trailer");
+    let frame = Bytes::from(frame);
+    let records = frame.slice(12..frame.len() - 7);
+    let (info, sync) = log.append_with_deferred_sync(records.clone(), 2).unwrap();
+    assert!(sync.is_none());
+    assert_eq!((info.first_offset, info.last_offset), (2, 9));
+    // The caller's bytes are not patched.
+    assert_eq!(&records[..], &batches.concat()[..]);
+    let on_disk = std::fs::read(seg_path(dir.path(), 0, LOG_FILE_SUFFIX)).unwrap();
+    let first = simple_batch(2, 100).len();
+    let written = &on_disk[first..];
+    assert_eq!(written.len(), records.len());
+    let mut p = 0;
+    for (b, base) in batches.iter().zip([2i64, 5, 6]) {
+        let mut want = b.clone();
+        want[0..8].copy_from_slice(&base.to_be_bytes());
+        want[12..16].copy_from_slice(&7i32.to_be_bytes());
+        assert_eq!(&written[p..p + b.len()], &want[..]);
+        let h = validate_batch(&written[p..p + b.len()]).unwrap();
+        assert_eq!((h.base_offset, h.partition_leader_epoch), (base, 7));
+        p += b.len();
+    }
+    assert_eq!(all_offsets(&log), (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_request_with_one_bad_batch_writes_none_of_the_shared_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), 0, 0, true, 0).unwrap();
+    let mut marked = simple_batch(2, 500);
+    let len = marked.len();
+    batch::set_max_timestamp(&mut marked, 0, len, true, 900).unwrap();
+    let mut corrupt = simple_batch(2, 500);
+    corrupt[70] ^= 0xff;
+    for bad in [marked, corrupt] {
+        let mut both = simple_batch(1, 400);
+        both.extend_from_slice(&bad);
+        assert!(log.append_with_deferred_sync(Bytes::from(both), 3).is_err());
+        assert_eq!(log.log_end_offset(), 0);
+        assert_eq!(log.size_bytes(), 0);
+    }
+}
+
+#[test]
 fn log_append_time_stamps_batches() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
@@ -515,8 +574,8 @@ fn deferred_sync_advances_the_recovery_point_only_when_marked() {
     // A first append to a fresh log directory needs the directory fsynced
     // too, so it may flush in place; later ones defer the segment's fsync.
     append(&mut log, &simple_batch(2, 1), 0);
-    let mut b = BytesMut::from(&simple_batch(3, 1)[..]);
-    let (info, sync) = log.append_with_deferred_sync(&mut b, 1).unwrap();
+    let b = Bytes::from(simple_batch(3, 1));
+    let (info, sync) = log.append_with_deferred_sync(b, 1).unwrap();
     assert_eq!(info.first_offset, 2);
     let sync = sync.expect("flush.messages=1 owes an fsync");
     assert_eq!(log.recovery_point(), 2, "not durable before the fsync ran");
@@ -534,12 +593,8 @@ fn deferred_sync_advances_the_recovery_point_only_when_marked() {
         0,
     )
     .unwrap();
-    let mut b = BytesMut::from(&simple_batch(1, 1)[..]);
-    assert!(plain
-        .append_with_deferred_sync(&mut b, 1)
-        .unwrap()
-        .1
-        .is_none());
+    let b = Bytes::from(simple_batch(1, 1));
+    assert!(plain.append_with_deferred_sync(b, 1).unwrap().1.is_none());
 }
 
 /// ListOffsets v0's lookup, as Kafka's `legacyFetchOffsetsBefore`: segment

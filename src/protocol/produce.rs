@@ -18,7 +18,6 @@
 //! ([`crate::records::legacy::up_convert`]), and everything after that is
 //! the one v2 path. v3 and later never touch the converter.
 
-use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -180,6 +179,8 @@ async fn append(
             .is_some_and(|id| !broker.authorize(ctx, Check::ProduceTransactionalId, id));
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut owed = Vec::new();
+    // (topic index, partition index in the response, topic, records).
+    let mut to_append: Vec<(usize, usize, String, bytes::Bytes)> = Vec::new();
     for (t, topic) in request.topic_data.into_iter().enumerate() {
         let name = topic.name.0.as_str().to_string();
         let topic_allowed =
@@ -216,42 +217,11 @@ async fn append(
                     "transactions are not supported by this broker yet",
                 ));
             } else {
-                let records = data
-                    .records
-                    .map(|r| BytesMut::from(&r[..]))
-                    .unwrap_or_default();
-                let bytes = records.len() as u64;
-                match broker
-                    .replica_manager
-                    .append_deferred(&name, data.index, records)
-                    .await
-                {
-                    Ok((info, durable)) => {
-                        if durable.is_owed() {
-                            owed.push((responses.len(), partitions.len(), durable));
-                        }
-                        crate::metrics::produced(
-                            &name,
-                            bytes,
-                            u64::try_from(info.record_count).unwrap_or(0),
-                        );
-                        result.base_offset = info.first_offset;
-                        result.log_append_time_ms = info.log_append_time;
-                        result.log_start_offset = info.log_start_offset;
-                    }
-                    Err(e) => {
-                        tracing::debug!(topic = %name, partition = data.index, error = %e, "produce refused");
-                        result.error_code = e.kafka_error_code();
-                        result.error_message = Some(StrBytes::from_string(e.to_string()));
-                        // Record errors exist from v8 on (KIP-467).
-                        if let (Some(errors), true) = (record_errors(&e), version >= 8) {
-                            result.error_message = Some(StrBytes::from_static_str(
-                                "One or more records have been rejected",
-                            ));
-                            result.record_errors = errors;
-                        }
-                    }
-                }
+                // The frame's bytes themselves: the log writes them with
+                // each batch's patched prefix, without a copy. All of the
+                // request's appends go to the blocking pool together, below.
+                let records = data.records.unwrap_or_default();
+                to_append.push((responses.len(), partitions.len(), name.clone(), records));
             }
             partitions.push(result);
         }
@@ -260,6 +230,52 @@ async fn append(
                 .with_name(topic.name)
                 .with_partition_responses(partitions),
         );
+    }
+    let appends = to_append
+        .iter()
+        .map(|(t, p, name, records)| {
+            let index = responses
+                .get(*t)
+                .and_then(|topic: &TopicProduceResponse| topic.partition_responses.get(*p))
+                .map_or(-1, |r| r.index);
+            (name.clone(), index, records.clone())
+        })
+        .collect();
+    let results = broker.replica_manager.append_many_deferred(appends).await;
+    for ((t, p, name, records), appended) in to_append.into_iter().zip(results) {
+        let Some(result) = responses
+            .get_mut(t)
+            .and_then(|topic| topic.partition_responses.get_mut(p))
+        else {
+            continue;
+        };
+        match appended {
+            Ok((info, durable)) => {
+                if durable.is_owed() {
+                    owed.push((t, p, durable));
+                }
+                crate::metrics::produced(
+                    &name,
+                    records.len() as u64,
+                    u64::try_from(info.record_count).unwrap_or(0),
+                );
+                result.base_offset = info.first_offset;
+                result.log_append_time_ms = info.log_append_time;
+                result.log_start_offset = info.log_start_offset;
+            }
+            Err(e) => {
+                tracing::debug!(topic = %name, partition = result.index, error = %e, "produce refused");
+                result.error_code = e.kafka_error_code();
+                result.error_message = Some(StrBytes::from_string(e.to_string()));
+                // Record errors exist from v8 on (KIP-467).
+                if let (Some(errors), true) = (record_errors(&e), version >= 8) {
+                    result.error_message = Some(StrBytes::from_static_str(
+                        "One or more records have been rejected",
+                    ));
+                    result.record_errors = errors;
+                }
+            }
+        }
     }
     if acks == 0 {
         return None;
@@ -532,10 +548,7 @@ impl Broker {
         }
         let batch = builder.finish()?;
         let bytes = batch.len() as u64;
-        let info = self
-            .replica_manager
-            .append(topic, partition, BytesMut::from(&batch[..]))
-            .await?;
+        let info = self.replica_manager.append(topic, partition, batch).await?;
         crate::metrics::produced(topic, bytes, u64::try_from(info.record_count).unwrap_or(0));
         Ok(timestamps
             .into_iter()

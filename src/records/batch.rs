@@ -20,6 +20,9 @@ pub const BASE_OFFSET_OFFSET: usize = 0;
 pub const BATCH_LENGTH_OFFSET: usize = 8;
 pub const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
 pub const MAGIC_OFFSET: usize = 16;
+/// baseOffset, batchLength and partitionLeaderEpoch: the header bytes before
+/// magic, outside the CRC, the only ones [`set_base_offset_and_epoch`] changes.
+pub const PATCHED_PREFIX_SIZE: usize = MAGIC_OFFSET;
 pub const CRC_OFFSET: usize = 17;
 /// The CRC-32C covers everything from here (attributes) to the end of the batch.
 pub const ATTRIBUTES_OFFSET: usize = 21;
