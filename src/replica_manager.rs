@@ -715,7 +715,7 @@ pub fn delete_partition_dir(dir: &std::path::Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::testing::simple_batch;
+    use crate::log::batch::testing::simple_batch;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn append_many_keeps_request_order_and_fails_only_the_bad_parts() {
