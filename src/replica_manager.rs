@@ -479,24 +479,10 @@ impl ReplicaManager {
         index: i32,
         records: impl Into<Bytes>,
     ) -> Result<(AppendInfo, Durable), ReplicaError> {
-        let partition = self.partition(topic, index)?;
-        // Shared, not copied: a request's frame is written to the segment
-        // as it is (see `Log::append_with_deferred_sync`).
-        let records: Bytes = records.into();
-        let (info, sync) = tokio::task::spawn_blocking(move || {
-            let (info, sync) = partition
-                .log
-                .write()
-                .append_with_deferred_sync(records, now_ms())?;
-            Ok::<_, LogError>((info, sync.map(|s| (s, partition))))
-        })
-        .await
-        .map_err(|e| ReplicaError::Task(e.to_string()))??;
-        self.appends.send_modify(|n| *n = n.wrapping_add(1));
-        // The fsync runs outside the write lock, so appends made meanwhile
-        // (by other producers, or the same producer's next request) share it.
-        let durable = Durable(sync.map(|(sync, partition)| self.owe_fsync(sync, partition)));
-        Ok((info, durable))
+        self.append_many_deferred(vec![(topic.to_string(), index, records.into())])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(ReplicaError::Task("append returned no result".into())))
     }
 
     /// [`ReplicaManager::append_deferred`] of several partitions' records, in

@@ -681,6 +681,19 @@ struct AckStats {
     first_error: Option<String>,
 }
 
+impl AckStats {
+    /// Adds another producer's (or leader's) figures to these.
+    fn absorb(&mut self, other: AckStats) {
+        self.latency.merge(&other.latency);
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
 async fn ack_task(mut rx: mpsc::Receiver<InFlight>, clock: Clock) -> AckStats {
     let mut s = AckStats::default();
     while let Some(req) = rx.recv().await {
@@ -820,14 +833,7 @@ async fn produce(args: &PerfArgs, clock: Option<Clock>) -> Result<(Report, u64),
         .collect();
     let mut stats = AckStats::default();
     for t in tasks {
-        let s = t.await.map_err(|_| ClientError::Disconnected)??;
-        stats.latency.merge(&s.latency);
-        stats.records += s.records;
-        stats.bytes += s.bytes;
-        stats.errors += s.errors;
-        if stats.first_error.is_none() {
-            stats.first_error = s.first_error;
-        }
+        stats.absorb(t.await.map_err(|_| ClientError::Disconnected)??);
     }
     let mut report = Report::new("produce", stats.records, stats.bytes, start.elapsed());
     report.latency_ms = Some(Latency::of(&stats.latency));
@@ -982,14 +988,7 @@ async fn produce_one(
     for (_, mut l) in leaders {
         l.send_ready(topic, cfg).await?;
         drop(l.acks);
-        let s = l.task.await.unwrap_or_default();
-        stats.latency.merge(&s.latency);
-        stats.records += s.records;
-        stats.bytes += s.bytes;
-        stats.errors += s.errors;
-        if stats.first_error.is_none() {
-            stats.first_error = s.first_error;
-        }
+        stats.absorb(l.task.await.unwrap_or_default());
     }
     Ok(stats)
 }

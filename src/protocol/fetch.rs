@@ -294,6 +294,14 @@ fn unread(w: &Wanted) -> PartitionData {
         .with_preferred_read_replica(BrokerId(-1))
 }
 
+/// The answer for a partition refused before any read (unknown, not
+/// authorised …): its error code and no records.
+fn refused(w: &Wanted, code: i16) -> (PartitionData, Read) {
+    let mut data = unread(w);
+    data.error_code = code;
+    (data, Read::Bytes(0))
+}
+
 fn set_offsets(data: &mut PartitionData, offsets: &PartitionOffsets) {
     data.high_watermark = offsets.high_watermark;
     data.last_stable_offset = offsets.last_stable_offset;
@@ -341,14 +349,11 @@ fn read_at_end(
     wanted
         .iter()
         .map(|w| {
-            let mut data = unread(w);
-            let partition = match &w.target {
+            let partition = match w.target.as_ref() {
                 Ok(p) => p,
-                Err(code) => {
-                    data.error_code = *code;
-                    return Some((data, Read::Bytes(0)));
-                }
+                Err(&code) => return Some(refused(w, code)),
             };
+            let mut data = unread(w);
             let o = partition.try_offsets()?;
             if w.fetch_offset != o.high_watermark {
                 return None;
@@ -377,14 +382,11 @@ fn try_read_tail(
     wanted
         .iter()
         .map(|w| {
-            let mut data = unread(w);
-            let partition = match &w.target {
+            let partition = match w.target.as_ref() {
                 Ok(p) => p,
-                Err(code) => {
-                    data.error_code = *code;
-                    return Some((data, Read::Bytes(0)));
-                }
+                Err(&code) => return Some(refused(w, code)),
             };
+            let mut data = unread(w);
             let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
             let (offsets, read) =
                 rm.try_read_file_records(partition, w.fetch_offset, limit, first)?;
@@ -406,14 +408,11 @@ fn read_all(
     wanted
         .iter()
         .map(|w| {
-            let mut data = unread(w);
-            let partition = match &w.target {
+            let partition = match w.target.as_ref() {
                 Ok(p) => p,
-                Err(code) => {
-                    data.error_code = *code;
-                    return (data, Read::Bytes(0));
-                }
+                Err(&code) => return refused(w, code),
             };
+            let mut data = unread(w);
             let limit = usize::try_from(w.max_bytes).unwrap_or(0).min(remaining);
             if zero_copy {
                 let (offsets, read) = rm.read_file_records(partition, w.fetch_offset, limit, first);
