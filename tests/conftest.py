@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -65,10 +66,28 @@ def kcat_path() -> str:
 # ---------------------------------------------------------------------------
 
 
+# Ports handed out in this test run. Each is handed out once, so two listeners of one broker never
+# get the same port, and a port is never one the kernel gives an outgoing connection as its local
+# port (those come from ip_local_port_range, 32768-60999 on Linux), so a broker restarted on its
+# old ports finds them free.
+_HANDED_OUT: set[int] = set()
+_PORT_RANGE = (20000, 32767)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randint(*_PORT_RANGE)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise AssertionError(f"no free port in {_PORT_RANGE} after 1000 tries")
 
 
 def wait_until(pred, timeout: float, what: str, interval: float = 0.1):

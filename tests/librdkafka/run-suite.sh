@@ -94,7 +94,20 @@ fi
 export LD_LIBRARY_PATH="$src/src:$src/src-cpp"
 
 work=$(mktemp -d /tmp/strom-librdkafka-XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port below the kernel's range for outgoing connections (32768-60999), never one this run
+# handed out before (kept in $work/ports: callers run this in a subshell), so no two listeners
+# share one and a restart finds its ports free.
+free_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 12768))
+        grep -qx "$port" "$work/ports" 2>/dev/null && continue
+        python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null || continue
+        echo "$port" >>"$work/ports"
+        echo "$port"
+        return
+    done
+}
 
 tests=("$@")
 security=${SECURITY:-}
