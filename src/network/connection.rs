@@ -445,9 +445,23 @@ async fn write_responses<W: AsyncWrite + SendFile + Unpin>(
                     }
                 }
                 Ok(Some(Out::Parts(parts))) => {
+                    // Corked, the size prefix, the headers around each file
+                    // range and the ranges leave in full segments, not a small
+                    // packet for each piece (on loopback each packet costs a
+                    // pass through the whole stack, sender and receiver).
+                    let corked = writer
+                        .get_ref()
+                        .socket()
+                        .is_some_and(|s| rustix::net::sockopt::set_tcp_cork(s, true).is_ok());
                     written(limits, writer.write_i32(frame_size(parts.len())?)).await?;
                     for part in parts.into_parts() {
                         write_part(&mut writer, part, limits).await?;
+                    }
+                    if corked {
+                        written(limits, writer.flush()).await?;
+                        if let Some(socket) = writer.get_ref().socket() {
+                            rustix::net::sockopt::set_tcp_cork(socket, false)?;
+                        }
                     }
                 }
                 Ok(None) => {} // acks=0: no response
