@@ -75,9 +75,8 @@ _PORT_RANGE = (20000, 32767)
 
 
 def free_port() -> int:
-    rng = random.Random()
     for _ in range(1000):
-        port = rng.randint(*_PORT_RANGE)
+        port = random.randint(*_PORT_RANGE)
         if port in _HANDED_OUT:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

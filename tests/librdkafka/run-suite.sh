@@ -98,8 +98,8 @@ work=$(mktemp -d /tmp/strom-librdkafka-XXXXXX)
 # handed out before (kept in $work/ports: callers run this in a subshell), so no two listeners
 # share one and a restart finds its ports free.
 free_port() {
-    local port
-    while :; do
+    local port _
+    for _ in $(seq 1000); do
         port=$((20000 + RANDOM % 12768))
         grep -qx "$port" "$work/ports" 2>/dev/null && continue
         python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null || continue
@@ -107,6 +107,8 @@ free_port() {
         echo "$port"
         return
     done
+    echo "no free port in 20000-32767 after 1000 tries" >&2
+    return 1
 }
 
 tests=("$@")
